@@ -1,0 +1,2 @@
+//! The Mailseal daemon library: everything `mailseald` does, split by concern.
+pub mod keys;

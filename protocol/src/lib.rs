@@ -1,0 +1,30 @@
+//! The Mailseal protocol: what the daemon and its clients say to each other on the local socket.
+//!
+//! Every front-end (the `mailseal` CLI, the native-messaging host of the Thunderbird add-on, the
+//! tests) and the daemon itself use this crate, so the wire format is defined exactly once.
+//! It carries no cryptography: only message types, framing, the error table and a client.
+//!
+//! The format is JSON-RPC 2.0, one JSON object per `\n`-terminated line; binary payloads are
+//! base64 strings ([`Base64Bytes`]) and secrets are [`Secret`]s that never print. The
+//! human-readable specification with an example of every method is `protocol/README.md`.
+#![forbid(unsafe_code)]
+
+mod bytes;
+mod client;
+mod error;
+mod framing;
+mod message;
+pub mod methods;
+mod secret;
+mod socket;
+mod version;
+
+pub use bytes::Base64Bytes;
+pub use client::{Client, ClientError};
+pub use error::{ErrorKind, RpcError};
+pub use framing::{DEFAULT_MAX_FRAME, FrameError, FrameReader, write_frame};
+pub use message::{Id, Request, Response, ResponseBody};
+pub use methods::Method;
+pub use secret::Secret;
+pub use socket::default_socket_path;
+pub use version::{PROTOCOL_VERSION, SUPPORTED_VERSIONS};

@@ -1,0 +1,31 @@
+//! Every method of the protocol, one module per namespace, each with its parameters and result.
+//!
+//! A method is a zero-sized type implementing [`Method`]; the daemon dispatches on
+//! [`Method::NAME`] and the client is generic over the trait, so a method's name, parameters and
+//! result cannot disagree between the two ends.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub mod cert;
+pub mod daemon;
+pub mod identity;
+pub mod key;
+mod shared;
+
+pub use shared::{CertificateInfo, KeyLocation, KeyState};
+
+/// A protocol method: its wire name and the types of its parameters and result.
+pub trait Method {
+    /// The namespaced wire name, e.g. `daemon.hello`.
+    const NAME: &'static str;
+    /// The `params` object.
+    type Params: Serialize + DeserializeOwned + Send + 'static;
+    /// The `result` object.
+    type Result: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// An empty parameter or result object (`{}`), for methods that need none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
