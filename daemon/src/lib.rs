@@ -1,2 +1,19 @@
-//! The Mailseal daemon library: everything `mailseald` does, split by concern.
+//! The Mailseal daemon: holds the user's keys and certificates and answers requests of the
+//! Mailseal protocol on a local socket that only the user can reach.
+//!
+//! `server` accepts connections and routes requests to `methods`; the handlers use the stores
+//! in `keys` and `certs`. Errors of every subsystem become protocol errors in `rpc_error` only.
+#![forbid(unsafe_code)]
+
+pub mod atomic_file;
+pub mod certs;
+pub mod config;
 pub mod keys;
+pub mod methods;
+mod rpc_error;
+pub mod server;
+pub mod smime;
+pub mod state;
+pub mod store_error;
+#[cfg(test)]
+mod test_support;

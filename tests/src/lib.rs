@@ -1,1 +1,329 @@
-//! placeholder
+//! Test support for the end-to-end tests: build and start the real binaries, talk to them raw
+//! or through the protocol client, and make keys and certificates with the real `openssl`.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+pub use mailseal_protocol::Client;
+
+/// Path of a workspace binary (`mailseald`, `mailseal`), built fresh on first use so the tests
+/// never run against a stale build.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "mailseal-daemon",
+                "-p",
+                "mailseal-cli",
+                "--bins",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the binaries failed");
+    });
+    // Test executables live in target/<profile>/deps; the binaries one level up.
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// What the daemon logs once it listens.
+const READY: &str = " ready ";
+
+/// A daemon started from the real `mailseald` binary in a temporary home of its own.
+pub struct TestDaemon {
+    /// The temporary directory holding socket, data, config and log.
+    pub home: tempfile::TempDir,
+    /// The daemon process, while it runs.
+    pub child: Option<Child>,
+}
+
+impl TestDaemon {
+    /// Starts a daemon with the given extra `config.toml` lines and waits until it answers.
+    pub fn start(config: &str) -> Self {
+        let home = tempfile::tempdir().expect("temp dir");
+        std::fs::write(home.path().join("config.toml"), config).expect("write config");
+        let mut daemon = Self { home, child: None };
+        daemon.restart();
+        daemon
+    }
+
+    /// The socket path.
+    pub fn socket(&self) -> PathBuf {
+        self.home.path().join("run").join("mailseal.sock")
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.home.path().join("data")
+    }
+
+    /// The daemon's log (stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// A `mailseald serve` command for this home, not yet started.
+    pub fn command(&self) -> Command {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home.path().join("daemon.log"))
+            .expect("open log");
+        let mut cmd = Command::new(binary("mailseald"));
+        cmd.arg("--config")
+            .arg(self.home.path().join("config.toml"))
+            .arg("serve")
+            .arg("--socket")
+            .arg(self.socket())
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        cmd
+    }
+
+    /// Starts the daemon (again) and waits until it answers.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "daemon already running");
+        let ready_before = self.log().matches(READY).count();
+        self.child = Some(self.command().spawn().expect("start mailseald"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.log().matches(READY).count() == ready_before {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "mailseald exited with {status} during start:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mailseald not ready:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a signal to the daemon (`TERM`, `KILL`, …).
+    pub fn signal(&self, signal: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .expect("daemon running")
+            .id()
+            .to_string();
+        let status = Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (at most 20 s) for the daemon to exit and returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let mut child = self.child.take().expect("daemon running");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mailseald did not stop:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A protocol client connected to the daemon.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.socket())
+            .await
+            .expect("connect to the daemon")
+    }
+
+    /// Runs the `mailseal` CLI against this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_stdin(args, b"")
+    }
+
+    /// Runs the `mailseal` CLI with `stdin` as its standard input.
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new(binary("mailseal"))
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run mailseal");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs `openssl` in `dir`, panicking with its stderr on failure.
+pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A throwaway CA and users made with `openssl` in a temporary directory.
+pub struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Pki {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pki {
+    /// A new CA (`ca.pem`, `ca.key`) in a fresh directory.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        openssl(
+            dir.path(),
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=Test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+        Self { dir }
+    }
+
+    /// The directory with every file made.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A user `name` with key `<name>.key` (`rsa:2048` or `ec` P-256) and certificate
+    /// `<name>.pem` for `email`, issued by the CA.
+    pub fn user(&self, name: &str, email: &str, key: &str) -> PathBuf {
+        let newkey: Vec<&str> = match key {
+            "ec" => vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            rsa => vec!["-newkey", rsa],
+        };
+        let (key_file, csr, cert) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        let subject = format!("/CN={name}");
+        let mut args = vec![
+            "req", "-new", "-nodes", "-subj", &subject, "-keyout", &key_file, "-out", &csr,
+        ];
+        args.extend(newkey);
+        openssl(self.dir(), &args);
+        let ext = format!(
+            "subjectAltName=email:{email}\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\n"
+        );
+        std::fs::write(self.dir().join(format!("{name}.ext")), ext).unwrap();
+        let ext_file = format!("{name}.ext");
+        openssl(
+            self.dir(),
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "30",
+                "-extfile",
+                &ext_file,
+                "-out",
+                &cert,
+            ],
+        );
+        self.dir().join(cert)
+    }
+
+    /// A PKCS#12 file `<name>.p12` of the user's key, certificate and the CA, under `password`,
+    /// with extra `openssl pkcs12 -export` options (e.g. legacy algorithms).
+    pub fn pkcs12(&self, name: &str, password: &str, extra: &[&str]) -> PathBuf {
+        let (key, cert, out) = (
+            format!("{name}.key"),
+            format!("{name}.pem"),
+            format!("{name}.p12"),
+        );
+        let pass = format!("pass:{password}");
+        let mut args = vec![
+            "pkcs12",
+            "-export",
+            "-inkey",
+            &key,
+            "-in",
+            &cert,
+            "-certfile",
+            "ca.pem",
+            "-name",
+            name,
+            "-passout",
+            &pass,
+            "-out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        openssl(self.dir(), &args);
+        self.dir().join(out)
+    }
+}

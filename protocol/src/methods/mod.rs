@@ -11,7 +11,9 @@ pub mod cert;
 pub mod daemon;
 pub mod identity;
 pub mod key;
+pub mod report;
 mod shared;
+pub mod smime;
 
 pub use shared::{CertificateInfo, KeyLocation, KeyState};
 

@@ -1,0 +1,202 @@
+//! The subcommands, each a thin wrapper over protocol calls.
+
+use crate::exit::CliError;
+use crate::output::{certificate, print};
+use crate::{Context, secrets};
+use clap::Subcommand;
+use mailseal_protocol::methods::{Empty, KeyState, cert, daemon, identity, key};
+use std::path::PathBuf;
+
+/// What `mailseal` can do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show that the daemon runs, its version and what it holds.
+    Status,
+    /// Import your own key and certificate from a PKCS#12 file (.p12, .pfx).
+    Import {
+        /// The PKCS#12 file.
+        file: PathBuf,
+        /// Read the file's password from this file (`-` for stdin) instead of asking.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Store the key under the passphrase in this file instead of the PKCS#12 password.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// List your own identities (keys with their certificates).
+    Identities,
+    /// Unlock a key for the cache time, so that signing and decrypting need no passphrase.
+    Unlock {
+        /// The key id, as `mailseal identities` shows it.
+        key_id: String,
+        /// Read the passphrase from this file (`-` for stdin) instead of asking.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Forget unlocked keys now: one, or all when no key id is given.
+    Lock {
+        /// The key id.
+        key_id: Option<String>,
+    },
+    /// Other people's certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+/// `mailseal certs …`.
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// List stored certificates.
+    List {
+        /// Only certificates for this address.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Store certificates from files (DER or PEM, several per PEM file allowed).
+    Import {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Remove a stored certificate.
+    Remove {
+        /// Its SHA-256 fingerprint (colons allowed).
+        fingerprint: String,
+    },
+}
+
+fn read_file(path: &PathBuf) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::Local(format!("cannot read {}: {e}", path.display())))
+}
+
+fn list_certificates(result: &cert::CertificatesResult) -> String {
+    if result.certificates.is_empty() {
+        return "no certificates\n".into();
+    }
+    result
+        .certificates
+        .iter()
+        .map(|c| format!("certificate\n{}", certificate(c)))
+        .collect()
+}
+
+impl Command {
+    /// Runs the command against the daemon.
+    pub async fn run(self, ctx: &mut Context) -> Result<(), CliError> {
+        let client = &mut ctx.client;
+        match self {
+            Self::Status => {
+                let status = client.call::<daemon::Status>(&Empty {}).await?;
+                print(ctx.json, &status, |s| {
+                    format!(
+                        "mailseald {} (protocol {}) running, pid {}, up {} s\nsocket:       {}\ndata:         {}\nidentities:   {} ({} unlocked, cache {} s)\ncertificates: {}\n",
+                        s.daemon_version,
+                        s.protocol_version,
+                        s.pid,
+                        s.uptime_seconds,
+                        s.socket,
+                        s.data_dir,
+                        s.identities,
+                        s.unlocked_keys,
+                        s.key_cache_seconds,
+                        s.certificates
+                    )
+                });
+            }
+            Self::Import {
+                file,
+                password_file,
+                passphrase_file,
+            } => {
+                let data = read_file(&file)?;
+                let password = secrets::read(password_file.as_deref(), "PKCS#12 password: ")?;
+                let passphrase = passphrase_file
+                    .map(|f| secrets::read(Some(&f), "New passphrase: "))
+                    .transpose()?;
+                let params = key::ImportPkcs12Params {
+                    data: data.into(),
+                    password,
+                    passphrase,
+                };
+                let result = client.call::<key::ImportPkcs12>(&params).await?;
+                print(ctx.json, &result, |r| {
+                    format!(
+                        "imported identity {}\n{}",
+                        r.identity.key_id,
+                        certificate(&r.identity.certificate)
+                    )
+                });
+            }
+            Self::Identities => {
+                let result = client.call::<identity::List>(&Empty {}).await?;
+                print(ctx.json, &result, |r| {
+                    if r.identities.is_empty() {
+                        return "no identities; import one with `mailseal import FILE.p12`\n"
+                            .into();
+                    }
+                    r.identities
+                        .iter()
+                        .map(|i| {
+                            let state = match i.state {
+                                KeyState::Locked => "locked",
+                                KeyState::Unlocked => "unlocked",
+                            };
+                            format!(
+                                "identity {} ({state})\n{}",
+                                i.key_id,
+                                certificate(&i.certificate)
+                            )
+                        })
+                        .collect()
+                });
+            }
+            Self::Unlock {
+                key_id,
+                passphrase_file,
+            } => {
+                let passphrase = secrets::read(passphrase_file.as_deref(), "Passphrase: ")?;
+                let result = client
+                    .call::<key::Unlock>(&key::UnlockParams { key_id, passphrase })
+                    .await?;
+                print(ctx.json, &result, |r| {
+                    format!("unlocked {} for {} s\n", r.key_id, r.unlocked_for_seconds)
+                });
+            }
+            Self::Lock { key_id } => {
+                let result = client
+                    .call::<key::Lock>(&key::LockParams { key_id })
+                    .await?;
+                print(ctx.json, &result, |r| {
+                    format!("locked {} key(s)\n", r.locked)
+                });
+            }
+            Self::Certs(CertsCommand::List { email }) => {
+                let result = client
+                    .call::<cert::List>(&cert::ListParams { email })
+                    .await?;
+                print(ctx.json, &result, list_certificates);
+            }
+            Self::Certs(CertsCommand::Import { files }) => {
+                let mut imported = cert::CertificatesResult {
+                    certificates: Vec::new(),
+                };
+                for file in &files {
+                    let params = cert::ImportParams {
+                        data: read_file(file)?.into(),
+                    };
+                    imported
+                        .certificates
+                        .extend(client.call::<cert::Import>(&params).await?.certificates);
+                }
+                print(ctx.json, &imported, list_certificates);
+            }
+            Self::Certs(CertsCommand::Remove { fingerprint }) => {
+                let result = client
+                    .call::<cert::Remove>(&cert::RemoveParams { fingerprint })
+                    .await?;
+                print(ctx.json, &result, |r| format!("removed {}\n", r.removed));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,48 @@
+//! Exit codes scripts can rely on, one per kind of failure.
+
+use mailseal_protocol::{ClientError, ErrorKind};
+use std::process::ExitCode;
+
+/// The exit codes, as shown at the end of `mailseal --help`.
+pub const HELP: &str = "\
+Exit codes:
+  0  success
+  1  other failure (I/O, unexpected reply)
+  2  bad command line
+  3  the daemon is not running, not reachable, or dropped the connection
+  4  the daemon refused the input (bad file, bad parameter)
+  5  wrong password, passphrase or PIN
+  6  a key is locked or a smart card needs its PIN
+  7  key or certificate not found
+  8  a signature or certificate check failed";
+
+/// Why a command failed, with the exit code that tells it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The daemon or the connection failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A local file or terminal could not be used.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// The exit code of a failure.
+pub fn code_for(error: &CliError) -> ExitCode {
+    let code = match error {
+        CliError::Local(_) => 1,
+        CliError::Client(
+            ClientError::Connect { .. } | ClientError::Closed | ClientError::Frame(_),
+        ) => 3,
+        CliError::Client(ClientError::Daemon(rpc)) => match rpc.kind {
+            ErrorKind::BadInput { .. } | ErrorKind::FrameTooLarge { .. } => 4,
+            ErrorKind::WrongPassword => 5,
+            ErrorKind::KeyLocked { .. } | ErrorKind::PinRequired { .. } => 6,
+            ErrorKind::KeyNotFound { .. } | ErrorKind::CertNotFound { .. } => 7,
+            ErrorKind::VerificationFailed { .. } => 8,
+            _ => 1,
+        },
+        CliError::Client(_) => 1,
+    };
+    ExitCode::from(code)
+}

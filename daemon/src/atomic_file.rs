@@ -1,0 +1,112 @@
+//! Crash-safe file writes: a reader sees the old file or the new one, never a torn one.
+//!
+//! Keys and certificates are written to a temporary file in the same directory, flushed to disk,
+//! renamed over the target, and the directory is flushed so the rename itself survives a crash.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
+
+/// Replaces `path` with `contents` atomically; the file is readable by its owner only.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    // Unique per process and per write, so concurrent writers never share a temp file.
+    let serial = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
+    temp_name.push(format!(".{}.{serial}.tmp", std::process::id()));
+    let temp = dir.join(temp_name);
+    let result = write_new(&temp, contents).and_then(|()| fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result?;
+    sync_dir(dir)
+}
+
+/// Removes `path` and makes the removal durable.
+pub fn remove_durably(path: &Path) -> io::Result<()> {
+    fs::remove_file(path)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Creates a directory (and its parents) that only the owner can enter.
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+fn write_new(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    // Windows cannot open a directory as a file; NTFS journals the rename itself.
+    if cfg!(unix) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_contents_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("key.pem")]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        remove_durably(&path).unwrap();
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_the_target_and_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A non-empty directory at the target makes the final rename fail.
+        let target = dir.path().join("cert.pem");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("inside"), b"kept").unwrap();
+        assert!(write_atomically(&target, b"new").is_err());
+        assert_eq!(fs::read(target.join("inside")).unwrap(), b"kept");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp file cleaned up"
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! Certificates: describing them, and storing other people's.
+pub mod describe;
+pub mod path;
+pub mod store;

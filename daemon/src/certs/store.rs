@@ -1,0 +1,162 @@
+//! Other people's certificates, one PEM file each under `<data dir>/certs/`, indexed in memory.
+
+use super::describe::{Fingerprint, emails};
+use crate::atomic_file::{create_private_dir, remove_durably, write_atomically};
+use crate::store_error::StoreError;
+use der::EncodePem;
+use der::pem::LineEnding;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use x509_cert::Certificate;
+
+/// The certificate store: files on disk are the truth, the index answers lookups.
+#[derive(Debug)]
+pub struct CertStore {
+    dir: PathBuf,
+    index: RwLock<BTreeMap<Fingerprint, Certificate>>,
+}
+
+impl CertStore {
+    /// Opens (creating if needed) the store in `dir` and loads every certificate in it.
+    ///
+    /// A file that does not parse is skipped with a warning rather than stopping the daemon:
+    /// one damaged file must not lock a user out of everything else.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        create_private_dir(dir).map_err(StoreError::io("create", dir))?;
+        let mut index = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).map_err(StoreError::io("read", dir))? {
+            let path = entry.map_err(StoreError::io("read", dir))?.path();
+            if path.extension().is_none_or(|ext| ext != "pem") {
+                continue;
+            }
+            let loaded = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| {
+                    super::describe::parse_certificates(&pem).map_err(|e| e.to_string())
+                });
+            match loaded {
+                Ok(certs) => {
+                    for cert in certs {
+                        index.insert(Fingerprint::of(&cert), cert);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "skipping unreadable certificate file")
+                }
+            }
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            index: RwLock::new(index),
+        })
+    }
+
+    /// Stores certificates (already stored ones are kept as they are) and returns them.
+    pub fn import(&self, certs: Vec<Certificate>) -> Result<Vec<Certificate>, StoreError> {
+        for cert in &certs {
+            let fingerprint = Fingerprint::of(cert);
+            if self.read().contains_key(&fingerprint) {
+                continue;
+            }
+            let pem = cert
+                .to_pem(LineEnding::LF)
+                .map_err(|source| StoreError::Encode {
+                    what: "certificate",
+                    source,
+                })?;
+            let path = self.path_of(&fingerprint);
+            write_atomically(&path, pem.as_bytes()).map_err(StoreError::io("write", &path))?;
+            self.index
+                .write()
+                .expect("certificate index lock")
+                .insert(fingerprint, cert.clone());
+        }
+        Ok(certs)
+    }
+
+    /// Stored certificates, all or those naming `email` (case-insensitive), by fingerprint.
+    pub fn list(&self, email: Option<&str>) -> Vec<Certificate> {
+        let wanted = email.map(str::to_ascii_lowercase);
+        self.read()
+            .values()
+            .filter(|cert| {
+                wanted
+                    .as_ref()
+                    .is_none_or(|addr| emails(cert).contains(addr))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Removes a certificate; `false` if it was not stored.
+    pub fn remove(&self, fingerprint: &Fingerprint) -> Result<bool, StoreError> {
+        let mut index = self.index.write().expect("certificate index lock");
+        if !index.contains_key(fingerprint) {
+            return Ok(false);
+        }
+        let path = self.path_of(fingerprint);
+        remove_durably(&path).map_err(StoreError::io("remove", &path))?;
+        index.remove(fingerprint);
+        Ok(true)
+    }
+
+    /// How many certificates are stored.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Fingerprint, Certificate>> {
+        self.index.read().expect("certificate index lock")
+    }
+
+    fn path_of(&self, fingerprint: &Fingerprint) -> PathBuf {
+        self.dir.join(format!("{fingerprint}.pem"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::TempPki;
+
+    #[test]
+    fn import_list_remove_survive_a_reopen() {
+        let pki = TempPki::new();
+        let bob = pki.self_signed("ec", "/CN=Bob", Some("Bob@Example.com"));
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = CertStore::open(store_dir.path()).unwrap();
+        store.import(vec![bob.clone(), bob.clone()]).unwrap();
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.list(Some("bob@example.COM")), vec![bob.clone()]);
+        assert!(store.list(Some("eve@example.com")).is_empty());
+
+        let reopened = CertStore::open(store_dir.path()).unwrap();
+        assert_eq!(reopened.list(None), vec![bob.clone()]);
+        assert!(reopened.remove(&Fingerprint::of(&bob)).unwrap());
+        assert!(!reopened.remove(&Fingerprint::of(&bob)).unwrap());
+        assert!(CertStore::open(store_dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_file_is_skipped() {
+        let pki = TempPki::new();
+        let cert = pki.self_signed("rsa", "/CN=Carol", None);
+        let store_dir = tempfile::tempdir().unwrap();
+        CertStore::open(store_dir.path())
+            .unwrap()
+            .import(vec![cert])
+            .unwrap();
+        std::fs::write(
+            store_dir.path().join("broken.pem"),
+            "-----BEGIN CERTIFICATE-----\nxx",
+        )
+        .unwrap();
+        assert_eq!(CertStore::open(store_dir.path()).unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,174 @@
+//! The user's configuration file (`$XDG_CONFIG_HOME/mailseal/config.toml`) and its defaults.
+//!
+//! Every key is optional; a missing file means all defaults. An unknown key is an error rather
+//! than silently ignored, so a typo in a setting that matters (a cache time, a limit) is noticed.
+
+use mailseal_protocol::DEFAULT_MAX_FRAME;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The settings a user or IT can change, as written in `config.toml`.
+///
+/// ```toml
+/// socket = "/run/user/1000/mailseal/mailseal.sock"
+/// data_dir = "/home/ann/.local/share/mailseal"
+/// log_level = "info"
+/// key_cache_seconds = 600
+/// max_frame_bytes = 67108864
+/// max_connections = 512
+/// shutdown_grace_seconds = 10
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The socket to listen on; default [`mailseal_protocol::default_socket_path`].
+    pub socket: Option<PathBuf>,
+    /// Where keys and certificates are stored; default `$XDG_DATA_HOME/mailseal`.
+    pub data_dir: Option<PathBuf>,
+    /// A `tracing` filter such as `info` or `mailseal_daemon=debug`; `RUST_LOG` wins over it.
+    pub log_level: String,
+    /// How long an unlocked key stays usable without its passphrase (gpg-agent's
+    /// `default-cache-ttl` is the same idea, also 10 minutes by default).
+    pub key_cache_seconds: u64,
+    /// The longest request line accepted; longer ones get `frame_too_large`.
+    pub max_frame_bytes: usize,
+    /// Connections served at once; more wait in the socket's backlog.
+    pub max_connections: usize,
+    /// How long a stopping daemon waits for requests in flight.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            socket: None,
+            data_dir: None,
+            log_level: "info".into(),
+            key_cache_seconds: 600,
+            max_frame_bytes: DEFAULT_MAX_FRAME,
+            max_connections: 512,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+/// A configuration file that could not be used; the message names the file, line and key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a bad key or value.
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// toml's description, which gives line, column and key.
+        message: String,
+    },
+}
+
+impl Config {
+    /// The default location of the configuration file.
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|dir| dir.join("mailseal").join("config.toml"))
+    }
+
+    /// Reads a configuration file; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e
+                .to_string()
+                .trim_end()
+                .replace('\n', " ")
+                .replace("  ", " "),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.max_frame_bytes < 1024 {
+            return Err("max_frame_bytes must be at least 1024".into());
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The data directory in effect.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("mailseal")
+        })
+    }
+
+    /// The socket path in effect.
+    pub fn socket(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(mailseal_protocol::default_socket_path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("/etc/x/config.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+        assert_eq!(Config::default().key_cache_seconds, 600);
+    }
+
+    #[test]
+    fn reads_values() {
+        let config = parse("key_cache_seconds = 5\nsocket = \"/tmp/s.sock\"\n").unwrap();
+        assert_eq!(config.key_cache_seconds, 5);
+        assert_eq!(config.socket(), PathBuf::from("/tmp/s.sock"));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let err = parse("log_level = \"info\"\nkey_cache_secnds = 5\n").unwrap_err();
+        assert!(err.starts_with("/etc/x/config.toml: "), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("key_cache_secnds"), "{err}");
+        let err = parse("key_cache_seconds = \"ten\"\n").unwrap_err();
+        assert!(
+            err.contains("line 1") && err.contains("key_cache_seconds"),
+            "{err}"
+        );
+        let err = parse("max_frame_bytes = 10\n").unwrap_err();
+        assert!(err.contains("max_frame_bytes"), "{err}");
+    }
+}

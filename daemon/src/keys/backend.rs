@@ -1,0 +1,113 @@
+//! The private-key operations S/MIME needs, behind one trait, so that the S/MIME engine works
+//! the same with a software key and a smart-card key and never sees key material.
+
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// A key's type and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// RSA with a modulus of `bits`.
+    Rsa {
+        /// Modulus length.
+        bits: usize,
+    },
+    /// ECDSA/ECDH on NIST P-256.
+    EcP256,
+    /// ECDSA/ECDH on NIST P-384.
+    EcP384,
+    /// EdDSA on Curve25519 (RFC 8419); signs only.
+    Ed25519,
+    /// ECDH on Curve25519 (RFC 8418); decrypts only.
+    X25519,
+}
+
+/// A hash function used in a signature or key-transport scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hash {
+    /// SHA-1: only ever accepted when reading old mail.
+    Sha1,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+/// How a signature is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureScheme {
+    /// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2) with the hash.
+    RsaPkcs1(Hash),
+    /// RSASSA-PSS (RFC 4056) with the hash, MGF1 with the same hash, salt of the hash's length.
+    RsaPss(Hash),
+    /// ECDSA with the hash (RFC 5753), the signature DER-encoded.
+    Ecdsa(Hash),
+    /// Ed25519 (RFC 8419), pure mode.
+    Ed25519,
+}
+
+/// How an RSA key-transport ciphertext is padded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaPadding {
+    /// RSAES-PKCS1-v1_5 (RFC 8017 §7.2).
+    Pkcs1v15,
+    /// RSAES-OAEP (RFC 8017 §7.1, RFC 3560) with the hash for both OAEP and MGF1, empty label.
+    Oaep(Hash),
+}
+
+/// Why a private-key operation failed. Carries no key material and no secret-dependent detail:
+/// in particular a padding failure and any other decryption failure look the same.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key cannot do this (e.g. decrypt with an Ed25519 key).
+    #[error("a {algorithm:?} key cannot {operation}")]
+    WrongKeyType {
+        /// The operation asked for.
+        operation: &'static str,
+        /// The key's type.
+        algorithm: KeyAlgorithm,
+    },
+    /// The key's type can, but not with these parameters (e.g. a hash the token lacks).
+    #[error("{operation} with {scheme} is not supported for this key")]
+    UnsupportedScheme {
+        /// The operation.
+        operation: &'static str,
+        /// The scheme in words.
+        scheme: String,
+    },
+    /// The operation failed (bad ciphertext, bad peer key, token error).
+    #[error("{operation} failed")]
+    Failed {
+        /// The operation.
+        operation: &'static str,
+    },
+    /// The key material is unusable.
+    #[error("the private key is unusable: {reason}")]
+    InvalidKey {
+        /// A fixed description, never key material.
+        reason: &'static str,
+    },
+}
+
+/// A private key the S/MIME engine can use.
+pub trait PrivateKeyOps: Send + Sync + fmt::Debug {
+    /// The key's type.
+    fn algorithm(&self) -> KeyAlgorithm;
+
+    /// Signs `message` (the DER of the signed attributes), hashing it as the scheme says.
+    fn sign(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, KeyError>;
+
+    /// Decrypts an RSA key-transport ciphertext into the content-encryption key.
+    fn rsa_decrypt(
+        &self,
+        padding: RsaPadding,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError>;
+
+    /// Computes the ECDH shared secret (the X coordinate, or the X25519 output) with a peer's
+    /// public key (an uncompressed point, or 32 bytes for X25519).
+    fn ecdh(&self, peer_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError>;
+}

@@ -1,0 +1,61 @@
+//! `cert.import`, `cert.list`, `cert.remove`.
+
+use super::blocking;
+use crate::certs::describe::{Fingerprint, describe, parse_certificates};
+use crate::state::Daemon;
+use mailseal_protocol::methods::cert::{
+    CertificatesResult, ImportParams, ListParams, RemoveParams, RemoveResult,
+};
+use mailseal_protocol::{ErrorKind, RpcError};
+use std::sync::Arc;
+use std::time::SystemTime;
+use x509_cert::Certificate;
+
+fn to_result(certs: &[Certificate]) -> CertificatesResult {
+    let now = SystemTime::now();
+    CertificatesResult {
+        certificates: certs.iter().map(|c| describe(c, now)).collect(),
+    }
+}
+
+/// Stores the certificates in `data`.
+pub async fn import(
+    daemon: Arc<Daemon>,
+    params: ImportParams,
+) -> Result<CertificatesResult, RpcError> {
+    let certs = parse_certificates(params.data.as_slice()).map_err(|e| {
+        RpcError::new(
+            ErrorKind::bad_input("params.data"),
+            format!("params.data is not a DER or PEM certificate: {e}"),
+        )
+    })?;
+    let stored = blocking(move || Ok(daemon.certs.import(certs)?)).await?;
+    Ok(to_result(&stored))
+}
+
+/// Lists stored certificates.
+pub async fn list(daemon: Arc<Daemon>, params: ListParams) -> Result<CertificatesResult, RpcError> {
+    Ok(to_result(&daemon.certs.list(params.email.as_deref())))
+}
+
+/// Removes a stored certificate.
+pub async fn remove(daemon: Arc<Daemon>, params: RemoveParams) -> Result<RemoveResult, RpcError> {
+    let fingerprint: Fingerprint = params.fingerprint.parse().map_err(|_| {
+        RpcError::new(
+            ErrorKind::bad_input("params.fingerprint"),
+            "params.fingerprint: expected a SHA-256 fingerprint (64 hex digits, colons allowed)",
+        )
+    })?;
+    let removed = blocking(move || Ok(daemon.certs.remove(&fingerprint)?)).await?;
+    if !removed {
+        return Err(RpcError::new(
+            ErrorKind::CertNotFound {
+                query: fingerprint.to_string(),
+            },
+            format!("no stored certificate has fingerprint {fingerprint}"),
+        ));
+    }
+    Ok(RemoveResult {
+        removed: fingerprint.to_string(),
+    })
+}

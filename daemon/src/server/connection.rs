@@ -1,0 +1,97 @@
+//! One client connection: read frames, run each request in its own task, write the replies.
+//!
+//! Requests on one connection may be pipelined; each runs as soon as it is read (up to
+//! [`IN_FLIGHT_PER_CONNECTION`] at a time), and replies are written as they finish, matched by
+//! id. A bad frame is answered and the connection goes on; a frame over the limit is answered
+//! and the connection closed, since the rest of the stream can no longer be framed.
+
+use super::dispatch::dispatch;
+use crate::state::Daemon;
+use interprocess::local_socket::tokio::prelude::*;
+use mailseal_protocol::{
+    ErrorKind, FrameError, FrameReader, Request, Response, RpcError, write_frame,
+};
+use std::sync::Arc;
+use tokio::io::BufReader;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use zeroize::Zeroize;
+
+/// How many requests of one connection run at once; more wait, which pushes back on the client.
+pub const IN_FLIGHT_PER_CONNECTION: usize = 32;
+
+/// Serves one connection until the client hangs up or the daemon stops.
+pub async fn serve(stream: LocalSocketStream, daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    let (read_half, mut write_half) = tokio::io::split(stream);
+    let (replies, mut outgoing) = mpsc::channel::<Response>(IN_FLIGHT_PER_CONNECTION);
+
+    let writer = async move {
+        while let Some(reply) = outgoing.recv().await {
+            let line = serde_json::to_vec(&reply).expect("responses always serialize");
+            if let Err(e) = write_frame(&mut write_half, &line).await {
+                tracing::debug!(error = %e, "client went away before its reply was written");
+                break;
+            }
+        }
+    };
+
+    let reader = async move {
+        let mut frames = FrameReader::new(BufReader::new(read_half), daemon.config.max_frame_bytes);
+        let requests = TaskTracker::new();
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT_PER_CONNECTION));
+        let mut frame = Vec::new();
+        loop {
+            let read = tokio::select! {
+                () = shutdown.cancelled() => break,
+                read = frames.read_frame(&mut frame) => read,
+            };
+            match read {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(FrameError::TooLarge { limit }) => {
+                    let error = RpcError::new(
+                        ErrorKind::FrameTooLarge {
+                            limit: limit as u64,
+                        },
+                        format!(
+                            "request larger than the daemon's limit of {limit} bytes; closing the connection"
+                        ),
+                    );
+                    tracing::warn!(limit, "closing a connection that sent an oversized frame");
+                    let _ = replies.send(Response::error(None, error)).await;
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "connection failed");
+                    break;
+                }
+            }
+            let parsed = Request::parse(&frame);
+            // The frame may hold a passphrase: wipe it before reading the next one.
+            frame.zeroize();
+            match parsed {
+                Ok(request) => {
+                    let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                        break;
+                    };
+                    let (daemon, replies) = (Arc::clone(&daemon), replies.clone());
+                    requests.spawn(async move {
+                        let reply = dispatch(daemon, request).await;
+                        let _ = replies.send(reply).await;
+                        drop(slot);
+                    });
+                }
+                Err((id, error)) => {
+                    tracing::info!(kind = ?error.kind, "refused a malformed request: {}", error.message);
+                    let _ = replies.send(Response::error(id, error)).await;
+                }
+            }
+        }
+        // Requests already read are finished and answered even when stopping.
+        requests.close();
+        requests.wait().await;
+    };
+
+    tokio::join!(reader, writer);
+}

@@ -1,0 +1,140 @@
+//! Routing a request to its handler, and the one place where parameters are decoded.
+
+use crate::methods;
+use crate::state::Daemon;
+use mailseal_protocol::methods::{Method, cert, daemon, identity, key};
+use mailseal_protocol::{ErrorKind, Request, Response, RpcError};
+use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Every method this daemon answers, as announced by `daemon.hello`.
+pub const METHODS: &[&str] = &[
+    daemon::Hello::NAME,
+    daemon::Ping::NAME,
+    daemon::Status::NAME,
+    key::ImportPkcs12::NAME,
+    key::Unlock::NAME,
+    key::Lock::NAME,
+    identity::List::NAME,
+    cert::Import::NAME,
+    cert::List::NAME,
+    cert::Remove::NAME,
+];
+
+/// Answers one request.
+#[tracing::instrument(name = "request", skip_all, fields(id = %request.id, method = %request.method))]
+pub async fn dispatch(daemon: Arc<Daemon>, request: Request) -> Response {
+    let Request {
+        id, method, params, ..
+    } = request;
+    tracing::debug!("received");
+    let outcome = route(daemon, &method, params).await;
+    match outcome {
+        Ok(result) => Response::result(id, result),
+        Err(error) => {
+            tracing::info!(kind = ?error.kind, "request failed: {}", error.message);
+            Response::error(Some(id), error)
+        }
+    }
+}
+
+async fn route(daemon: Arc<Daemon>, method: &str, params: Value) -> Result<Value, RpcError> {
+    match method {
+        daemon::Hello::NAME => {
+            call::<daemon::Hello, _, _>(daemon, params, methods::daemon::hello).await
+        }
+        daemon::Ping::NAME => {
+            call::<daemon::Ping, _, _>(daemon, params, methods::daemon::ping).await
+        }
+        daemon::Status::NAME => {
+            call::<daemon::Status, _, _>(daemon, params, methods::daemon::status).await
+        }
+        key::ImportPkcs12::NAME => {
+            call::<key::ImportPkcs12, _, _>(daemon, params, methods::key::import_pkcs12).await
+        }
+        key::Unlock::NAME => call::<key::Unlock, _, _>(daemon, params, methods::key::unlock).await,
+        key::Lock::NAME => call::<key::Lock, _, _>(daemon, params, methods::key::lock).await,
+        identity::List::NAME => {
+            call::<identity::List, _, _>(daemon, params, methods::identity::list).await
+        }
+        cert::Import::NAME => {
+            call::<cert::Import, _, _>(daemon, params, methods::cert::import).await
+        }
+        cert::List::NAME => call::<cert::List, _, _>(daemon, params, methods::cert::list).await,
+        cert::Remove::NAME => {
+            call::<cert::Remove, _, _>(daemon, params, methods::cert::remove).await
+        }
+        other => Err(RpcError::new(
+            ErrorKind::UnknownMethod {
+                method: other.to_owned(),
+            },
+            format!("unknown method {other:?}; daemon.hello lists the methods this daemon knows"),
+        )),
+    }
+}
+
+async fn call<M, F, Fut>(daemon: Arc<Daemon>, params: Value, handler: F) -> Result<Value, RpcError>
+where
+    M: Method,
+    F: FnOnce(Arc<Daemon>, M::Params) -> Fut,
+    Fut: Future<Output = Result<M::Result, RpcError>>,
+{
+    let params = decode_params::<M::Params>(params)?;
+    let result = handler(daemon, params).await?;
+    serde_json::to_value(result).map_err(|e| {
+        RpcError::new(
+            ErrorKind::Internal,
+            format!("cannot encode the result: {e}"),
+        )
+    })
+}
+
+/// Decodes `params`, naming the offending field on failure.
+///
+/// serde's messages quote the value it rejected ("invalid type: integer `1234`"); that value
+/// may be a PIN sent in the wrong type, so only what was expected is kept.
+fn decode_params<P: serde::de::DeserializeOwned>(params: Value) -> Result<P, RpcError> {
+    let params = if params.is_null() {
+        Value::Object(Default::default())
+    } else {
+        params
+    };
+    serde_path_to_error::deserialize(params).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "params".to_owned()
+        } else {
+            format!("params.{path}")
+        };
+        let inner = e.into_inner().to_string();
+        let why = match inner.split_once(", expected ") {
+            Some((_, expected)) if inner.starts_with("invalid") => format!("expected {expected}"),
+            _ => inner,
+        };
+        RpcError::new(ErrorKind::bad_input(&field), format!("{field}: {why}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailseal_protocol::methods::key::UnlockParams;
+
+    #[test]
+    fn bad_params_name_the_field_and_never_echo_the_value() {
+        let err =
+            decode_params::<UnlockParams>(serde_json::json!({"key_id": "k", "passphrase": 123456}))
+                .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::bad_input("params.passphrase"));
+        assert!(!err.message.contains("123456"), "{}", err.message);
+        assert!(err.message.contains("expected a string"), "{}", err.message);
+        let err = decode_params::<UnlockParams>(serde_json::json!({"key_id": "k"})).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::bad_input("params"));
+        assert!(
+            err.message.contains("missing field `passphrase`"),
+            "{}",
+            err.message
+        );
+    }
+}

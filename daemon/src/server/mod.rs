@@ -1,0 +1,95 @@
+//! The daemon's server: claim the socket, accept connections, stop gracefully.
+mod connection;
+pub mod dispatch;
+pub mod endpoint;
+mod peer;
+mod shutdown;
+
+use crate::state::Daemon;
+use endpoint::{EndpointError, claim};
+use interprocess::local_socket::tokio::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Serves `daemon` on its socket until SIGTERM or SIGINT, then finishes requests in flight
+/// (for at most the configured grace time) and returns.
+pub async fn run(daemon: Daemon) -> Result<(), EndpointError> {
+    let endpoint::Endpoint { listener, lock } = claim(&daemon.socket)?;
+    let daemon = Arc::new(daemon);
+    let shutdown = CancellationToken::new();
+    shutdown::on_signal(shutdown.clone());
+    spawn_key_sweeper(Arc::clone(&daemon), shutdown.clone());
+    tracing::info!(socket = %daemon.socket.display(), version = env!("CARGO_PKG_VERSION"), "ready");
+
+    let connections = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(daemon.config.max_connections));
+    let mut next_connection: u64 = 0;
+    loop {
+        let slot = tokio::select! {
+            () = shutdown.cancelled() => break,
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("semaphore never closed"),
+        };
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        next_connection += 1;
+        let span = tracing::info_span!("connection", id = next_connection);
+        if let Err(why) = peer::is_allowed(&stream) {
+            tracing::warn!(parent: &span, "refused a connection: {why}");
+            continue;
+        }
+        let (daemon, shutdown) = (Arc::clone(&daemon), shutdown.clone());
+        connections.spawn(tracing::Instrument::instrument(
+            async move {
+                connection::serve(stream, daemon, shutdown).await;
+                drop(slot);
+            },
+            span,
+        ));
+    }
+
+    // Stop taking connections (dropping the listener removes the socket file), then give the
+    // requests in flight their grace time.
+    drop(listener);
+    connections.close();
+    let grace = Duration::from_secs(daemon.config.shutdown_grace_seconds);
+    if tokio::time::timeout(grace, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "stopping with requests still unfinished after the grace time"
+        );
+    }
+    daemon.keys.lock(None);
+    tracing::info!("stopped");
+    drop(lock);
+    Ok(())
+}
+
+/// Drops expired keys every second, so an unlocked key is gone when its time is up, not at
+/// its next use.
+fn spawn_key_sweeper(daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = tick.tick() => { daemon.keys.sweep(); }
+            }
+        }
+    });
+}

@@ -1,0 +1,1 @@
+//! CMS EnvelopedData and AuthEnvelopedData (being written).

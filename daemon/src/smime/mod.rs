@@ -1,0 +1,5 @@
+//! The S/MIME engine (RFC 8551): MIME handling, signing, verification, encryption and
+//! decryption of whole messages, on CMS (RFC 5652) structures.
+pub mod algorithms;
+pub mod envelope;
+pub mod verify;

@@ -1,0 +1,1 @@
+//! Verifying CMS SignedData (being written).

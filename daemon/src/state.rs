@@ -1,0 +1,46 @@
+//! Everything a request handler can reach: settings, stores and the key cache.
+
+use crate::certs::store::CertStore;
+use crate::config::Config;
+use crate::keys::cache::KeyCache;
+use crate::keys::store::IdentityStore;
+use crate::store_error::StoreError;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The daemon's shared state, one per process, shared by every connection.
+#[derive(Debug)]
+pub struct Daemon {
+    /// The configuration in effect.
+    pub config: Config,
+    /// The socket being served.
+    pub socket: PathBuf,
+    /// Where the stores live.
+    pub data_dir: PathBuf,
+    /// The user's own identities.
+    pub identities: IdentityStore,
+    /// Other people's certificates.
+    pub certs: CertStore,
+    /// Keys unlocked right now.
+    pub keys: KeyCache,
+    /// When the daemon started, for `daemon.status`.
+    pub started: Instant,
+}
+
+impl Daemon {
+    /// Opens the stores under the configured data directory.
+    pub fn open(config: Config) -> Result<Self, StoreError> {
+        let data_dir = config.data_dir();
+        crate::atomic_file::create_private_dir(&data_dir)
+            .map_err(StoreError::io("create", &data_dir))?;
+        Ok(Self {
+            socket: config.socket(),
+            identities: IdentityStore::open(&data_dir.join("identities"))?,
+            certs: CertStore::open(&data_dir.join("certs"))?,
+            keys: KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
+            started: Instant::now(),
+            data_dir,
+            config,
+        })
+    }
+}
