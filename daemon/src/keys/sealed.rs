@@ -6,6 +6,17 @@
 //! Unsealing accepts any PBES2 the PKCS#12 reader does (PBKDF2 with HMAC-SHA-1/256/384/512 or
 //! scrypt; AES-CBC or DES-EDE3-CBC), so keys pre-sealed by IT with OpenSSL open too. The old
 //! PBES1 and PKCS#12 schemes are refused: at rest, nothing weaker than PBES2.
+//!
+//! # Why scrypt with N = 2^15, r = 8, p = 1
+//! It costs 32 MiB of memory and about a tenth of a second per unlock in an optimised build:
+//! twice OpenSSL's and RustCrypto's default (2^14, the scrypt paper's figure for interactive
+//! logins), short of the paper's 2^20 for file encryption. An unlock is interactive, but a
+//! stolen key file invites offline guessing, where memory hardness is what makes GPUs and
+//! ASICs expensive; PBKDF2 has none. r = 8 and p = 1 are the values RFC 7914 §2 finds good.
+//!
+//! Beware: OpenSSL 3.0 caps scrypt at 32 MiB including overhead, so `openssl pkcs8` cannot
+//! open keys sealed here ("memory limit exceeded"); only the other direction (OpenSSL seals,
+//! we unseal) interoperates.
 
 use super::pkcs12::pbes2::{
     EncryptedPrivateKeyInfo, PBES2_OID, PbeError, Pbes2Params, Pbes2Scheme, SCRYPT_OID,
@@ -23,17 +34,11 @@ use std::fmt;
 /// The PEM label of the sealed form, as RFC 7468 §11 gives it for `EncryptedPrivateKeyInfo`.
 const PEM_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
-/// scrypt's cost: N = 2^15, r = 8, p = 1, so 32 MiB of memory and about a tenth of a second
-/// per unlock in an optimised build. That is twice OpenSSL's and RustCrypto's default (2^14,
-/// the scrypt paper's figure for interactive logins), short of its 2^20 for file encryption:
-/// an unlock is interactive, but a stolen key file invites offline guessing, where memory
-/// hardness is what makes GPUs and ASICs expensive. Beware: OpenSSL 3.0 caps scrypt at 32 MiB
-/// including overhead, so `openssl pkcs8` cannot open keys sealed here ("memory limit
-/// exceeded"); only the other direction (OpenSSL seals, we unseal) interoperates.
+/// scrypt's cost N = 2^SCRYPT_LOG_N (see the module documentation for the choice).
 const SCRYPT_LOG_N: u8 = 15;
-/// scrypt's block size r (see [`SCRYPT_LOG_N`]).
+/// scrypt's block size r.
 const SCRYPT_R: u32 = 8;
-/// scrypt's parallelism p (see [`SCRYPT_LOG_N`]).
+/// scrypt's parallelism p.
 const SCRYPT_P: u32 = 1;
 /// Salt length: 128 bits, RFC 8018 §4.1's recommendation of at least 64 doubled.
 const SALT_LEN: usize = 16;
@@ -97,8 +102,8 @@ impl From<PbeError> for SealError {
 }
 
 /// Encrypts `key` (PKCS#8 DER) under `passphrase`: PBES2 with scrypt (N = 2^15, r = 8, p = 1,
-/// see [`SCRYPT_LOG_N`] for why) and AES-256-CBC, with a random 16-byte salt and IV from
-/// aws-lc-rs's `SystemRandom`.
+/// see the module documentation for why) and AES-256-CBC, with a random 16-byte salt and IV
+/// from aws-lc-rs's `SystemRandom`.
 ///
 /// # Errors
 /// [`SealError::Malformed`] if `key` is not PKCS#8 DER (it could never be unsealed as a key),
@@ -252,9 +257,12 @@ mod tests {
     use crate::test_support::openssl;
     use std::path::Path;
 
-    /// A fresh key of the `genpkey` kind `args`, as PKCS#8 DER.
-    fn new_key(dir: &Path, args: &[&str]) -> Vec<u8> {
-        openssl(dir, &[&["genpkey", "-out", "key.pem"], args].concat());
+    /// A fresh key (`key.pem`) of the `genpkey` algorithm `algorithm`, as PKCS#8 DER.
+    fn new_key(dir: &Path, algorithm: &str) -> Vec<u8> {
+        openssl(
+            dir,
+            &["genpkey", "-algorithm", algorithm, "-out", "key.pem"],
+        );
         openssl(
             dir,
             &[
@@ -263,76 +271,71 @@ mod tests {
         )
     }
 
-    fn ec_key(dir: &Path) -> Vec<u8> {
-        new_key(
-            dir,
-            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        )
+    /// `key.pem` as `openssl pkcs8 -topk8` writes it with the passphrase `it-secret` and the
+    /// scheme arguments `scheme`.
+    fn openssl_sealed(dir: &Path, scheme: &[&str]) -> String {
+        let args = [
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "key.pem",
+            "-passout",
+            "pass:it-secret",
+        ];
+        String::from_utf8(openssl(dir, &[&args[..], scheme].concat())).unwrap()
+    }
+
+    /// A sealed key's structure, its PBES2 parameters and their scrypt parameters.
+    fn parts(sealed: &SealedKey) -> (EncryptedPrivateKeyInfo, Pbes2Params, ScryptParams) {
+        let info = EncryptedPrivateKeyInfo::from_der(sealed.as_der()).unwrap();
+        let pbes2 = info.encryption_algorithm.parameters.as_ref().unwrap();
+        let params: Pbes2Params = pbes2.decode_as().unwrap();
+        let scrypt = params.key_derivation_func.parameters.as_ref().unwrap();
+        let scrypt: ScryptParams = scrypt.decode_as().unwrap();
+        (info, params, scrypt)
     }
 
     #[test]
     fn seals_and_unseals_with_the_documented_scheme() {
         let dir = tempfile::tempdir().unwrap();
-        let key = ec_key(dir.path());
-        let sealed = seal(&PrivateKeyDer::new(key.clone()), "pässphrase".as_bytes()).unwrap();
-        assert_eq!(
-            sealed.unseal("pässphrase".as_bytes()).unwrap().as_bytes(),
-            key.as_slice()
-        );
+        let key = new_key(dir.path(), "ED25519");
+        let passphrase = "pässphrase".as_bytes();
+        let sealed = seal(&PrivateKeyDer::new(key.clone()), passphrase).unwrap();
+        assert_eq!(sealed.unseal(passphrase).unwrap().as_bytes(), key);
 
-        // PBES2 with scrypt N = 2^15, r = 8, p = 1, a 16-byte salt, AES-256-CBC.
-        let info = EncryptedPrivateKeyInfo::from_der(sealed.as_der()).unwrap();
+        // PBES2 with scrypt N = 2^15, r = 8, p = 1 and a 16-byte salt, then AES-256-CBC.
+        let (info, params, scrypt) = parts(&sealed);
         assert_eq!(info.encryption_algorithm.oid, PBES2_OID);
-        let params: Pbes2Params = info
-            .encryption_algorithm
-            .parameters
-            .unwrap()
-            .decode_as()
-            .unwrap();
         assert_eq!(params.key_derivation_func.oid, SCRYPT_OID);
-        let scrypt: ScryptParams = params
-            .key_derivation_func
-            .parameters
-            .unwrap()
-            .decode_as()
-            .unwrap();
-        assert_eq!(
-            (
-                scrypt.cost_parameter,
-                scrypt.block_size,
-                scrypt.parallelization_parameter
-            ),
-            (32768, 8, 1)
+        let cost = (
+            scrypt.cost_parameter,
+            scrypt.block_size,
+            scrypt.parallelization_parameter,
         );
+        assert_eq!(cost, (32768, 8, 1));
         assert_eq!(scrypt.salt.as_bytes().len(), 16);
         assert_eq!(params.encryption_scheme.oid, rfc5911::ID_AES_256_CBC);
 
         // Salt and IV are fresh every time.
-        let again = seal(&PrivateKeyDer::new(key), "pässphrase".as_bytes()).unwrap();
+        let again = seal(&PrivateKeyDer::new(key), passphrase).unwrap();
         assert_ne!(again.as_der(), sealed.as_der());
 
-        // PEM and DER round trips, and OpenSSL agrees on the structure.
+        // PEM and DER round trips; OpenSSL agrees on the structure.
         let pem = sealed.to_pem();
         assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
         assert_eq!(SealedKey::from_pem(&pem).unwrap().as_der(), sealed.as_der());
-        assert_eq!(
-            SealedKey::from_der(sealed.as_der().to_vec())
-                .unwrap()
-                .as_der(),
-            sealed.as_der()
-        );
+        let copy = SealedKey::from_der(sealed.as_der().to_vec()).unwrap();
+        assert_eq!(copy.as_der(), sealed.as_der());
         std::fs::write(dir.path().join("sealed.pem"), &pem).unwrap();
         openssl(dir.path(), &["asn1parse", "-in", "sealed.pem"]);
-        assert_eq!(
-            format!("{sealed:?}"),
-            format!("SealedKey({} bytes)", sealed.as_der().len())
-        );
+        let debug = format!("SealedKey({} bytes)", sealed.as_der().len());
+        assert_eq!(format!("{sealed:?}"), debug);
     }
 
     #[test]
     fn a_wrong_passphrase_is_reported_as_such() {
         let dir = tempfile::tempdir().unwrap();
-        let sealed = seal(&PrivateKeyDer::new(ec_key(dir.path())), b"right").unwrap();
+        let sealed = seal(&PrivateKeyDer::new(new_key(dir.path(), "X25519")), b"right").unwrap();
         assert!(matches!(
             sealed.unseal(b"wrong"),
             Err(SealError::WrongPassphrase)
@@ -349,7 +352,7 @@ mod tests {
     #[test]
     fn unseals_keys_that_openssl_sealed() {
         let dir = tempfile::tempdir().unwrap();
-        let key = new_key(dir.path(), &["-algorithm", "ED25519"]);
+        let key = new_key(dir.path(), "RSA");
         for scheme in [
             // What IT runs: `openssl pkcs8 -topk8 -v2 aes-256-cbc` (PBKDF2-HMAC-SHA256).
             &["-v2", "aes-256-cbc"][..],
@@ -358,26 +361,15 @@ mod tests {
             &["-v2", "des3", "-v2prf", "hmacWithSHA384"],
             &["-scrypt"],
         ] {
-            let args = [
-                "pkcs8",
-                "-topk8",
-                "-in",
-                "key.pem",
-                "-passout",
-                "pass:it-secret",
-            ];
-            let pem = openssl(dir.path(), &[&args[..], scheme].concat());
-            let sealed = SealedKey::from_pem(std::str::from_utf8(&pem).unwrap()).unwrap();
+            let sealed = SealedKey::from_pem(&openssl_sealed(dir.path(), scheme)).unwrap();
             assert_eq!(
                 sealed.unseal(b"it-secret").unwrap().as_bytes(),
-                key.as_slice(),
+                key,
                 "{scheme:?}"
             );
+            let wrong = sealed.unseal(b"it-secret!");
             assert!(
-                matches!(
-                    sealed.unseal(b"it-secret!"),
-                    Err(SealError::WrongPassphrase)
-                ),
+                matches!(wrong, Err(SealError::WrongPassphrase)),
                 "{scheme:?}"
             );
         }
@@ -386,62 +378,32 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_or_should_not_open() {
         let dir = tempfile::tempdir().unwrap();
-        ec_key(dir.path());
-        let args = [
-            "pkcs8",
-            "-topk8",
-            "-in",
-            "key.pem",
-            "-passout",
-            "pass:x",
-            "-v1",
-            "PBE-SHA1-3DES",
-        ];
-        let pbes1 = String::from_utf8(openssl(dir.path(), &args)).unwrap();
-        let result = SealedKey::from_pem(&pbes1);
+        new_key(dir.path(), "ED25519");
+        let result = SealedKey::from_pem(&openssl_sealed(dir.path(), &["-v1", "PBE-SHA1-3DES"]));
+        let pkcs12_3des = |oid: &str| oid == "1.2.840.113549.1.12.1.3";
         assert!(
-            matches!(&result, Err(SealError::UnsupportedScheme { oid, .. }) if oid == "1.2.840.113549.1.12.1.3"),
+            matches!(&result, Err(SealError::UnsupportedScheme { oid, .. }) if pkcs12_3des(oid)),
             "{result:?}"
         );
 
-        let plain = String::from_utf8(openssl(
+        let plain = openssl(
             dir.path(),
             &["pkcs8", "-topk8", "-nocrypt", "-in", "key.pem"],
-        ))
-        .unwrap();
-        assert!(matches!(
-            SealedKey::from_pem(&plain),
-            Err(SealError::Malformed { .. })
-        ));
-        assert!(matches!(
-            SealedKey::from_pem("not PEM"),
-            Err(SealError::Malformed { .. })
-        ));
-        assert!(matches!(
-            SealedKey::from_der(vec![0x30, 0x00]),
-            Err(SealError::Malformed { .. })
-        ));
-        let garbage = PrivateKeyDer::new(vec![1, 2, 3]);
-        assert!(matches!(
-            seal(&garbage, b"x"),
-            Err(SealError::Malformed { .. })
-        ));
+        );
+        let plain = String::from_utf8(plain).unwrap();
+        for pem in [plain.as_str(), "not PEM"] {
+            assert!(matches!(
+                SealedKey::from_pem(pem),
+                Err(SealError::Malformed { .. })
+            ));
+        }
+        let empty = SealedKey::from_der(vec![0x30, 0x00]);
+        assert!(matches!(empty, Err(SealError::Malformed { .. })));
+        let not_a_key = seal(&PrivateKeyDer::new(vec![1, 2, 3]), b"x");
+        assert!(matches!(not_a_key, Err(SealError::Malformed { .. })));
 
         // A file asking scrypt for 1 GiB is refused before any work is done.
-        let sealed = encrypt(b"key", b"x").unwrap();
-        let mut info = EncryptedPrivateKeyInfo::from_der(sealed.as_der()).unwrap();
-        let mut params: Pbes2Params = info
-            .encryption_algorithm
-            .parameters
-            .unwrap()
-            .decode_as()
-            .unwrap();
-        let mut scrypt: ScryptParams = params
-            .key_derivation_func
-            .parameters
-            .unwrap()
-            .decode_as()
-            .unwrap();
+        let (mut info, mut params, mut scrypt) = parts(&encrypt(b"key", b"x").unwrap());
         scrypt.cost_parameter = 1 << 20;
         params.key_derivation_func.parameters = Some(any(&scrypt).unwrap());
         info.encryption_algorithm.parameters = Some(any(&params).unwrap());

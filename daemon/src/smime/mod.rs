@@ -2,4 +2,6 @@
 //! decryption of whole messages, on CMS (RFC 5652) structures.
 pub mod algorithms;
 pub mod envelope;
+pub mod mime;
+pub mod sign;
 pub mod verify;

@@ -1,0 +1,584 @@
+//! Just enough MIME (RFC 2045–2047, RFC 5322) for S/MIME: split headers from body, read
+//! Content-Type parameters and addresses, cut multipart bodies at their boundaries without
+//! touching the bytes in between, and canonicalize an entity before signing (RFC 8551 §3.1).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+/// A parsed header field: its name as written and its unfolded value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The field name, e.g. `Content-Type`.
+    pub name: String,
+    /// The value with folding removed and outer whitespace trimmed.
+    pub value: String,
+    /// The field exactly as it appeared, folding and line ends included.
+    pub raw: Vec<u8>,
+}
+
+impl Header {
+    /// Whether this is a content header (`Content-*`), which belongs to the MIME entity and is
+    /// signed or encrypted with it; every other header stays on the outer message.
+    pub fn is_content_header(&self) -> bool {
+        self.name.len() > 8 && self.name[..8].eq_ignore_ascii_case("content-")
+    }
+}
+
+/// A message or body part: its headers and its body.
+#[derive(Debug, Clone)]
+pub struct Entity<'a> {
+    /// The header fields in order.
+    pub headers: Vec<Header>,
+    /// The body, exactly as given.
+    pub body: &'a [u8],
+}
+
+/// Splits `raw` at the first empty line (CRLF or LF). A message with no empty line is all
+/// headers if every line looks like a header, else all body.
+pub fn parse(raw: &[u8]) -> Entity<'_> {
+    let mut headers: Vec<Header> = Vec::new();
+    let mut pos = 0;
+    while pos < raw.len() {
+        let line_end = raw[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| pos + i + 1);
+        let line = &raw[pos..line_end];
+        let content = trim_line_end(line);
+        if content.is_empty() {
+            return Entity {
+                headers,
+                body: &raw[line_end..],
+            };
+        }
+        if matches!(content[0], b' ' | b'\t')
+            && let Some(last) = headers.last_mut()
+        {
+            last.raw.extend_from_slice(line);
+            last.value.push(' ');
+            last.value.push_str(String::from_utf8_lossy(content).trim());
+            last.value = last.value.trim().to_owned();
+            pos = line_end;
+            continue;
+        }
+        let Some(colon) = content.iter().position(|&b| b == b':') else {
+            // Not a header: there are no (more) headers, the rest is body.
+            return Entity {
+                headers,
+                body: &raw[pos..],
+            };
+        };
+        headers.push(Header {
+            name: String::from_utf8_lossy(&content[..colon]).trim().to_owned(),
+            value: String::from_utf8_lossy(&content[colon + 1..])
+                .trim()
+                .to_owned(),
+            raw: line.to_vec(),
+        });
+        pos = line_end;
+    }
+    Entity {
+        headers,
+        body: &raw[raw.len()..],
+    }
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+impl Entity<'_> {
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
+    /// The Content-Type, defaulting to `text/plain` as RFC 2045 §5.2 says.
+    pub fn content_type(&self) -> ContentType {
+        self.header("Content-Type").map_or_else(
+            || ContentType::parse("text/plain; charset=us-ascii"),
+            ContentType::parse,
+        )
+    }
+
+    /// The body with its Content-Transfer-Encoding undone (base64 and quoted-printable;
+    /// 7bit/8bit/binary as is).
+    pub fn decoded_body(&self) -> Result<Vec<u8>, MimeError> {
+        match self
+            .header("Content-Transfer-Encoding")
+            .map(|v| v.to_ascii_lowercase())
+        {
+            Some(cte) if cte == "base64" => decode_base64(self.body),
+            Some(cte) if cte == "quoted-printable" => Ok(decode_quoted_printable(self.body)),
+            _ => Ok(self.body.to_vec()),
+        }
+    }
+
+    /// All addresses in the named headers (e.g. To, Cc, Bcc), lowercased, in order.
+    pub fn addresses(&self, names: &[&str]) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|h| names.iter().any(|n| h.name.eq_ignore_ascii_case(n)))
+            .flat_map(|h| addresses(&h.value))
+            .collect()
+    }
+
+    /// The raw header fields that are not content headers: the outer message's own.
+    pub fn outer_headers(&self) -> Vec<u8> {
+        self.headers
+            .iter()
+            .filter(|h| !h.is_content_header() && !h.name.eq_ignore_ascii_case("MIME-Version"))
+            .flat_map(|h| crlf(&h.raw))
+            .collect()
+    }
+}
+
+/// Why a MIME structure could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MimeError {
+    /// A multipart body has no boundary parameter or not the parts it must have.
+    #[error("malformed multipart body: {0}")]
+    Multipart(&'static str),
+    /// A base64 body does not decode.
+    #[error("the base64 body does not decode")]
+    Base64,
+}
+
+/// A Content-Type value: `type/subtype` lowercased, and parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentType {
+    /// `type/subtype`, lowercase.
+    pub mime_type: String,
+    /// Parameters in order, names lowercase, values unquoted.
+    pub params: Vec<(String, String)>,
+}
+
+impl ContentType {
+    /// Parses a header value such as `multipart/signed; protocol="application/pkcs7-signature"`.
+    pub fn parse(value: &str) -> Self {
+        let mut parts = split_unquoted(value, ';').into_iter();
+        let mime_type = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let params = parts
+            .filter_map(|p| {
+                let (name, value) = p.split_once('=')?;
+                let value = value.trim();
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                Some((
+                    name.trim().to_ascii_lowercase(),
+                    value.replace("\\\"", "\""),
+                ))
+            })
+            .collect();
+        Self { mime_type, params }
+    }
+
+    /// A parameter's value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Splits at `separator` outside double quotes, angle brackets and parentheses.
+fn split_unquoted(text: &str, separator: char) -> Vec<String> {
+    let (mut parts, mut current) = (Vec::new(), String::new());
+    let (mut quoted, mut angle, mut comment, mut escaped) = (false, false, 0u32, false);
+    for c in text.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' if comment == 0 => quoted = !quoted,
+            '<' if !quoted && comment == 0 => angle = true,
+            '>' if !quoted && comment == 0 => angle = false,
+            '(' if !quoted => comment += 1,
+            ')' if !quoted && comment > 0 => comment -= 1,
+            c if c == separator && !quoted && !angle && comment == 0 => {
+                parts.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    parts.push(current);
+    parts
+}
+
+/// The addr-specs of an address-list header value (RFC 5322 §3.4), lowercased: `Ann <a@x>`,
+/// bare `a@x`, groups `team: a@x, b@x;`, comments and quoted display names.
+pub fn addresses(value: &str) -> Vec<String> {
+    split_unquoted(value, ',')
+        .iter()
+        .filter_map(|mailbox| {
+            // A group's name ends at an unquoted colon: `team: a@x` (the last member ends with ';').
+            let mailbox = match split_unquoted(mailbox, ':').as_slice() {
+                [_, rest @ ..] if !rest.is_empty() && !mailbox.contains('<') => rest.join(":"),
+                _ => mailbox.clone(),
+            };
+            let mailbox = mailbox.trim().trim_end_matches(';').trim();
+            let addr = match (mailbox.rfind('<'), mailbox.rfind('>')) {
+                (Some(open), Some(close)) if open < close => &mailbox[open + 1..close],
+                _ => strip_comments(mailbox),
+            };
+            let addr = addr.trim();
+            addr.contains('@').then(|| addr.to_ascii_lowercase())
+        })
+        .collect()
+}
+
+fn strip_comments(text: &str) -> &str {
+    text.split('(').next().unwrap_or(text)
+}
+
+/// Converts every line end to CRLF (lone LF and lone CR alike).
+pub fn crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32);
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            b'\r' if data.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The parts of a multipart body, each exactly as it stands between its delimiters (the CRLF
+/// before a delimiter belongs to the delimiter, RFC 2046 §5.1.1).
+pub fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, MimeError> {
+    let delimiter = format!("--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    // Positions of lines that start with the delimiter.
+    let mut starts = Vec::new();
+    let mut line_start = 0;
+    while line_start < body.len() {
+        let line_end = body[line_start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(body.len(), |i| line_start + i + 1);
+        if body[line_start..line_end].starts_with(delimiter) {
+            let closing = body[line_start + delimiter.len()..].starts_with(b"--");
+            starts.push((line_start, line_end, closing));
+            if closing {
+                break;
+            }
+        }
+        line_start = line_end;
+    }
+    if starts.len() < 2 {
+        return Err(MimeError::Multipart("fewer than one complete part"));
+    }
+    Ok(starts
+        .windows(2)
+        .map(|pair| {
+            let (_, content_start, _) = pair[0];
+            let (next_delimiter, _, _) = pair[1];
+            let mut end = next_delimiter.max(content_start);
+            if end > content_start && body[end - 1] == b'\n' {
+                end -= 1;
+                if end > content_start && body[end - 1] == b'\r' {
+                    end -= 1;
+                }
+            }
+            &body[content_start..end]
+        })
+        .collect())
+}
+
+/// Decodes base64 that may be split over lines.
+pub fn decode_base64(data: &[u8]) -> Result<Vec<u8>, MimeError> {
+    let compact: Vec<u8> = data
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    STANDARD.decode(compact).map_err(|_| MimeError::Base64)
+}
+
+/// Encodes as base64 in lines of 76 characters with CRLF (RFC 2045 §6.8).
+pub fn encode_base64(data: &[u8]) -> Vec<u8> {
+    let text = STANDARD.encode(data);
+    let mut out = Vec::with_capacity(text.len() + text.len() / 38 + 2);
+    for line in text.as_bytes().chunks(76) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn decode_quoted_printable(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'=' {
+            let rest = &data[i + 1..];
+            if rest.starts_with(b"\r\n") {
+                i += 3;
+                continue;
+            }
+            if rest.starts_with(b"\n") {
+                i += 2;
+                continue;
+            }
+            if let (Some(h), Some(l)) = (
+                rest.first().and_then(hex_value),
+                rest.get(1).and_then(hex_value),
+            ) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(data[i]);
+        i += 1;
+    }
+    out
+}
+
+fn hex_value(b: &u8) -> Option<u8> {
+    (*b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Encodes as quoted-printable (RFC 2045 §6.7) with CRLF line ends: every byte outside
+/// printable ASCII, `=`, trailing whitespace and a leading `From ` or `.` are escaped, so no
+/// relay can change the signed bytes.
+pub fn encode_quoted_printable(data: &[u8]) -> Vec<u8> {
+    let text = crlf(data);
+    let mut out = Vec::with_capacity(text.len() + text.len() / 8);
+    let mut lines = text.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut width = 0;
+        for (i, &b) in line.iter().enumerate() {
+            let last = i + 1 == line.len();
+            let escape = b == b'='
+                || !(b == b' ' || b == b'\t' || (33..=126).contains(&b))
+                || (last && (b == b' ' || b == b'\t'))
+                || (i == 0 && (b == b'.' || (b == b'F' && line.starts_with(b"From "))));
+            let piece_len = if escape { 3 } else { 1 };
+            if width + piece_len > 75 {
+                out.extend_from_slice(b"=\r\n");
+                width = 0;
+            }
+            if escape {
+                out.extend_from_slice(format!("={b:02X}").as_bytes());
+            } else {
+                out.push(b);
+            }
+            width += piece_len;
+        }
+        if lines.peek().is_some() {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out
+}
+
+/// The MIME entity to sign or encrypt, from a whole message: its content headers (a
+/// Content-Type is added when missing) and body, canonicalized (RFC 8551 §3.1.1): CRLF line
+/// ends, and 8-bit or binary leaf bodies re-encoded in 7-bit (quoted-printable for text,
+/// base64 otherwise) so that no relay can alter them. Multiparts are canonicalized part by part.
+pub fn canonical_entity(entity: &Entity<'_>) -> Result<Vec<u8>, MimeError> {
+    let content_type = entity.content_type();
+    let mut headers: Vec<Header> = entity
+        .headers
+        .iter()
+        .filter(|h| h.is_content_header())
+        .cloned()
+        .collect();
+    if entity.header("Content-Type").is_none() {
+        headers.insert(0, header("Content-Type", "text/plain; charset=us-ascii"));
+    }
+    let body = if content_type.mime_type.starts_with("multipart/") {
+        let boundary = content_type
+            .param("boundary")
+            .ok_or(MimeError::Multipart("no boundary parameter"))?;
+        canonical_multipart(entity.body, boundary)?
+    } else if needs_transfer_encoding(entity) {
+        let decoded = entity.decoded_body()?;
+        headers.retain(|h| !h.name.eq_ignore_ascii_case("Content-Transfer-Encoding"));
+        if content_type.mime_type.starts_with("text/") {
+            headers.push(header("Content-Transfer-Encoding", "quoted-printable"));
+            encode_quoted_printable(&decoded)
+        } else {
+            headers.push(header("Content-Transfer-Encoding", "base64"));
+            encode_base64(&decoded)
+        }
+    } else {
+        crlf(entity.body)
+    };
+    let mut out: Vec<u8> = headers.iter().flat_map(|h| crlf(&h.raw)).collect();
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header {
+        name: name.into(),
+        value: value.into(),
+        raw: format!("{name}: {value}\r\n").into_bytes(),
+    }
+}
+
+/// Whether a leaf body must be re-encoded: 8-bit bytes, NUL, or lines over 998 octets, in a
+/// body that is not already base64 or quoted-printable.
+fn needs_transfer_encoding(entity: &Entity<'_>) -> bool {
+    let encoded = entity.header("Content-Transfer-Encoding").is_some_and(|v| {
+        v.eq_ignore_ascii_case("base64") || v.eq_ignore_ascii_case("quoted-printable")
+    });
+    !encoded
+        && (entity.body.iter().any(|&b| b >= 0x80 || b == 0)
+            || entity
+                .body
+                .split(|&b| b == b'\n')
+                .any(|line| line.len() > 998))
+}
+
+fn canonical_multipart(body: &[u8], boundary: &str) -> Result<Vec<u8>, MimeError> {
+    let parts = multipart_parts(body, boundary)?;
+    let delimiter = format!("--{boundary}");
+    // The preamble (text before the first delimiter) is kept; the epilogue is dropped.
+    let preamble_end = find(body, delimiter.as_bytes()).unwrap_or(0);
+    let mut out = crlf(&body[..preamble_end]);
+    for part in parts {
+        out.extend_from_slice(delimiter.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&canonical_entity(&parse(part))?);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(delimiter.as_bytes());
+    out.extend_from_slice(b"--\r\n");
+    Ok(out)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A boundary that cannot occur in base64 or quoted-printable content (RFC 2046 §5.1.1 allows
+/// `=` and `_`, which those encodings never produce in this combination).
+pub fn new_boundary() -> String {
+    let mut random = [0u8; 12];
+    aws_lc_rs::rand::fill(&mut random).expect("the system RNG works");
+    format!("----=_mailseal_{}", hex::encode(random))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_headers_and_unfolds() {
+        let raw = b"From: Ann <ann@example.com>\nSubject: a\n long subject\nContent-Type: text/plain;\n\tcharset=utf-8\n\nbody\n";
+        let entity = parse(raw);
+        assert_eq!(entity.header("subject"), Some("a long subject"));
+        assert_eq!(entity.content_type().param("charset"), Some("utf-8"));
+        assert_eq!(entity.body, b"body\n");
+        assert_eq!(
+            entity.outer_headers(),
+            b"From: Ann <ann@example.com>\r\nSubject: a\r\n long subject\r\n"
+        );
+    }
+
+    #[test]
+    fn reads_addresses_in_every_form() {
+        assert_eq!(
+            addresses(
+                r#""Doe, John" <John@Example.com>, bob@example.com (Bob), team: c@x.org, d@x.org;, <e@x.org>"#
+            ),
+            vec![
+                "john@example.com",
+                "bob@example.com",
+                "c@x.org",
+                "d@x.org",
+                "e@x.org"
+            ]
+        );
+        assert!(addresses("undisclosed-recipients:;").is_empty());
+    }
+
+    #[test]
+    fn content_type_parameters_unquote() {
+        let ct = ContentType::parse(
+            r#"Multipart/Signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="a;b""#,
+        );
+        assert_eq!(ct.mime_type, "multipart/signed");
+        assert_eq!(ct.param("boundary"), Some("a;b"));
+        assert_eq!(ct.param("micalg"), Some("sha-256"));
+    }
+
+    #[test]
+    fn multipart_parts_exclude_the_crlf_before_delimiters() {
+        let body = b"preamble\r\n--b\r\nA: 1\r\n\r\none\r\n--b\r\n\r\ntwo\n\n--b--\r\nepilogue";
+        assert_eq!(
+            multipart_parts(body, "b").unwrap(),
+            vec![&b"A: 1\r\n\r\none"[..], &b"\r\ntwo\n"[..]]
+        );
+        assert!(multipart_parts(b"--b\r\nno end", "b").is_err());
+    }
+
+    #[test]
+    fn canonical_entity_reencodes_8bit_and_uses_crlf() {
+        let raw = "From: a@x\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße \nFrom here\n".as_bytes();
+        let canonical = canonical_entity(&parse(raw)).unwrap();
+        let text = String::from_utf8(canonical.clone()).unwrap();
+        assert!(text.starts_with("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"), "{text}");
+        assert!(text.contains("Gr=C3=BC=C3=9Fe=20\r\n=46rom here"), "{text}");
+        assert!(!text.contains("From: a@x"));
+        assert!(canonical.iter().all(|&b| b < 0x80));
+        // Decoding gives the original text back with CRLF.
+        let again = parse(&canonical);
+        assert_eq!(
+            again.decoded_body().unwrap(),
+            "Grüße \r\nFrom here\r\n".as_bytes()
+        );
+    }
+
+    #[test]
+    fn canonical_multipart_canonicalizes_each_part() {
+        let raw = b"Content-Type: multipart/mixed; boundary=X\n\n--X\nContent-Type: application/octet-stream\n\n\x00\x01\xff\n--X\n\nplain\n--X--\n";
+        let canonical = canonical_entity(&parse(raw)).unwrap();
+        let text = String::from_utf8(canonical).unwrap();
+        assert!(
+            text.contains("Content-Transfer-Encoding: base64\r\n\r\nAAH/\r\n\r\n--X\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Content-Type: text/plain; charset=us-ascii\r\n\r\nplain\r\n--X--\r\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn quoted_printable_wraps_long_lines_and_round_trips() {
+        let long = "x".repeat(200) + "=é";
+        let encoded = encode_quoted_printable(long.as_bytes());
+        assert!(encoded.split(|&b| b == b'\n').all(|line| line.len() <= 77));
+        assert_eq!(decode_quoted_printable(&encoded), long.as_bytes());
+    }
+
+    #[test]
+    fn base64_round_trips_over_lines() {
+        let data: Vec<u8> = (0..=255).collect();
+        let encoded = encode_base64(&data);
+        assert!(encoded.split(|&b| b == b'\n').all(|line| line.len() <= 77));
+        assert_eq!(decode_base64(&encoded).unwrap(), data);
+        assert_eq!(decode_base64(b"!!"), Err(MimeError::Base64));
+    }
+}
