@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 /// max_frame_bytes = 67108864
 /// max_connections = 512
 /// shutdown_grace_seconds = 10
+/// trusted_ca_files = ["/etc/mailseal/company-ca.pem"]
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,6 +37,9 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a stopping daemon waits for requests in flight.
     pub shutdown_grace_seconds: u64,
+    /// PEM files of the certification authorities whose users' signatures are trusted (the
+    /// company CA); a signature chaining to none of them fails the `chain` check.
+    pub trusted_ca_files: Vec<PathBuf>,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             max_frame_bytes: DEFAULT_MAX_FRAME,
             max_connections: 512,
             shutdown_grace_seconds: 10,
+            trusted_ca_files: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Messages come from the internal errors' `Display`, which by construction never contains a
 //! key, a password or a message body.
 
+use crate::keys::backend::KeyError;
 use crate::keys::pkcs12::Pkcs12Error;
 use crate::keys::sealed::SealError;
 use crate::store_error::StoreError;
@@ -39,5 +40,17 @@ impl From<SealError> for RpcError {
                 )
             }
         }
+    }
+}
+
+impl From<KeyError> for RpcError {
+    fn from(error: KeyError) -> Self {
+        let kind = match &error {
+            KeyError::WrongKeyType { .. } | KeyError::UnsupportedScheme { .. } => {
+                ErrorKind::bad_input("params.key_id")
+            }
+            _ => ErrorKind::Internal,
+        };
+        RpcError::new(kind, format!("key operation failed: {error}"))
     }
 }

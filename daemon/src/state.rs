@@ -1,12 +1,16 @@
 //! Everything a request handler can reach: settings, stores and the key cache.
 
+use crate::certs::describe::parse_certificates;
 use crate::certs::store::CertStore;
 use crate::config::Config;
+use crate::keys::backend::PrivateKeyOps;
 use crate::keys::cache::KeyCache;
 use crate::keys::store::IdentityStore;
 use crate::store_error::StoreError;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use x509_cert::Certificate;
 
 /// The daemon's shared state, one per process, shared by every connection.
 #[derive(Debug)]
@@ -21,16 +25,27 @@ pub struct Daemon {
     pub identities: IdentityStore,
     /// Other people's certificates.
     pub certs: CertStore,
-    /// Keys unlocked right now.
-    pub keys: KeyCache,
+    /// Keys unlocked right now, loaded and ready to use.
+    pub keys: KeyCache<Arc<dyn PrivateKeyOps>>,
+    /// Trust anchors for signatures, from `trusted_ca_files`.
+    pub anchors: Vec<Certificate>,
     /// When the daemon started, for `daemon.status`.
     pub started: Instant,
 }
 
 impl Daemon {
-    /// Opens the stores under the configured data directory.
+    /// Opens the stores under the configured data directory and reads the trust anchors.
     pub fn open(config: Config) -> Result<Self, StoreError> {
         let data_dir = config.data_dir();
+        let mut anchors = Vec::new();
+        for file in &config.trusted_ca_files {
+            let pem = std::fs::read(file).map_err(StoreError::io("read", file))?;
+            anchors.extend(parse_certificates(&pem).map_err(|e| StoreError::Io {
+                action: "read certificates from",
+                path: file.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+            })?);
+        }
         crate::atomic_file::create_private_dir(&data_dir)
             .map_err(StoreError::io("create", &data_dir))?;
         Ok(Self {
@@ -38,6 +53,7 @@ impl Daemon {
             identities: IdentityStore::open(&data_dir.join("identities"))?,
             certs: CertStore::open(&data_dir.join("certs"))?,
             keys: KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
+            anchors,
             started: Instant::now(),
             data_dir,
             config,

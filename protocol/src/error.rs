@@ -69,6 +69,19 @@ pub enum ErrorKind {
         /// The name of the first check that failed (see the verification report).
         check: String,
     },
+    /// An encrypted message is not addressed to any of the user's keys.
+    NotARecipient {
+        /// The recipients the message names, as issuer and serial or key identifier.
+        recipients: Vec<String>,
+    },
+    /// The message uses an algorithm this daemon does not implement (e.g. ChaCha20-Poly1305).
+    UnsupportedAlgorithm {
+        /// The algorithm's OID.
+        oid: String,
+    },
+    /// Decryption failed: the message was damaged or tampered with, or the key is not the one
+    /// it was encrypted to. Deliberately says no more (RFC 3218).
+    DecryptionFailed,
     /// A kind this client does not know yet, sent by a newer daemon; the code and message still
     /// say what happened.
     #[serde(other)]
@@ -92,6 +105,9 @@ impl ErrorKind {
             Self::KeyNotFound { .. } => 1004,
             Self::CertNotFound { .. } => 1005,
             Self::VerificationFailed { .. } => 1006,
+            Self::NotARecipient { .. } => 1007,
+            Self::UnsupportedAlgorithm { .. } => 1008,
+            Self::DecryptionFailed => 1009,
         }
     }
 
@@ -210,6 +226,13 @@ mod tests {
             ErrorKind::VerificationFailed {
                 check: "chain".into(),
             },
+            ErrorKind::NotARecipient {
+                recipients: vec!["r".into()],
+            },
+            ErrorKind::UnsupportedAlgorithm {
+                oid: "1.2.3".into(),
+            },
+            ErrorKind::DecryptionFailed,
         ];
         let mut codes: Vec<i64> = kinds.iter().map(ErrorKind::code).collect();
         for kind in kinds {
@@ -220,7 +243,7 @@ mod tests {
         }
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), 13, "every kind has its own code");
+        assert_eq!(codes.len(), 16, "every kind has its own code");
     }
 
     #[test]

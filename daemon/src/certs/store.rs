@@ -3,18 +3,24 @@
 use super::describe::{Fingerprint, emails};
 use crate::atomic_file::{create_private_dir, remove_durably, write_atomically};
 use crate::store_error::StoreError;
+use const_oid::ObjectIdentifier;
 use der::EncodePem;
 use der::pem::LineEnding;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use x509_cert::Certificate;
 
 /// The certificate store: files on disk are the truth, the index answers lookups.
+///
+/// Beside each certificate harvested from signed mail, `<fingerprint>.caps` keeps the
+/// content-encryption algorithms its owner announced (SMIMECapabilities, RFC 8551 §2.5.2), one
+/// OID per line, so that mail to them can use the best algorithm they read.
 #[derive(Debug)]
 pub struct CertStore {
     dir: PathBuf,
     index: RwLock<BTreeMap<Fingerprint, Certificate>>,
+    capabilities: RwLock<HashMap<Fingerprint, Vec<ObjectIdentifier>>>,
 }
 
 impl CertStore {
@@ -25,8 +31,15 @@ impl CertStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         create_private_dir(dir).map_err(StoreError::io("create", dir))?;
         let mut index = BTreeMap::new();
+        let mut capabilities = HashMap::new();
         for entry in std::fs::read_dir(dir).map_err(StoreError::io("read", dir))? {
             let path = entry.map_err(StoreError::io("read", dir))?.path();
+            if path.extension().is_some_and(|ext| ext == "caps") {
+                if let Some((fingerprint, oids)) = read_capabilities(&path) {
+                    capabilities.insert(fingerprint, oids);
+                }
+                continue;
+            }
             if path.extension().is_none_or(|ext| ext != "pem") {
                 continue;
             }
@@ -49,7 +62,33 @@ impl CertStore {
         Ok(Self {
             dir: dir.to_owned(),
             index: RwLock::new(index),
+            capabilities: RwLock::new(capabilities),
         })
+    }
+
+    /// Remembers what a certificate's owner announced it can decrypt.
+    pub fn remember_capabilities(
+        &self,
+        fingerprint: &Fingerprint,
+        oids: &[ObjectIdentifier],
+    ) -> Result<(), StoreError> {
+        let text: String = oids.iter().map(|oid| format!("{oid}\n")).collect();
+        let path = self.dir.join(format!("{fingerprint}.caps"));
+        write_atomically(&path, text.as_bytes()).map_err(StoreError::io("write", &path))?;
+        self.capabilities
+            .write()
+            .expect("capabilities lock")
+            .insert(*fingerprint, oids.to_vec());
+        Ok(())
+    }
+
+    /// What a certificate's owner announced it can decrypt, if we ever saw it.
+    pub fn capabilities(&self, fingerprint: &Fingerprint) -> Option<Vec<ObjectIdentifier>> {
+        self.capabilities
+            .read()
+            .expect("capabilities lock")
+            .get(fingerprint)
+            .cloned()
     }
 
     /// Stores certificates (already stored ones are kept as they are) and returns them.
@@ -120,6 +159,18 @@ impl CertStore {
     }
 }
 
+/// Reads a `<fingerprint>.caps` file; a damaged one is ignored (the owner is then treated as
+/// having announced nothing, which only means a more conservative algorithm).
+fn read_capabilities(path: &Path) -> Option<(Fingerprint, Vec<ObjectIdentifier>)> {
+    let fingerprint = path.file_stem()?.to_str()?.parse().ok()?;
+    let text = std::fs::read_to_string(path).ok()?;
+    let oids = text
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect();
+    Some((fingerprint, oids))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,8 +187,17 @@ mod tests {
         assert_eq!(store.list(Some("bob@example.COM")), vec![bob.clone()]);
         assert!(store.list(Some("eve@example.com")).is_empty());
 
+        let gcm: ObjectIdentifier = "2.16.840.1.101.3.4.1.46".parse().unwrap();
+        store
+            .remember_capabilities(&Fingerprint::of(&bob), &[gcm])
+            .unwrap();
+
         let reopened = CertStore::open(store_dir.path()).unwrap();
         assert_eq!(reopened.list(None), vec![bob.clone()]);
+        assert_eq!(
+            reopened.capabilities(&Fingerprint::of(&bob)),
+            Some(vec![gcm])
+        );
         assert!(reopened.remove(&Fingerprint::of(&bob)).unwrap());
         assert!(!reopened.remove(&Fingerprint::of(&bob)).unwrap());
         assert!(CertStore::open(store_dir.path()).unwrap().is_empty());

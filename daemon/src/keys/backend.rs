@@ -84,6 +84,12 @@ pub enum KeyError {
         /// The operation.
         operation: &'static str,
     },
+    /// The key is of a type (or on a curve) this daemon does not use.
+    #[error("unsupported key type {oid}")]
+    UnsupportedKeyType {
+        /// The algorithm or curve OID.
+        oid: String,
+    },
     /// The key material is unusable.
     #[error("the private key is unusable: {reason}")]
     InvalidKey {

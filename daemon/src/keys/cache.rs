@@ -2,29 +2,29 @@
 //!
 //! A key leaves the cache when its time is up (the sweeper in the server calls [`KeyCache::sweep`]
 //! every second, so it does not wait for the next use), on `key.lock`, or when the daemon stops;
-//! its memory is wiped when the last user of it is done (see [`PrivateKeyDer`]).
+//! its memory is wiped when the last user of it is done (aws-lc clears freed key material).
 
 use super::KeyId;
-use super::pkcs12::PrivateKeyDer;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The cache of unlocked keys.
+/// The cache of unlocked keys, generic over what an unlocked key is (the daemon keeps loaded
+/// keys, `Arc<dyn PrivateKeyOps>`, so a signature does not re-parse the key).
 #[derive(Debug)]
-pub struct KeyCache {
+pub struct KeyCache<K> {
     ttl: Duration,
-    entries: Mutex<HashMap<KeyId, Entry>>,
+    entries: Mutex<HashMap<KeyId, Entry<K>>>,
 }
 
 #[derive(Debug)]
-struct Entry {
-    key: Arc<PrivateKeyDer>,
+struct Entry<K> {
+    key: K,
     expires: Instant,
 }
 
-impl KeyCache {
+impl<K: Clone> KeyCache<K> {
     /// A cache that keeps keys for `ttl`; a zero `ttl` keeps nothing.
     pub fn new(ttl: Duration) -> Self {
         Self {
@@ -39,22 +39,22 @@ impl KeyCache {
     }
 
     /// Keeps `key` unlocked for the cache time, replacing an earlier copy.
-    pub fn insert(&self, id: KeyId, key: PrivateKeyDer) {
+    pub fn insert(&self, id: KeyId, key: K) {
         if self.ttl.is_zero() {
             return;
         }
         let entry = Entry {
-            key: Arc::new(key),
+            key,
             expires: Instant::now() + self.ttl,
         };
         self.entries().insert(id, entry);
     }
 
     /// The unlocked key, if it is still in its time.
-    pub fn get(&self, id: &KeyId) -> Option<Arc<PrivateKeyDer>> {
+    pub fn get(&self, id: &KeyId) -> Option<K> {
         let mut entries = self.entries();
         match entries.get(id) {
-            Some(entry) if entry.expires > Instant::now() => Some(Arc::clone(&entry.key)),
+            Some(entry) if entry.expires > Instant::now() => Some(entry.key.clone()),
             Some(_) => {
                 entries.remove(id);
                 None
@@ -90,7 +90,7 @@ impl KeyCache {
         entries.len()
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<KeyId, Entry>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<KeyId, Entry<K>>> {
         // A panic while holding this lock cannot leave the map half-updated: recover it.
         self.entries
             .lock()
@@ -102,8 +102,8 @@ impl KeyCache {
 mod tests {
     use super::*;
 
-    fn key() -> PrivateKeyDer {
-        PrivateKeyDer::new(vec![1, 2, 3])
+    fn key() -> u8 {
+        42
     }
 
     #[tokio::test(start_paused = true)]

@@ -79,9 +79,9 @@ impl SoftwareKey {
                         &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
                         &agreement::ECDH_P384,
                     ),
-                    _ => {
-                        return Err(KeyError::InvalidKey {
-                            reason: "unsupported elliptic curve",
+                    other => {
+                        return Err(KeyError::UnsupportedKeyType {
+                            oid: other.to_string(),
                         });
                     }
                 };
@@ -105,9 +105,9 @@ impl SoftwareKey {
                         .map_err(rejected)?,
                 )
             }
-            _ => {
-                return Err(KeyError::InvalidKey {
-                    reason: "unsupported private key type",
+            other => {
+                return Err(KeyError::UnsupportedKeyType {
+                    oid: other.to_string(),
                 });
             }
         };

@@ -2,6 +2,7 @@
 
 use super::blocking;
 use super::identity::to_wire;
+use crate::keys::software::SoftwareKey;
 use crate::keys::store::StoredIdentity;
 use crate::keys::{KeyId, pkcs12, sealed};
 use crate::state::Daemon;
@@ -20,6 +21,7 @@ pub async fn import_pkcs12(
     let (identity, key) = blocking(move || {
         let contents = pkcs12::parse(params.data.as_slice(), params.password.expose().as_bytes())?;
         let passphrase = params.passphrase.as_ref().unwrap_or(&params.password);
+        let key = SoftwareKey::from_pkcs8(&contents.private_key)?;
         let sealed = sealed::seal(&contents.private_key, passphrase.expose().as_bytes())?;
         let identity = store.identities.save(StoredIdentity {
             key_id: KeyId::of_certificate(&contents.certificate),
@@ -27,10 +29,10 @@ pub async fn import_pkcs12(
             certificate: contents.certificate,
             chain: contents.chain,
         })?;
-        Ok((identity, contents.private_key))
+        Ok((identity, key))
     })
     .await?;
-    daemon.keys.insert(identity.key_id, key);
+    daemon.keys.insert(identity.key_id, Arc::new(key));
     tracing::info!(key_id = %identity.key_id, "imported an identity from PKCS#12");
     Ok(ImportPkcs12Result {
         identity: to_wire(&daemon, &identity),
@@ -39,18 +41,16 @@ pub async fn import_pkcs12(
 
 /// Unseals a stored key into the cache.
 pub async fn unlock(daemon: Arc<Daemon>, params: UnlockParams) -> Result<UnlockResult, RpcError> {
-    let key_id = parse_key_id(&params.key_id)?;
-    let identity = daemon
-        .identities
-        .get(&key_id)
-        .ok_or_else(|| key_not_found(&params.key_id))?;
+    let identity = find_identity(&daemon, &params.key_id)?;
+    let key_id = identity.key_id;
     let key = blocking(move || {
-        Ok(identity
+        let der = identity
             .sealed
-            .unseal(params.passphrase.expose().as_bytes())?)
+            .unseal(params.passphrase.expose().as_bytes())?;
+        Ok(SoftwareKey::from_pkcs8(&der)?)
     })
     .await?;
-    daemon.keys.insert(key_id, key);
+    daemon.keys.insert(key_id, Arc::new(key));
     Ok(UnlockResult {
         key_id: key_id.to_string(),
         unlocked_for_seconds: daemon.keys.ttl().as_secs(),
@@ -68,6 +68,17 @@ pub async fn lock(daemon: Arc<Daemon>, params: LockParams) -> Result<LockResult,
     Ok(LockResult {
         locked: daemon.keys.lock(key_id.as_ref()),
     })
+}
+
+/// The identity with this key id, or the protocol error saying why there is none.
+pub(super) fn find_identity(
+    daemon: &Daemon,
+    key_id: &str,
+) -> Result<Arc<StoredIdentity>, RpcError> {
+    daemon
+        .identities
+        .get(&parse_key_id(key_id)?)
+        .ok_or_else(|| key_not_found(key_id))
 }
 
 fn parse_key_id(text: &str) -> Result<KeyId, RpcError> {

@@ -109,6 +109,43 @@ impl Method for Encrypt {
     type Result = MessageResult;
 }
 
+/// `smime.sign_encrypt`: sign, then encrypt the signed message (RFC 8551 §3.7), and with
+/// `triple_wrap` sign the encrypted message again (RFC 2634 §1.1) so that a mailing list can
+/// check the outer signature without decrypting.
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":6,"method":"smime.sign_encrypt","params":{"message":"…","triple_wrap":false}}
+/// ← {"jsonrpc":"2.0","id":6,"result":{"message":"…"}}
+/// ```
+#[derive(Debug)]
+pub struct SignEncrypt;
+
+/// Parameters of [`SignEncrypt`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignEncryptParams {
+    /// The message.
+    pub message: Base64Bytes,
+    /// The identity to sign with; default: the one for the From address.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// Recipient addresses; default: To, Cc and Bcc.
+    #[serde(default)]
+    pub recipients: Option<Vec<String>>,
+    /// The content encryption algorithm; default as for [`Encrypt`].
+    #[serde(default)]
+    pub content_encryption: Option<ContentEncryption>,
+    /// Sign the encrypted message once more.
+    #[serde(default)]
+    pub triple_wrap: bool,
+}
+
+impl Method for SignEncrypt {
+    const NAME: &'static str = "smime.sign_encrypt";
+    type Params = SignEncryptParams;
+    type Result = MessageResult;
+}
+
 /// `smime.decrypt`: decrypt an `application/pkcs7-mime; smime-type=enveloped-data` or
 /// `authEnveloped-data` message with one of the user's keys.
 ///

@@ -1,0 +1,250 @@
+//! `smime.sign`, `smime.encrypt`, `smime.sign_encrypt`, `smime.decrypt`, `smime.verify`,
+//! `smime.open`: choose identities and recipients, then run the engine off the async workers.
+
+use super::blocking;
+use crate::certs::describe::{Fingerprint, emails};
+use crate::keys::backend::{PrivateKeyOps, RsaPadding};
+use crate::keys::store::StoredIdentity;
+use crate::smime::envelope::{OwnKey, Recipient};
+use crate::smime::message::{OpenContext, Opened, encrypt_message, open_message, sign_message};
+use crate::smime::mime;
+use crate::smime::sign::Signer;
+use crate::state::Daemon;
+use const_oid::db::rfc5911;
+use mailseal_protocol::methods::smime::{
+    ContentEncryption, EncryptParams, IncomingParams, Layer, MessageResult, OpenedResult, SignEncryptParams, SignParams,
+    SignatureMode,
+};
+use mailseal_protocol::{ErrorKind, RpcError};
+use std::sync::Arc;
+use std::time::SystemTime;
+use x509_cert::Certificate;
+
+/// Signs with the chosen identity.
+pub async fn sign(daemon: Arc<Daemon>, params: SignParams) -> Result<MessageResult, RpcError> {
+    let message = params.message.into_inner();
+    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
+    let signed = blocking(move || Ok(sign_with(&identity, &key, &message, params.mode)?)).await?;
+    Ok(MessageResult { message: signed.into() })
+}
+
+/// Encrypts to the recipients and the sender.
+pub async fn encrypt(daemon: Arc<Daemon>, params: EncryptParams) -> Result<MessageResult, RpcError> {
+    let message = params.message.into_inner();
+    let plan = EncryptionPlan::new(&daemon, &message, params.recipients, params.content_encryption)?;
+    let encrypted = blocking(move || plan.run(&message)).await?;
+    Ok(MessageResult { message: encrypted.into() })
+}
+
+/// Signs, encrypts, and optionally signs again.
+pub async fn sign_encrypt(daemon: Arc<Daemon>, params: SignEncryptParams) -> Result<MessageResult, RpcError> {
+    let message = params.message.into_inner();
+    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
+    let plan = EncryptionPlan::new(&daemon, &message, params.recipients, params.content_encryption)?;
+    let wrapped = blocking(move || {
+        let signed = sign_with(&identity, &key, &message, SignatureMode::Detached)?;
+        let encrypted = plan.run(&signed)?;
+        if params.triple_wrap {
+            Ok(sign_with(&identity, &key, &encrypted, SignatureMode::Detached)?)
+        } else {
+            Ok(encrypted)
+        }
+    })
+    .await?;
+    Ok(MessageResult { message: wrapped.into() })
+}
+
+/// Decrypts an encrypted message (and reports any signature inside).
+pub async fn decrypt(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedResult, RpcError> {
+    let opened = open(daemon, params).await?;
+    match opened.layers.first() {
+        Some(Layer::Encrypted { .. }) => Ok(opened),
+        _ => Err(not_applicable("the message is not encrypted")),
+    }
+}
+
+/// Verifies a signed message.
+pub async fn verify(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedResult, RpcError> {
+    let opened = open(daemon, params).await?;
+    if opened.layers.iter().any(|l| matches!(l, Layer::Signed { .. })) {
+        Ok(opened)
+    } else {
+        Err(not_applicable("the message is not signed"))
+    }
+}
+
+/// Takes every layer off and harvests signers' certificates.
+pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedResult, RpcError> {
+    let message = params.message.into_inner();
+    let identities: Vec<(Arc<StoredIdentity>, Option<Arc<dyn PrivateKeyOps>>)> =
+        daemon.identities.all().into_iter().map(|i| { let key = daemon.keys.get(&i.key_id); (i, key) }).collect();
+    let worker = Arc::clone(&daemon);
+    let opened: Opened = blocking(move || {
+        let own_keys: Vec<OwnKey<'_>> = identities
+            .iter()
+            .map(|(identity, key)| OwnKey { key_id: identity.key_id, certificate: &identity.certificate, key: key.as_deref() })
+            .collect();
+        let mut known_certs = worker.certs.list(None);
+        for (identity, _) in &identities {
+            known_certs.push(identity.certificate.clone());
+            known_certs.extend(identity.chain.iter().cloned());
+        }
+        let context = OpenContext { own_keys: &own_keys, anchors: &worker.anchors, known_certs: &known_certs, now: SystemTime::now() };
+        Ok(open_message(&message, &context)?)
+    })
+    .await?;
+    let harvest = opened.harvest;
+    let store = Arc::clone(&daemon);
+    blocking(move || {
+        for signer in harvest.into_iter().filter(|h| h.signature_ok) {
+            let fingerprint = Fingerprint::of(&signer.certificate);
+            store.certs.import(vec![signer.certificate])?;
+            if !signer.capabilities.is_empty() {
+                store.certs.remember_capabilities(&fingerprint, &signer.capabilities)?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(OpenedResult { message: opened.message.into(), layers: opened.layers })
+}
+
+fn not_applicable(why: &str) -> RpcError {
+    RpcError::new(ErrorKind::bad_input("params.message"), format!("params.message: {why}"))
+}
+
+fn sign_with(
+    identity: &StoredIdentity,
+    key: &Arc<dyn PrivateKeyOps>,
+    message: &[u8],
+    mode: SignatureMode,
+) -> Result<Vec<u8>, RpcError> {
+    let signer = Signer { key: key.as_ref(), certificate: &identity.certificate, chain: &identity.chain };
+    Ok(sign_message(message, &signer, mode, SystemTime::now())?)
+}
+
+/// The identity to sign with and its unlocked key: `key_id`, else the identity whose valid
+/// certificate names the From address.
+fn signing_identity(
+    daemon: &Daemon,
+    key_id: Option<&str>,
+    message: &[u8],
+) -> Result<(Arc<StoredIdentity>, Arc<dyn PrivateKeyOps>), RpcError> {
+    let identity = match key_id {
+        Some(id) => super::key::find_identity(daemon, id)?,
+        None => own_identity_for(daemon, &sender(message)?)?,
+    };
+    let key = daemon.keys.get(&identity.key_id).ok_or_else(|| {
+        RpcError::new(
+            ErrorKind::KeyLocked { key_id: identity.key_id.to_string() },
+            format!("key {} is locked; unlock it with key.unlock", identity.key_id),
+        )
+    })?;
+    Ok((identity, key))
+}
+
+fn sender(message: &[u8]) -> Result<String, RpcError> {
+    mime::parse(message).addresses(&["From"]).into_iter().next().ok_or_else(|| {
+        RpcError::new(ErrorKind::bad_input("params.message"), "params.message has no From address; give key_id")
+    })
+}
+
+fn is_current(cert: &Certificate, now: SystemTime) -> bool {
+    let validity = cert.tbs_certificate().validity();
+    validity.not_before.to_system_time() <= now && now <= validity.not_after.to_system_time()
+}
+
+/// The user's own identity for `address`, never one whose certificate has expired.
+fn own_identity_for(daemon: &Daemon, address: &str) -> Result<Arc<StoredIdentity>, RpcError> {
+    let now = SystemTime::now();
+    daemon
+        .identities
+        .all()
+        .into_iter()
+        .filter(|i| emails(&i.certificate).iter().any(|e| e == address) && is_current(&i.certificate, now))
+        .max_by_key(|i| i.certificate.tbs_certificate().validity().not_after.to_system_time())
+        .ok_or_else(|| {
+            RpcError::new(
+                ErrorKind::CertNotFound { query: address.to_owned() },
+                format!("no identity of yours has a valid certificate for {address}; import one with key.import_pkcs12"),
+            )
+        })
+}
+
+/// Everything decided before encrypting: who gets the message and with which algorithm, so
+/// that a missing recipient fails the request before any work is done.
+struct EncryptionPlan {
+    recipients: Vec<Certificate>,
+    algorithm: ContentEncryption,
+}
+
+impl EncryptionPlan {
+    fn new(
+        daemon: &Daemon,
+        message: &[u8],
+        recipients: Option<Vec<String>>,
+        algorithm: Option<ContentEncryption>,
+    ) -> Result<Self, RpcError> {
+        let addresses = match recipients {
+            Some(list) => list.iter().map(|a| a.trim().to_ascii_lowercase()).collect(),
+            None => mime::parse(message).addresses(&["To", "Cc", "Bcc"]),
+        };
+        if addresses.is_empty() {
+            return Err(RpcError::new(
+                ErrorKind::bad_input("params.recipients"),
+                "no recipients: the message has no To, Cc or Bcc and params.recipients is empty",
+            ));
+        }
+        let sender = own_identity_for(daemon, &sender(message)?)?;
+        let now = SystemTime::now();
+        let mut certificates = vec![sender.certificate.clone()];
+        let mut missing = Vec::new();
+        let mut all_read_gcm = true;
+        for address in &addresses {
+            match recipient_certificate(daemon, address, now) {
+                Some(cert) => {
+                    let caps = daemon.certs.capabilities(&Fingerprint::of(&cert)).unwrap_or_default();
+                    all_read_gcm &= caps.contains(&rfc5911::ID_AES_256_GCM) || caps.contains(&rfc5911::ID_AES_128_GCM);
+                    certificates.push(cert);
+                }
+                None => missing.push(address.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            let list = missing.join(", ");
+            return Err(RpcError::new(
+                ErrorKind::CertNotFound { query: list.clone() },
+                format!("no valid encryption certificate for {list}; nothing was encrypted"),
+            ));
+        }
+        certificates.dedup_by_key(|c| Fingerprint::of(c));
+        // GCM only when every recipient said it can read it (RFC 8551 §2.7.1); else AES-256-CBC,
+        // which every S/MIME client reads.
+        let algorithm = algorithm.unwrap_or(if all_read_gcm { ContentEncryption::Aes256Gcm } else { ContentEncryption::Aes256Cbc });
+        Ok(Self { recipients: certificates, algorithm })
+    }
+
+    fn run(&self, message: &[u8]) -> Result<Vec<u8>, RpcError> {
+        let recipients: Vec<Recipient<'_>> =
+            self.recipients.iter().map(|certificate| Recipient { certificate, rsa_padding: RsaPadding::Pkcs1v15 }).collect();
+        Ok(encrypt_message(message, &recipients, self.algorithm)?)
+    }
+}
+
+/// The best stored certificate for `address`: current, able to encrypt, latest expiry; our own
+/// identities count too (mail to oneself).
+fn recipient_certificate(daemon: &Daemon, address: &str, now: SystemTime) -> Option<Certificate> {
+    let own = daemon.identities.all().into_iter().map(|i| i.certificate.clone());
+    daemon
+        .certs
+        .list(Some(address))
+        .into_iter()
+        .chain(own.filter(|c| emails(c).iter().any(|e| e == address)))
+        .filter(|c| is_current(c, now) && can_encrypt_to(c))
+        .max_by_key(|c| c.tbs_certificate().validity().not_after.to_system_time())
+}
+
+/// Ed25519 keys sign only; every other key type we know can receive.
+fn can_encrypt_to(cert: &Certificate) -> bool {
+    cert.tbs_certificate().subject_public_key_info().algorithm.oid != const_oid::db::rfc8410::ID_ED_25519
+}
