@@ -2,7 +2,7 @@
 
 use crate::exit::CliError;
 use crate::output::{certificate, print};
-use crate::{Context, secrets};
+use crate::{Context, mail, secrets};
 use clap::Subcommand;
 use mailseal_protocol::methods::{Empty, KeyState, cert, daemon, identity, key};
 use std::path::PathBuf;
@@ -41,6 +41,21 @@ pub enum Command {
     /// Other people's certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Sign a message (multipart/signed, or opaque with --opaque).
+    Sign(mail::SignArgs),
+    /// Encrypt a message to its recipients and to you.
+    Encrypt(mail::EncryptArgs),
+    /// Sign a message, then encrypt it.
+    SignEncrypt(mail::EncryptArgs),
+    /// Decrypt a message; the report goes to stderr.
+    Decrypt(mail::Io),
+    /// Verify a signed message; exit code 8 if a signature is not valid.
+    Verify(mail::Io),
+    /// Take every S/MIME layer off a message and report each.
+    Open(mail::Io),
+    /// Show the whole product working: a throwaway CA, two users with their own daemons, a
+    /// signed and encrypted message from one to the other, opened and checked.
+    Demo,
 }
 
 /// `mailseal certs …`.
@@ -85,6 +100,13 @@ impl Command {
     pub async fn run(self, ctx: &mut Context) -> Result<(), CliError> {
         let client = &mut ctx.client;
         match self {
+            Self::Sign(args) => return mail::sign(ctx, args).await,
+            Self::Encrypt(args) => return mail::encrypt(ctx, args).await,
+            Self::SignEncrypt(args) => return mail::sign_encrypt(ctx, args).await,
+            Self::Decrypt(io) => return mail::incoming(ctx, mail::Incoming::Decrypt, io).await,
+            Self::Verify(io) => return mail::incoming(ctx, mail::Incoming::Verify, io).await,
+            Self::Open(io) => return mail::incoming(ctx, mail::Incoming::Open, io).await,
+            Self::Demo => unreachable!("main runs the demo before connecting to a daemon"),
             Self::Status => {
                 let status = client.call::<daemon::Status>(&Empty {}).await?;
                 print(ctx.json, &status, |s| {

@@ -25,12 +25,16 @@ pub enum CliError {
     /// A local file or terminal could not be used.
     #[error("{0}")]
     Local(String),
+    /// A signature was not valid; the named check failed.
+    #[error("the signature is not valid: the {0} check failed")]
+    BadSignature(String),
 }
 
 /// The exit code of a failure.
 pub fn code_for(error: &CliError) -> ExitCode {
     let code = match error {
         CliError::Local(_) => 1,
+        CliError::BadSignature(_) => 8,
         CliError::Client(
             ClientError::Connect { .. } | ClientError::Closed | ClientError::Frame(_),
         ) => 3,

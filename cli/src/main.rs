@@ -6,7 +6,9 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod demo;
 mod exit;
+mod mail;
 mod output;
 mod secrets;
 
@@ -48,6 +50,10 @@ fn main() -> ExitCode {
         .build()
         .expect("a single-threaded runtime starts");
     let outcome = runtime.block_on(async {
+        if matches!(cli.command, commands::Command::Demo) {
+            // The demo starts daemons of its own.
+            return demo::run().await;
+        }
         let client = connect(&socket, Duration::from_secs(cli.wait)).await?;
         let mut context = Context {
             client,

@@ -6,6 +6,9 @@
 use crate::keys::backend::KeyError;
 use crate::keys::pkcs12::Pkcs12Error;
 use crate::keys::sealed::SealError;
+use crate::smime::envelope::EnvelopeError;
+use crate::smime::message::MessageError;
+use crate::smime::sign::SignError;
 use crate::store_error::StoreError;
 use mailseal_protocol::{ErrorKind, RpcError};
 
@@ -52,5 +55,47 @@ impl From<KeyError> for RpcError {
             _ => ErrorKind::Internal,
         };
         RpcError::new(kind, format!("key operation failed: {error}"))
+    }
+}
+
+impl From<MessageError> for RpcError {
+    fn from(error: MessageError) -> Self {
+        let message = error.to_string();
+        let kind = match error {
+            MessageError::Envelope(EnvelopeError::Locked { key_id }) => {
+                return RpcError::new(
+                    ErrorKind::KeyLocked {
+                        key_id: key_id.to_string(),
+                    },
+                    format!(
+                        "the message is encrypted to key {key_id}, which is locked; unlock it with key.unlock"
+                    ),
+                );
+            }
+            MessageError::Envelope(EnvelopeError::NotForUs { recipients }) => {
+                ErrorKind::NotARecipient { recipients }
+            }
+            MessageError::Envelope(EnvelopeError::UnsupportedAlgorithm { oid, .. }) => {
+                ErrorKind::UnsupportedAlgorithm { oid }
+            }
+            MessageError::Envelope(EnvelopeError::DecryptionFailed) => ErrorKind::DecryptionFailed,
+            MessageError::Envelope(EnvelopeError::Key(key))
+            | MessageError::Sign(SignError::Key(key)) => {
+                return key.into();
+            }
+            MessageError::Sign(SignError::NotASigningKey) => ErrorKind::bad_input("params.key_id"),
+            MessageError::Envelope(EnvelopeError::UnsupportedRecipientKey { .. }) => {
+                ErrorKind::bad_input("params.recipients")
+            }
+            MessageError::Mime(_)
+            | MessageError::Verify(_)
+            | MessageError::NotApplicable(_)
+            | MessageError::TooDeep
+            | MessageError::Envelope(
+                EnvelopeError::Malformed { .. } | EnvelopeError::NotEncrypted { .. },
+            ) => ErrorKind::bad_input("params.message"),
+            _ => ErrorKind::Internal,
+        };
+        RpcError::new(kind, message)
     }
 }

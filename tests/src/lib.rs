@@ -269,8 +269,14 @@ impl Pki {
         ];
         args.extend(newkey);
         openssl(self.dir(), &args);
+        // RSA keys encrypt by key transport, EC keys by key agreement (RFC 8550 §4.4.2).
+        let usage = if key == "ec" {
+            "keyAgreement"
+        } else {
+            "keyEncipherment"
+        };
         let ext = format!(
-            "subjectAltName=email:{email}\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\n"
+            "subjectAltName=email:{email}\nkeyUsage=critical,digitalSignature,{usage}\nextendedKeyUsage=emailProtection\n"
         );
         std::fs::write(self.dir().join(format!("{name}.ext")), ext).unwrap();
         let ext_file = format!("{name}.ext");

@@ -132,6 +132,18 @@ impl SoftwareKey {
     }
 }
 
+impl SoftwareKey {
+    /// Whether `certificate` certifies this key: its subjectPublicKey equals our public key.
+    pub fn matches(&self, certificate: &x509_cert::Certificate) -> bool {
+        let certified = certificate
+            .tbs_certificate()
+            .subject_public_key_info()
+            .subject_public_key
+            .raw_bytes();
+        self.public_key().is_ok_and(|public| public == certified)
+    }
+}
+
 fn failed(operation: &'static str) -> impl Fn(aws_lc_rs::error::Unspecified) -> KeyError {
     move |_| KeyError::Failed { operation }
 }

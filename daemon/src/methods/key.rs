@@ -2,15 +2,19 @@
 
 use super::blocking;
 use super::identity::to_wire;
+use crate::certs::describe::parse_certificates;
+use crate::keys::pkcs12::PrivateKeyDer;
 use crate::keys::software::SoftwareKey;
 use crate::keys::store::StoredIdentity;
 use crate::keys::{KeyId, pkcs12, sealed};
 use crate::state::Daemon;
 use mailseal_protocol::methods::key::{
-    ImportPkcs12Params, ImportPkcs12Result, LockParams, LockResult, UnlockParams, UnlockResult,
+    ImportPkcs8Params, ImportPkcs12Params, ImportPkcs12Result, LockParams, LockResult,
+    UnlockParams, UnlockResult,
 };
-use mailseal_protocol::{ErrorKind, RpcError};
+use mailseal_protocol::{ErrorKind, RpcError, Secret};
 use std::sync::Arc;
+use x509_cert::Certificate;
 
 /// Imports a PKCS#12 file: decrypt it, seal the key under the passphrase, store, unlock.
 pub async fn import_pkcs12(
@@ -22,21 +26,108 @@ pub async fn import_pkcs12(
         let contents = pkcs12::parse(params.data.as_slice(), params.password.expose().as_bytes())?;
         let passphrase = params.passphrase.as_ref().unwrap_or(&params.password);
         let key = SoftwareKey::from_pkcs8(&contents.private_key)?;
-        let sealed = sealed::seal(&contents.private_key, passphrase.expose().as_bytes())?;
-        let identity = store.identities.save(StoredIdentity {
-            key_id: KeyId::of_certificate(&contents.certificate),
-            sealed,
-            certificate: contents.certificate,
-            chain: contents.chain,
-        })?;
-        Ok((identity, key))
+        store_identity(
+            &store,
+            &contents.private_key,
+            passphrase,
+            contents.certificate,
+            contents.chain,
+        )
+        .map(|identity| (identity, key))
     })
     .await?;
-    daemon.keys.insert(identity.key_id, Arc::new(key));
-    tracing::info!(key_id = %identity.key_id, "imported an identity from PKCS#12");
-    Ok(ImportPkcs12Result {
-        identity: to_wire(&daemon, &identity),
+    Ok(finish_import(&daemon, identity, key, "PKCS#12"))
+}
+
+/// Imports a PKCS#8 key with its certificate chain.
+pub async fn import_pkcs8(
+    daemon: Arc<Daemon>,
+    params: ImportPkcs8Params,
+) -> Result<ImportPkcs12Result, RpcError> {
+    let store = Arc::clone(&daemon);
+    let (identity, key) = blocking(move || {
+        let der = pkcs8_der(params.key.as_slice())?;
+        let key = SoftwareKey::from_pkcs8(&der)?;
+        let mut certificates = parse_certificates(params.certificates.as_slice())
+            .map_err(|e| {
+                bad_input(
+                    "params.certificates",
+                    &format!("not DER or PEM certificates: {e}"),
+                )
+            })?
+            .into_iter();
+        let certificate = certificates
+            .next()
+            .ok_or_else(|| bad_input("params.certificates", "no certificate"))?;
+        if !key.matches(&certificate) {
+            return Err(bad_input(
+                "params.certificates",
+                "the first certificate is not for this key",
+            ));
+        }
+        store_identity(
+            &store,
+            &der,
+            &params.passphrase,
+            certificate,
+            certificates.collect(),
+        )
+        .map(|identity| (identity, key))
     })
+    .await?;
+    Ok(finish_import(&daemon, identity, key, "PKCS#8"))
+}
+
+/// PKCS#8 DER from DER or PEM input.
+fn pkcs8_der(data: &[u8]) -> Result<PrivateKeyDer, RpcError> {
+    if data.trim_ascii_start().starts_with(b"-----BEGIN") {
+        let (label, der) = der::pem::decode_vec(data)
+            .map_err(|e| bad_input("params.key", &format!("not a PEM private key: {e}")))?;
+        if label != "PRIVATE KEY" {
+            return Err(bad_input(
+                "params.key",
+                &format!("expected a PRIVATE KEY (PKCS#8), found {label}"),
+            ));
+        }
+        Ok(PrivateKeyDer::new(der))
+    } else {
+        Ok(PrivateKeyDer::new(data.to_vec()))
+    }
+}
+
+fn bad_input(field: &str, why: &str) -> RpcError {
+    RpcError::new(ErrorKind::bad_input(field), format!("{field}: {why}"))
+}
+
+/// Seals and stores an identity (the slow, blocking part of an import).
+fn store_identity(
+    daemon: &Daemon,
+    key: &PrivateKeyDer,
+    passphrase: &Secret,
+    certificate: Certificate,
+    chain: Vec<Certificate>,
+) -> Result<Arc<StoredIdentity>, RpcError> {
+    let sealed = sealed::seal(key, passphrase.expose().as_bytes())?;
+    Ok(daemon.identities.save(StoredIdentity {
+        key_id: KeyId::of_certificate(&certificate),
+        sealed,
+        certificate,
+        chain,
+    })?)
+}
+
+/// Leaves the imported key unlocked (its owner just typed its password) and reports it.
+fn finish_import(
+    daemon: &Daemon,
+    identity: Arc<StoredIdentity>,
+    key: SoftwareKey,
+    from: &str,
+) -> ImportPkcs12Result {
+    daemon.keys.insert(identity.key_id, Arc::new(key));
+    tracing::info!(key_id = %identity.key_id, "imported an identity from {from}");
+    ImportPkcs12Result {
+        identity: to_wire(daemon, &identity),
+    }
 }
 
 /// Unseals a stored key into the cache.

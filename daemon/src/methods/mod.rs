@@ -4,6 +4,7 @@ pub mod cert;
 pub mod daemon;
 pub mod identity;
 pub mod key;
+pub mod smime;
 
 use mailseal_protocol::{ErrorKind, RpcError};
 

@@ -12,8 +12,8 @@ use crate::smime::sign::Signer;
 use crate::state::Daemon;
 use const_oid::db::rfc5911;
 use mailseal_protocol::methods::smime::{
-    ContentEncryption, EncryptParams, IncomingParams, Layer, MessageResult, OpenedResult, SignEncryptParams, SignParams,
-    SignatureMode,
+    ContentEncryption, EncryptParams, IncomingParams, Layer, MessageResult, OpenedResult,
+    SignEncryptParams, SignParams, SignatureMode,
 };
 use mailseal_protocol::{ErrorKind, RpcError};
 use std::sync::Arc;
@@ -24,38 +24,68 @@ use x509_cert::Certificate;
 pub async fn sign(daemon: Arc<Daemon>, params: SignParams) -> Result<MessageResult, RpcError> {
     let message = params.message.into_inner();
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
-    let signed = blocking(move || Ok(sign_with(&identity, &key, &message, params.mode)?)).await?;
-    Ok(MessageResult { message: signed.into() })
+    let signed = blocking(move || sign_with(&identity, &key, &message, params.mode)).await?;
+    Ok(MessageResult {
+        message: signed.into(),
+    })
 }
 
 /// Encrypts to the recipients and the sender.
-pub async fn encrypt(daemon: Arc<Daemon>, params: EncryptParams) -> Result<MessageResult, RpcError> {
+pub async fn encrypt(
+    daemon: Arc<Daemon>,
+    params: EncryptParams,
+) -> Result<MessageResult, RpcError> {
     let message = params.message.into_inner();
-    let plan = EncryptionPlan::new(&daemon, &message, params.recipients, params.content_encryption)?;
+    let plan = EncryptionPlan::new(
+        &daemon,
+        &message,
+        params.recipients,
+        params.content_encryption,
+    )?;
     let encrypted = blocking(move || plan.run(&message)).await?;
-    Ok(MessageResult { message: encrypted.into() })
+    Ok(MessageResult {
+        message: encrypted.into(),
+    })
 }
 
 /// Signs, encrypts, and optionally signs again.
-pub async fn sign_encrypt(daemon: Arc<Daemon>, params: SignEncryptParams) -> Result<MessageResult, RpcError> {
+pub async fn sign_encrypt(
+    daemon: Arc<Daemon>,
+    params: SignEncryptParams,
+) -> Result<MessageResult, RpcError> {
     let message = params.message.into_inner();
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
-    let plan = EncryptionPlan::new(&daemon, &message, params.recipients, params.content_encryption)?;
+    let plan = EncryptionPlan::new(
+        &daemon,
+        &message,
+        params.recipients,
+        params.content_encryption,
+    )?;
     let wrapped = blocking(move || {
         let signed = sign_with(&identity, &key, &message, SignatureMode::Detached)?;
         let encrypted = plan.run(&signed)?;
         if params.triple_wrap {
-            Ok(sign_with(&identity, &key, &encrypted, SignatureMode::Detached)?)
+            Ok(sign_with(
+                &identity,
+                &key,
+                &encrypted,
+                SignatureMode::Detached,
+            )?)
         } else {
             Ok(encrypted)
         }
     })
     .await?;
-    Ok(MessageResult { message: wrapped.into() })
+    Ok(MessageResult {
+        message: wrapped.into(),
+    })
 }
 
 /// Decrypts an encrypted message (and reports any signature inside).
-pub async fn decrypt(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedResult, RpcError> {
+pub async fn decrypt(
+    daemon: Arc<Daemon>,
+    params: IncomingParams,
+) -> Result<OpenedResult, RpcError> {
     let opened = open(daemon, params).await?;
     match opened.layers.first() {
         Some(Layer::Encrypted { .. }) => Ok(opened),
@@ -66,30 +96,53 @@ pub async fn decrypt(daemon: Arc<Daemon>, params: IncomingParams) -> Result<Open
 /// Verifies a signed message.
 pub async fn verify(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedResult, RpcError> {
     let opened = open(daemon, params).await?;
-    if opened.layers.iter().any(|l| matches!(l, Layer::Signed { .. })) {
+    if opened
+        .layers
+        .iter()
+        .any(|l| matches!(l, Layer::Signed { .. }))
+    {
         Ok(opened)
     } else {
         Err(not_applicable("the message is not signed"))
     }
 }
 
+/// An own identity with its key when unlocked.
+type IdentityWithKey = (Arc<StoredIdentity>, Option<Arc<dyn PrivateKeyOps>>);
+
 /// Takes every layer off and harvests signers' certificates.
 pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedResult, RpcError> {
     let message = params.message.into_inner();
-    let identities: Vec<(Arc<StoredIdentity>, Option<Arc<dyn PrivateKeyOps>>)> =
-        daemon.identities.all().into_iter().map(|i| { let key = daemon.keys.get(&i.key_id); (i, key) }).collect();
+    let identities: Vec<IdentityWithKey> = daemon
+        .identities
+        .all()
+        .into_iter()
+        .map(|i| {
+            let key = daemon.keys.get(&i.key_id);
+            (i, key)
+        })
+        .collect();
     let worker = Arc::clone(&daemon);
     let opened: Opened = blocking(move || {
         let own_keys: Vec<OwnKey<'_>> = identities
             .iter()
-            .map(|(identity, key)| OwnKey { key_id: identity.key_id, certificate: &identity.certificate, key: key.as_deref() })
+            .map(|(identity, key)| OwnKey {
+                key_id: identity.key_id,
+                certificate: &identity.certificate,
+                key: key.as_deref(),
+            })
             .collect();
         let mut known_certs = worker.certs.list(None);
         for (identity, _) in &identities {
             known_certs.push(identity.certificate.clone());
             known_certs.extend(identity.chain.iter().cloned());
         }
-        let context = OpenContext { own_keys: &own_keys, anchors: &worker.anchors, known_certs: &known_certs, now: SystemTime::now() };
+        let context = OpenContext {
+            own_keys: &own_keys,
+            anchors: &worker.anchors,
+            known_certs: &known_certs,
+            now: SystemTime::now(),
+        };
         Ok(open_message(&message, &context)?)
     })
     .await?;
@@ -100,17 +153,25 @@ pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedR
             let fingerprint = Fingerprint::of(&signer.certificate);
             store.certs.import(vec![signer.certificate])?;
             if !signer.capabilities.is_empty() {
-                store.certs.remember_capabilities(&fingerprint, &signer.capabilities)?;
+                store
+                    .certs
+                    .remember_capabilities(&fingerprint, &signer.capabilities)?;
             }
         }
         Ok(())
     })
     .await?;
-    Ok(OpenedResult { message: opened.message.into(), layers: opened.layers })
+    Ok(OpenedResult {
+        message: opened.message.into(),
+        layers: opened.layers,
+    })
 }
 
 fn not_applicable(why: &str) -> RpcError {
-    RpcError::new(ErrorKind::bad_input("params.message"), format!("params.message: {why}"))
+    RpcError::new(
+        ErrorKind::bad_input("params.message"),
+        format!("params.message: {why}"),
+    )
 }
 
 fn sign_with(
@@ -119,7 +180,11 @@ fn sign_with(
     message: &[u8],
     mode: SignatureMode,
 ) -> Result<Vec<u8>, RpcError> {
-    let signer = Signer { key: key.as_ref(), certificate: &identity.certificate, chain: &identity.chain };
+    let signer = Signer {
+        key: key.as_ref(),
+        certificate: &identity.certificate,
+        chain: &identity.chain,
+    };
     Ok(sign_message(message, &signer, mode, SystemTime::now())?)
 }
 
@@ -136,17 +201,29 @@ fn signing_identity(
     };
     let key = daemon.keys.get(&identity.key_id).ok_or_else(|| {
         RpcError::new(
-            ErrorKind::KeyLocked { key_id: identity.key_id.to_string() },
-            format!("key {} is locked; unlock it with key.unlock", identity.key_id),
+            ErrorKind::KeyLocked {
+                key_id: identity.key_id.to_string(),
+            },
+            format!(
+                "key {} is locked; unlock it with key.unlock",
+                identity.key_id
+            ),
         )
     })?;
     Ok((identity, key))
 }
 
 fn sender(message: &[u8]) -> Result<String, RpcError> {
-    mime::parse(message).addresses(&["From"]).into_iter().next().ok_or_else(|| {
-        RpcError::new(ErrorKind::bad_input("params.message"), "params.message has no From address; give key_id")
-    })
+    mime::parse(message)
+        .addresses(&["From"])
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            RpcError::new(
+                ErrorKind::bad_input("params.message"),
+                "params.message has no From address; give key_id",
+            )
+        })
 }
 
 fn is_current(cert: &Certificate, now: SystemTime) -> bool {
@@ -203,8 +280,12 @@ impl EncryptionPlan {
         for address in &addresses {
             match recipient_certificate(daemon, address, now) {
                 Some(cert) => {
-                    let caps = daemon.certs.capabilities(&Fingerprint::of(&cert)).unwrap_or_default();
-                    all_read_gcm &= caps.contains(&rfc5911::ID_AES_256_GCM) || caps.contains(&rfc5911::ID_AES_128_GCM);
+                    let caps = daemon
+                        .certs
+                        .capabilities(&Fingerprint::of(&cert))
+                        .unwrap_or_default();
+                    all_read_gcm &= caps.contains(&rfc5911::ID_AES_256_GCM)
+                        || caps.contains(&rfc5911::ID_AES_128_GCM);
                     certificates.push(cert);
                 }
                 None => missing.push(address.clone()),
@@ -213,20 +294,35 @@ impl EncryptionPlan {
         if !missing.is_empty() {
             let list = missing.join(", ");
             return Err(RpcError::new(
-                ErrorKind::CertNotFound { query: list.clone() },
+                ErrorKind::CertNotFound {
+                    query: list.clone(),
+                },
                 format!("no valid encryption certificate for {list}; nothing was encrypted"),
             ));
         }
         certificates.dedup_by_key(|c| Fingerprint::of(c));
         // GCM only when every recipient said it can read it (RFC 8551 §2.7.1); else AES-256-CBC,
         // which every S/MIME client reads.
-        let algorithm = algorithm.unwrap_or(if all_read_gcm { ContentEncryption::Aes256Gcm } else { ContentEncryption::Aes256Cbc });
-        Ok(Self { recipients: certificates, algorithm })
+        let algorithm = algorithm.unwrap_or(if all_read_gcm {
+            ContentEncryption::Aes256Gcm
+        } else {
+            ContentEncryption::Aes256Cbc
+        });
+        Ok(Self {
+            recipients: certificates,
+            algorithm,
+        })
     }
 
     fn run(&self, message: &[u8]) -> Result<Vec<u8>, RpcError> {
-        let recipients: Vec<Recipient<'_>> =
-            self.recipients.iter().map(|certificate| Recipient { certificate, rsa_padding: RsaPadding::Pkcs1v15 }).collect();
+        let recipients: Vec<Recipient<'_>> = self
+            .recipients
+            .iter()
+            .map(|certificate| Recipient {
+                certificate,
+                rsa_padding: RsaPadding::Pkcs1v15,
+            })
+            .collect();
         Ok(encrypt_message(message, &recipients, self.algorithm)?)
     }
 }
@@ -234,7 +330,11 @@ impl EncryptionPlan {
 /// The best stored certificate for `address`: current, able to encrypt, latest expiry; our own
 /// identities count too (mail to oneself).
 fn recipient_certificate(daemon: &Daemon, address: &str, now: SystemTime) -> Option<Certificate> {
-    let own = daemon.identities.all().into_iter().map(|i| i.certificate.clone());
+    let own = daemon
+        .identities
+        .all()
+        .into_iter()
+        .map(|i| i.certificate.clone());
     daemon
         .certs
         .list(Some(address))
@@ -246,5 +346,9 @@ fn recipient_certificate(daemon: &Daemon, address: &str, now: SystemTime) -> Opt
 
 /// Ed25519 keys sign only; every other key type we know can receive.
 fn can_encrypt_to(cert: &Certificate) -> bool {
-    cert.tbs_certificate().subject_public_key_info().algorithm.oid != const_oid::db::rfc8410::ID_ED_25519
+    cert.tbs_certificate()
+        .subject_public_key_info()
+        .algorithm
+        .oid
+        != const_oid::db::rfc8410::ID_ED_25519
 }

@@ -2,7 +2,7 @@
 
 use crate::methods;
 use crate::state::Daemon;
-use mailseal_protocol::methods::{Method, cert, daemon, identity, key};
+use mailseal_protocol::methods::{Method, cert, daemon, identity, key, smime};
 use mailseal_protocol::{ErrorKind, Request, Response, RpcError};
 use serde_json::Value;
 use std::future::Future;
@@ -14,12 +14,19 @@ pub const METHODS: &[&str] = &[
     daemon::Ping::NAME,
     daemon::Status::NAME,
     key::ImportPkcs12::NAME,
+    key::ImportPkcs8::NAME,
     key::Unlock::NAME,
     key::Lock::NAME,
     identity::List::NAME,
     cert::Import::NAME,
     cert::List::NAME,
     cert::Remove::NAME,
+    smime::Sign::NAME,
+    smime::Encrypt::NAME,
+    smime::SignEncrypt::NAME,
+    smime::Decrypt::NAME,
+    smime::Verify::NAME,
+    smime::Open::NAME,
 ];
 
 /// Answers one request.
@@ -53,6 +60,9 @@ async fn route(daemon: Arc<Daemon>, method: &str, params: Value) -> Result<Value
         key::ImportPkcs12::NAME => {
             call::<key::ImportPkcs12, _, _>(daemon, params, methods::key::import_pkcs12).await
         }
+        key::ImportPkcs8::NAME => {
+            call::<key::ImportPkcs8, _, _>(daemon, params, methods::key::import_pkcs8).await
+        }
         key::Unlock::NAME => call::<key::Unlock, _, _>(daemon, params, methods::key::unlock).await,
         key::Lock::NAME => call::<key::Lock, _, _>(daemon, params, methods::key::lock).await,
         identity::List::NAME => {
@@ -65,6 +75,20 @@ async fn route(daemon: Arc<Daemon>, method: &str, params: Value) -> Result<Value
         cert::Remove::NAME => {
             call::<cert::Remove, _, _>(daemon, params, methods::cert::remove).await
         }
+        smime::Sign::NAME => call::<smime::Sign, _, _>(daemon, params, methods::smime::sign).await,
+        smime::Encrypt::NAME => {
+            call::<smime::Encrypt, _, _>(daemon, params, methods::smime::encrypt).await
+        }
+        smime::SignEncrypt::NAME => {
+            call::<smime::SignEncrypt, _, _>(daemon, params, methods::smime::sign_encrypt).await
+        }
+        smime::Decrypt::NAME => {
+            call::<smime::Decrypt, _, _>(daemon, params, methods::smime::decrypt).await
+        }
+        smime::Verify::NAME => {
+            call::<smime::Verify, _, _>(daemon, params, methods::smime::verify).await
+        }
+        smime::Open::NAME => call::<smime::Open, _, _>(daemon, params, methods::smime::open).await,
         other => Err(RpcError::new(
             ErrorKind::UnknownMethod {
                 method: other.to_owned(),

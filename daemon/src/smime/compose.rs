@@ -6,7 +6,12 @@ use crate::keys::backend::Hash;
 
 /// A message whose body is `multipart/signed`: the canonical entity that was signed as the
 /// first part, byte for byte, and the detached signature as the second (RFC 8551 §3.5.3).
-pub fn multipart_signed(outer: &Entity<'_>, signed_entity: &[u8], signature: &[u8], hash: Hash) -> Vec<u8> {
+pub fn multipart_signed(
+    outer: &Entity<'_>,
+    signed_entity: &[u8],
+    signature: &[u8],
+    hash: Hash,
+) -> Vec<u8> {
     let boundary = new_boundary();
     let mut out = outer.outer_headers();
     out.extend_from_slice(

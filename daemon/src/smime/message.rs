@@ -43,7 +43,12 @@ pub enum MessageError {
 }
 
 /// Signs a whole message; headers stay outside, the content entity is canonicalized first.
-pub fn sign_message(raw: &[u8], signer: &Signer<'_>, mode: SignatureMode, now: SystemTime) -> Result<Vec<u8>, MessageError> {
+pub fn sign_message(
+    raw: &[u8],
+    signer: &Signer<'_>,
+    mode: SignatureMode,
+    now: SystemTime,
+) -> Result<Vec<u8>, MessageError> {
     let outer = mime::parse(raw);
     let entity = mime::canonical_entity(&outer)?;
     Ok(match mode {
@@ -59,7 +64,11 @@ pub fn sign_message(raw: &[u8], signer: &Signer<'_>, mode: SignatureMode, now: S
 }
 
 /// Encrypts a whole message's content entity to every recipient.
-pub fn encrypt_message(raw: &[u8], recipients: &[Recipient<'_>], algorithm: ContentEncryption) -> Result<Vec<u8>, MessageError> {
+pub fn encrypt_message(
+    raw: &[u8],
+    recipients: &[Recipient<'_>],
+    algorithm: ContentEncryption,
+) -> Result<Vec<u8>, MessageError> {
     let outer = mime::parse(raw);
     let entity = mime::canonical_entity(&outer)?;
     let der = envelope::encrypt(&entity, recipients, algorithm)?;
@@ -101,7 +110,9 @@ pub fn open_message(raw: &[u8], context: &OpenContext<'_>) -> Result<Opened, Mes
     let mut harvest = Vec::new();
     loop {
         let outer = mime::parse(&message);
-        let Some(step) = open_layer(&outer, context)? else { break };
+        let Some(step) = open_layer(&outer, context)? else {
+            break;
+        };
         if layers.len() == MAX_LAYERS {
             return Err(MessageError::TooDeep);
         }
@@ -110,7 +121,11 @@ pub fn open_message(raw: &[u8], context: &OpenContext<'_>) -> Result<Opened, Mes
         harvest.extend(harvested);
         message = with_outer_headers(&outer, &inner);
     }
-    Ok(Opened { message, layers, harvest })
+    Ok(Opened {
+        message,
+        layers,
+        harvest,
+    })
 }
 
 type Step = (Vec<u8>, Layer, Vec<Harvest>);
@@ -121,7 +136,9 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
     let from = outer.addresses(&["From"]);
     match content_type.mime_type.as_str() {
         "multipart/signed" => {
-            let boundary = content_type.param("boundary").ok_or(MimeError::Multipart("no boundary parameter"))?;
+            let boundary = content_type
+                .param("boundary")
+                .ok_or(MimeError::Multipart("no boundary parameter"))?;
             let parts = mime::multipart_parts(outer.body, boundary)?;
             let [signed, signature, ..] = parts.as_slice() else {
                 return Err(MimeError::Multipart("multipart/signed needs two parts").into());
@@ -136,7 +153,10 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
                 known_certs: context.known_certs,
                 now: context.now,
             })?;
-            let layer = Layer::Signed { mode: SignatureMode::Detached, signatures: verified.reports };
+            let layer = Layer::Signed {
+                mode: SignatureMode::Detached,
+                signatures: verified.reports,
+            };
             Ok(Some((signed, layer, verified.signers)))
         }
         "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
@@ -151,15 +171,26 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
                         known_certs: context.known_certs,
                         now: context.now,
                     })?;
-                    let layer = Layer::Signed { mode: SignatureMode::Opaque, signatures: verified.reports };
+                    let layer = Layer::Signed {
+                        mode: SignatureMode::Opaque,
+                        signatures: verified.reports,
+                    };
                     Ok(Some((verified.content, layer, verified.signers)))
                 }
-                Some(t) if t == rfc6268::ID_ENVELOPED_DATA || t == rfc6268::ID_CT_AUTH_ENVELOPED_DATA => {
+                Some(t)
+                    if t == rfc6268::ID_ENVELOPED_DATA
+                        || t == rfc6268::ID_CT_AUTH_ENVELOPED_DATA =>
+                {
                     let decrypted = envelope::decrypt(&der, context.own_keys)?;
-                    let layer = Layer::Encrypted { algorithm: decrypted.algorithm, key_id: decrypted.key_id.to_string() };
+                    let layer = Layer::Encrypted {
+                        algorithm: decrypted.algorithm,
+                        key_id: decrypted.key_id.to_string(),
+                    };
                     Ok(Some((decrypted.content, layer, Vec::new())))
                 }
-                _ => Err(MessageError::NotApplicable("the application/pkcs7-mime body is not a CMS signed or encrypted message")),
+                _ => Err(MessageError::NotApplicable(
+                    "the application/pkcs7-mime body is not a CMS signed or encrypted message",
+                )),
             }
         }
         _ => Ok(None),
@@ -192,7 +223,10 @@ mod tests {
 
     #[test]
     fn content_type_is_read_from_der_and_ber() {
-        let der = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x00];
+        let der = [
+            0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0,
+            0x00,
+        ];
         assert_eq!(content_info_type(&der), Some(rfc6268::ID_SIGNED_DATA));
         let mut ber = der;
         ber[1] = 0x80;

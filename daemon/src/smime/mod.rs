@@ -1,7 +1,12 @@
 //! The S/MIME engine (RFC 8551): MIME handling, signing, verification, encryption and
 //! decryption of whole messages, on CMS (RFC 5652) structures.
+//!
+//! `message` is the entry point (whole messages in, whole messages out); it uses `mime` and
+//! `compose` for the mail side and `sign`, `verify` and `envelope` for the CMS side.
 pub mod algorithms;
+pub mod compose;
 pub mod envelope;
+pub mod message;
 pub mod mime;
 pub mod sign;
 pub mod verify;

@@ -111,3 +111,35 @@ impl Method for Lock {
     type Params = LockParams;
     type Result = LockResult;
 }
+
+/// `key.import_pkcs8`: import an own identity from a PKCS#8 private key and its certificate
+/// chain, for keys made outside a PKCS#12 file (`openssl genpkey`, an internal CA's tooling).
+///
+/// The key must belong to the first certificate. It is stored encrypted under `passphrase`
+/// and left unlocked for the cache time.
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":11,"method":"key.import_pkcs8","params":{"key":"LS0tLS1CRUdJTiBQUklWQVRF…",
+///     "certificates":"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0t…","passphrase":"s3cret"}}
+/// ← {"jsonrpc":"2.0","id":11,"result":{"identity":{"key_id":"5f0c…",…}}}
+/// ```
+#[derive(Debug)]
+pub struct ImportPkcs8;
+
+/// Parameters of [`ImportPkcs8`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportPkcs8Params {
+    /// The unencrypted PKCS#8 private key, DER or PEM.
+    pub key: Base64Bytes,
+    /// The certificate of the key first, then its chain: DER (one) or PEM (several).
+    pub certificates: Base64Bytes,
+    /// The passphrase to store the key under.
+    pub passphrase: Secret,
+}
+
+impl Method for ImportPkcs8 {
+    const NAME: &'static str = "key.import_pkcs8";
+    type Params = ImportPkcs8Params;
+    type Result = ImportPkcs12Result;
+}

@@ -167,6 +167,7 @@ pub struct IncomingParams {
 /// One layer of protection taken off a message, outermost first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Layer {
     /// The message was encrypted and has been decrypted.
     Encrypted {

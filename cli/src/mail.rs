@@ -1,0 +1,257 @@
+//! The message commands: `sign`, `encrypt`, `sign-encrypt`, `decrypt`, `verify`, `open`.
+//! Each reads a whole RFC 5322 message from a file or stdin and writes the result to a file
+//! or stdout; reports go to stderr (or, with `--json`, the whole result to stdout).
+
+use crate::Context;
+use crate::exit::CliError;
+use clap::{Args, ValueEnum};
+use mailseal_protocol::methods::report::{Outcome, Verdict};
+use mailseal_protocol::methods::smime::{
+    self, ContentEncryption, Layer, OpenedResult, SignatureMode,
+};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+/// Where the message comes from and goes to.
+#[derive(Debug, Args)]
+pub struct Io {
+    /// The message file; stdin when absent or `-`.
+    input: Option<PathBuf>,
+    /// Write the result here instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+impl Io {
+    fn read(&self) -> Result<Vec<u8>, CliError> {
+        let mut data = Vec::new();
+        match &self.input {
+            Some(path) if path.as_os_str() != "-" => {
+                data = std::fs::read(path)
+                    .map_err(|e| CliError::Local(format!("cannot read {}: {e}", path.display())))?;
+            }
+            _ => {
+                std::io::stdin()
+                    .read_to_end(&mut data)
+                    .map_err(|e| CliError::Local(format!("cannot read stdin: {e}")))?;
+            }
+        }
+        Ok(data)
+    }
+
+    fn write(&self, data: &[u8]) -> Result<(), CliError> {
+        match &self.output {
+            Some(path) => std::fs::write(path, data)
+                .map_err(|e| CliError::Local(format!("cannot write {}: {e}", path.display()))),
+            None => std::io::stdout()
+                .write_all(data)
+                .map_err(|e| CliError::Local(format!("cannot write stdout: {e}"))),
+        }
+    }
+}
+
+/// Content encryption choices on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Algorithm {
+    /// AES-256-GCM (AuthEnvelopedData).
+    Aes256Gcm,
+    /// AES-128-GCM (AuthEnvelopedData).
+    Aes128Gcm,
+    /// AES-256-CBC (EnvelopedData), readable by every S/MIME client.
+    Aes256Cbc,
+    /// AES-128-CBC (EnvelopedData).
+    Aes128Cbc,
+}
+
+impl From<Algorithm> for ContentEncryption {
+    fn from(algorithm: Algorithm) -> Self {
+        match algorithm {
+            Algorithm::Aes256Gcm => Self::Aes256Gcm,
+            Algorithm::Aes128Gcm => Self::Aes128Gcm,
+            Algorithm::Aes256Cbc => Self::Aes256Cbc,
+            Algorithm::Aes128Cbc => Self::Aes128Cbc,
+        }
+    }
+}
+
+/// Options of `sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    io: Io,
+    /// Sign with this key instead of the identity for the From address.
+    #[arg(long)]
+    key_id: Option<String>,
+    /// Opaque signing (application/pkcs7-mime) instead of multipart/signed.
+    #[arg(long)]
+    opaque: bool,
+}
+
+/// Options of `encrypt` and `sign-encrypt`.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    #[command(flatten)]
+    io: Io,
+    /// Recipient address (repeatable); default: To, Cc and Bcc of the message.
+    #[arg(long = "to")]
+    recipients: Vec<String>,
+    /// Content encryption; default: AES-256-GCM if every recipient reads it, else AES-256-CBC.
+    #[arg(long)]
+    algorithm: Option<Algorithm>,
+    /// (sign-encrypt) sign with this key instead of the identity for From.
+    #[arg(long)]
+    key_id: Option<String>,
+    /// (sign-encrypt) sign the encrypted message once more (RFC 2634 triple wrap).
+    #[arg(long)]
+    triple_wrap: bool,
+}
+
+impl EncryptArgs {
+    fn recipients(&self) -> Option<Vec<String>> {
+        (!self.recipients.is_empty()).then(|| self.recipients.clone())
+    }
+}
+
+/// Which incoming-message method to run.
+#[derive(Debug, Clone, Copy)]
+pub enum Incoming {
+    /// `smime.decrypt`.
+    Decrypt,
+    /// `smime.verify`.
+    Verify,
+    /// `smime.open`.
+    Open,
+}
+
+/// Runs `sign`.
+pub async fn sign(ctx: &mut Context, args: SignArgs) -> Result<(), CliError> {
+    let mode = if args.opaque {
+        SignatureMode::Opaque
+    } else {
+        SignatureMode::Detached
+    };
+    let params = smime::SignParams {
+        message: args.io.read()?.into(),
+        key_id: args.key_id,
+        mode,
+    };
+    let result = ctx.client.call::<smime::Sign>(&params).await?;
+    emit_message(ctx, &args.io, &result)
+}
+
+/// Runs `encrypt`.
+pub async fn encrypt(ctx: &mut Context, args: EncryptArgs) -> Result<(), CliError> {
+    let params = smime::EncryptParams {
+        message: args.io.read()?.into(),
+        recipients: args.recipients(),
+        content_encryption: args.algorithm.map(Into::into),
+    };
+    let result = ctx.client.call::<smime::Encrypt>(&params).await?;
+    emit_message(ctx, &args.io, &result)
+}
+
+/// Runs `sign-encrypt`.
+pub async fn sign_encrypt(ctx: &mut Context, args: EncryptArgs) -> Result<(), CliError> {
+    let params = smime::SignEncryptParams {
+        message: args.io.read()?.into(),
+        key_id: args.key_id.clone(),
+        recipients: args.recipients(),
+        content_encryption: args.algorithm.map(Into::into),
+        triple_wrap: args.triple_wrap,
+    };
+    let result = ctx.client.call::<smime::SignEncrypt>(&params).await?;
+    emit_message(ctx, &args.io, &result)
+}
+
+fn emit_message(ctx: &Context, io: &Io, result: &smime::MessageResult) -> Result<(), CliError> {
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string(result).expect("results serialize")
+        );
+        Ok(())
+    } else {
+        io.write(result.message.as_slice())
+    }
+}
+
+/// Runs `decrypt`, `verify` or `open`; fails with exit code 8 when a signature is not valid.
+pub async fn incoming(ctx: &mut Context, which: Incoming, io: Io) -> Result<(), CliError> {
+    let params = smime::IncomingParams {
+        message: io.read()?.into(),
+    };
+    let result = match which {
+        Incoming::Decrypt => ctx.client.call::<smime::Decrypt>(&params).await?,
+        Incoming::Verify => ctx.client.call::<smime::Verify>(&params).await?,
+        Incoming::Open => ctx.client.call::<smime::Open>(&params).await?,
+    };
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string(&result).expect("results serialize")
+        );
+    } else {
+        eprint!("{}", describe_layers(&result));
+        io.write(result.message.as_slice())?;
+    }
+    match first_bad_signature(&result) {
+        Some(check) => Err(CliError::BadSignature(check)),
+        None => Ok(()),
+    }
+}
+
+/// The layers in words, one line per layer and per check.
+pub fn describe_layers(result: &OpenedResult) -> String {
+    let mut text = String::new();
+    if result.layers.is_empty() {
+        text.push_str("no S/MIME layers: the message is neither signed nor encrypted\n");
+    }
+    for layer in &result.layers {
+        match layer {
+            Layer::Encrypted { algorithm, key_id } => {
+                text.push_str(&format!("encrypted ({algorithm:?}) to your key {key_id}\n"));
+            }
+            Layer::Signed { mode, signatures } => {
+                for report in signatures {
+                    let who = report
+                        .signer()
+                        .map_or("unknown signer".to_owned(), |s| s.emails.join(", "));
+                    text.push_str(&format!(
+                        "signature ({mode:?}) by {who}: {:?}\n",
+                        report.verdict()
+                    ));
+                    for check in report.checks() {
+                        let mark = match check.outcome {
+                            Outcome::Pass => "ok  ",
+                            Outcome::Fail => "FAIL",
+                            Outcome::Unknown => "??  ",
+                        };
+                        text.push_str(&format!(
+                            "  [{mark}] {}: {}\n",
+                            check.name.as_str(),
+                            check.reason
+                        ));
+                    }
+                }
+            }
+            _ => text.push_str("a layer this version does not know\n"),
+        }
+    }
+    text
+}
+
+/// The first failed check of the first signature that is not valid.
+fn first_bad_signature(result: &OpenedResult) -> Option<String> {
+    result.layers.iter().find_map(|layer| match layer {
+        Layer::Signed { signatures, .. } => signatures
+            .iter()
+            .find(|r| r.verdict() != Verdict::Valid)
+            .map(|r| {
+                r.first_failure().map_or_else(
+                    || "a check could not be decided".to_owned(),
+                    |c| c.name.as_str().to_owned(),
+                )
+            }),
+        _ => None,
+    })
+}
