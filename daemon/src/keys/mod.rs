@@ -2,6 +2,7 @@
 //! keys in memory for a while.
 pub mod backend;
 pub mod cache;
+pub mod pkcs11;
 pub mod pkcs12;
 pub mod sealed;
 pub mod software;

@@ -1,0 +1,1 @@
+//! Smart cards and hardware tokens over PKCS#11 (being written).
