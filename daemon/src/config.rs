@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 /// max_connections = 512
 /// shutdown_grace_seconds = 10
 /// trusted_ca_files = ["/etc/mailseal/company-ca.pem"]
+/// pkcs11_modules = ["/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"]
+/// pin_cache_seconds = 600
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -40,6 +42,13 @@ pub struct Config {
     /// PEM files of the certification authorities whose users' signatures are trusted (the
     /// company CA); a signature chaining to none of them fails the `chain` check.
     pub trusted_ca_files: Vec<PathBuf>,
+    /// PKCS#11 modules (smart-card drivers) to load; default: the p11-kit proxy, which loads
+    /// every module the system has registered (OpenSC, vendor drivers), as Debian and Fedora
+    /// expect. An empty list disables smart cards.
+    pub pkcs11_modules: Option<Vec<PathBuf>>,
+    /// How long a card login (after `token.login`) is kept; 0 asks for the PIN before every
+    /// operation.
+    pub pin_cache_seconds: u64,
 }
 
 impl Default for Config {
@@ -53,6 +62,8 @@ impl Default for Config {
             max_connections: 512,
             shutdown_grace_seconds: 10,
             trusted_ca_files: Vec::new(),
+            pkcs11_modules: None,
+            pin_cache_seconds: 600,
         }
     }
 }

@@ -6,6 +6,7 @@
 use crate::keys::backend::KeyError;
 use crate::keys::pkcs12::Pkcs12Error;
 use crate::keys::sealed::SealError;
+use crate::own_identities::KeyUnavailable;
 use crate::smime::envelope::EnvelopeError;
 use crate::smime::message::MessageError;
 use crate::smime::sign::SignError;
@@ -97,5 +98,19 @@ impl From<MessageError> for RpcError {
             _ => ErrorKind::Internal,
         };
         RpcError::new(kind, message)
+    }
+}
+
+impl From<KeyUnavailable> for RpcError {
+    fn from(error: KeyUnavailable) -> Self {
+        let message = error.to_string();
+        match error {
+            KeyUnavailable::Locked { key_id } => RpcError::new(
+                ErrorKind::KeyLocked {
+                    key_id: key_id.to_string(),
+                },
+                message,
+            ),
+        }
     }
 }

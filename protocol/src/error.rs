@@ -82,6 +82,25 @@ pub enum ErrorKind {
     /// Decryption failed: the message was damaged or tampered with, or the key is not the one
     /// it was encrypted to. Deliberately says no more (RFC 3218).
     DecryptionFailed,
+    /// A wrong PIN was given; the token's PIN state says how many tries are left.
+    WrongPin {
+        /// The token's label.
+        token: String,
+        /// A wrong PIN was entered before.
+        count_low: bool,
+        /// One more wrong PIN locks the card.
+        final_try: bool,
+    },
+    /// The card's PIN is locked; the security officer (IT) must unlock it.
+    PinLocked {
+        /// The token's label.
+        token: String,
+    },
+    /// The card was removed (or the token is gone).
+    TokenNotPresent {
+        /// The token's label or the name asked for.
+        token: String,
+    },
     /// A kind this client does not know yet, sent by a newer daemon; the code and message still
     /// say what happened.
     #[serde(other)]
@@ -108,6 +127,9 @@ impl ErrorKind {
             Self::NotARecipient { .. } => 1007,
             Self::UnsupportedAlgorithm { .. } => 1008,
             Self::DecryptionFailed => 1009,
+            Self::WrongPin { .. } => 1010,
+            Self::PinLocked { .. } => 1011,
+            Self::TokenNotPresent { .. } => 1012,
         }
     }
 
@@ -233,6 +255,13 @@ mod tests {
                 oid: "1.2.3".into(),
             },
             ErrorKind::DecryptionFailed,
+            ErrorKind::WrongPin {
+                token: "t".into(),
+                count_low: true,
+                final_try: false,
+            },
+            ErrorKind::PinLocked { token: "t".into() },
+            ErrorKind::TokenNotPresent { token: "t".into() },
         ];
         let mut codes: Vec<i64> = kinds.iter().map(ErrorKind::code).collect();
         for kind in kinds {
@@ -243,7 +272,7 @@ mod tests {
         }
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), 16, "every kind has its own code");
+        assert_eq!(codes.len(), 19, "every kind has its own code");
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub async fn ping(_daemon: Arc<Daemon>, params: PingParams) -> Result<Empty, Rpc
 
 /// Reports what the daemon is and holds.
 pub async fn status(daemon: Arc<Daemon>, _params: Empty) -> Result<StatusResult, RpcError> {
-    let identities = daemon.identities.all();
+    let identities = daemon.own_identities();
     Ok(StatusResult {
         daemon_version: env!("CARGO_PKG_VERSION").into(),
         protocol_version: PROTOCOL_VERSION,
@@ -58,7 +58,7 @@ pub async fn status(daemon: Arc<Daemon>, _params: Empty) -> Result<StatusResult,
         data_dir: daemon.data_dir.display().to_string(),
         unlocked_keys: identities
             .iter()
-            .filter(|i| daemon.keys.is_unlocked(&i.key_id))
+            .filter(|i| daemon.usable_key(i).is_ok())
             .count(),
         identities: identities.len(),
         certificates: daemon.certs.len(),

@@ -7,6 +7,7 @@ use crate::keys::pkcs12::PrivateKeyDer;
 use crate::keys::software::SoftwareKey;
 use crate::keys::store::StoredIdentity;
 use crate::keys::{KeyId, pkcs12, sealed};
+use crate::own_identities::OwnIdentity;
 use crate::state::Daemon;
 use mailseal_protocol::methods::key::{
     ImportPkcs8Params, ImportPkcs12Params, ImportPkcs12Result, LockParams, LockResult,
@@ -126,7 +127,7 @@ fn finish_import(
     daemon.keys.insert(identity.key_id, Arc::new(key));
     tracing::info!(key_id = %identity.key_id, "imported an identity from {from}");
     ImportPkcs12Result {
-        identity: to_wire(daemon, &identity),
+        identity: to_wire(daemon, &OwnIdentity::from(&*identity)),
     }
 }
 
@@ -162,17 +163,14 @@ pub async fn lock(daemon: Arc<Daemon>, params: LockParams) -> Result<LockResult,
 }
 
 /// The identity with this key id, or the protocol error saying why there is none.
-pub(super) fn find_identity(
-    daemon: &Daemon,
-    key_id: &str,
-) -> Result<Arc<StoredIdentity>, RpcError> {
+fn find_identity(daemon: &Daemon, key_id: &str) -> Result<Arc<StoredIdentity>, RpcError> {
     daemon
         .identities
         .get(&parse_key_id(key_id)?)
         .ok_or_else(|| key_not_found(key_id))
 }
 
-fn parse_key_id(text: &str) -> Result<KeyId, RpcError> {
+pub(super) fn parse_key_id(text: &str) -> Result<KeyId, RpcError> {
     text.parse().map_err(|_| {
         RpcError::new(
             ErrorKind::bad_input("params.key_id"),
@@ -181,7 +179,7 @@ fn parse_key_id(text: &str) -> Result<KeyId, RpcError> {
     })
 }
 
-fn key_not_found(key_id: &str) -> RpcError {
+pub(super) fn key_not_found(key_id: &str) -> RpcError {
     RpcError::new(
         ErrorKind::KeyNotFound {
             key_id: key_id.to_owned(),

@@ -4,7 +4,7 @@
 use super::blocking;
 use crate::certs::describe::{Fingerprint, emails};
 use crate::keys::backend::{PrivateKeyOps, RsaPadding};
-use crate::keys::store::StoredIdentity;
+use crate::own_identities::OwnIdentity;
 use crate::smime::envelope::{OwnKey, Recipient};
 use crate::smime::message::{OpenContext, Opened, encrypt_message, open_message, sign_message};
 use crate::smime::mime;
@@ -107,18 +107,17 @@ pub async fn verify(daemon: Arc<Daemon>, params: IncomingParams) -> Result<Opene
     }
 }
 
-/// An own identity with its key when unlocked.
-type IdentityWithKey = (Arc<StoredIdentity>, Option<Arc<dyn PrivateKeyOps>>);
+/// An own identity with its key when it is usable now.
+type IdentityWithKey = (OwnIdentity, Option<Arc<dyn PrivateKeyOps>>);
 
 /// Takes every layer off and harvests signers' certificates.
 pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedResult, RpcError> {
     let message = params.message.into_inner();
     let identities: Vec<IdentityWithKey> = daemon
-        .identities
-        .all()
+        .own_identities()
         .into_iter()
         .map(|i| {
-            let key = daemon.keys.get(&i.key_id);
+            let key = daemon.usable_key(&i).ok();
             (i, key)
         })
         .collect();
@@ -175,7 +174,7 @@ fn not_applicable(why: &str) -> RpcError {
 }
 
 fn sign_with(
-    identity: &StoredIdentity,
+    identity: &OwnIdentity,
     key: &Arc<dyn PrivateKeyOps>,
     message: &[u8],
     mode: SignatureMode,
@@ -194,22 +193,19 @@ fn signing_identity(
     daemon: &Daemon,
     key_id: Option<&str>,
     message: &[u8],
-) -> Result<(Arc<StoredIdentity>, Arc<dyn PrivateKeyOps>), RpcError> {
+) -> Result<(OwnIdentity, Arc<dyn PrivateKeyOps>), RpcError> {
     let identity = match key_id {
-        Some(id) => super::key::find_identity(daemon, id)?,
+        Some(id) => {
+            let wanted = super::key::parse_key_id(id)?;
+            daemon
+                .own_identities()
+                .into_iter()
+                .find(|i| i.key_id == wanted)
+                .ok_or_else(|| super::key::key_not_found(id))?
+        }
         None => own_identity_for(daemon, &sender(message)?)?,
     };
-    let key = daemon.keys.get(&identity.key_id).ok_or_else(|| {
-        RpcError::new(
-            ErrorKind::KeyLocked {
-                key_id: identity.key_id.to_string(),
-            },
-            format!(
-                "key {} is locked; unlock it with key.unlock",
-                identity.key_id
-            ),
-        )
-    })?;
+    let key = daemon.usable_key(&identity)?;
     Ok((identity, key))
 }
 
@@ -232,11 +228,10 @@ fn is_current(cert: &Certificate, now: SystemTime) -> bool {
 }
 
 /// The user's own identity for `address`, never one whose certificate has expired.
-fn own_identity_for(daemon: &Daemon, address: &str) -> Result<Arc<StoredIdentity>, RpcError> {
+fn own_identity_for(daemon: &Daemon, address: &str) -> Result<OwnIdentity, RpcError> {
     let now = SystemTime::now();
     daemon
-        .identities
-        .all()
+        .own_identities()
         .into_iter()
         .filter(|i| emails(&i.certificate).iter().any(|e| e == address) && is_current(&i.certificate, now))
         .max_by_key(|i| i.certificate.tbs_certificate().validity().not_after.to_system_time())
@@ -330,11 +325,7 @@ impl EncryptionPlan {
 /// The best stored certificate for `address`: current, able to encrypt, latest expiry; our own
 /// identities count too (mail to oneself).
 fn recipient_certificate(daemon: &Daemon, address: &str, now: SystemTime) -> Option<Certificate> {
-    let own = daemon
-        .identities
-        .all()
-        .into_iter()
-        .map(|i| i.certificate.clone());
+    let own = daemon.own_identities().into_iter().map(|i| i.certificate);
     daemon
         .certs
         .list(Some(address))

@@ -14,6 +14,7 @@ pub mod key;
 pub mod report;
 mod shared;
 pub mod smime;
+pub mod token;
 
 pub use shared::{CertificateInfo, KeyLocation, KeyState};
 

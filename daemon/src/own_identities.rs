@@ -1,0 +1,87 @@
+//! The user's own identities wherever their keys live (the software store or a smart card),
+//! seen one way by the handlers: a certificate, its chain, where the key is, and the key
+//! itself when it can be used without asking the user.
+
+use crate::keys::KeyId;
+use crate::keys::backend::PrivateKeyOps;
+use crate::keys::store::StoredIdentity;
+use crate::state::Daemon;
+use std::sync::Arc;
+use x509_cert::Certificate;
+
+/// Where an own identity's private key lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyHome {
+    /// Sealed in the daemon's store; usable after `key.unlock` (or import).
+    Software,
+    /// On a PKCS#11 token; usable after `token.login`.
+    Token {
+        /// The token's label.
+        label: String,
+    },
+}
+
+/// An own identity, software or card.
+#[derive(Debug, Clone)]
+pub struct OwnIdentity {
+    /// The key's id.
+    pub key_id: KeyId,
+    /// The identity's certificate.
+    pub certificate: Certificate,
+    /// Its chain, as far as known.
+    pub chain: Vec<Certificate>,
+    /// Where the key lives.
+    pub home: KeyHome,
+}
+
+/// Why an identity's key cannot be used right now: the user must do something first.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyUnavailable {
+    /// A software key needs its passphrase (`key.unlock`).
+    #[error("key {key_id} is locked; unlock it with key.unlock")]
+    Locked {
+        /// The key.
+        key_id: KeyId,
+    },
+}
+
+impl From<&StoredIdentity> for OwnIdentity {
+    fn from(stored: &StoredIdentity) -> Self {
+        Self {
+            key_id: stored.key_id,
+            certificate: stored.certificate.clone(),
+            chain: stored.chain.clone(),
+            home: KeyHome::Software,
+        }
+    }
+}
+
+impl Daemon {
+    /// Every own identity, software ones first.
+    pub fn own_identities(&self) -> Vec<OwnIdentity> {
+        self.identities
+            .all()
+            .iter()
+            .map(|stored| OwnIdentity::from(&**stored))
+            .collect()
+    }
+
+    /// The identity's key, or what the user must do before it can be used.
+    pub fn usable_key(
+        &self,
+        identity: &OwnIdentity,
+    ) -> Result<Arc<dyn PrivateKeyOps>, KeyUnavailable> {
+        match &identity.home {
+            KeyHome::Software => self
+                .keys
+                .get(&identity.key_id)
+                .ok_or(KeyUnavailable::Locked {
+                    key_id: identity.key_id,
+                }),
+            KeyHome::Token { .. } => Err(KeyUnavailable::Locked {
+                key_id: identity.key_id,
+            }),
+        }
+    }
+}
