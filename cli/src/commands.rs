@@ -53,6 +53,9 @@ pub enum Command {
     Verify(mail::Io),
     /// Take every S/MIME layer off a message and report each.
     Open(mail::Io),
+    /// Smart cards and hardware tokens.
+    #[command(subcommand)]
+    Token(crate::token::TokenCommand),
     /// Show the whole product working: a throwaway CA, two users with their own daemons, a
     /// signed and encrypted message from one to the other, opened and checked.
     Demo,
@@ -106,6 +109,7 @@ impl Command {
             Self::Decrypt(io) => return mail::incoming(ctx, mail::Incoming::Decrypt, io).await,
             Self::Verify(io) => return mail::incoming(ctx, mail::Incoming::Verify, io).await,
             Self::Open(io) => return mail::incoming(ctx, mail::Incoming::Open, io).await,
+            Self::Token(command) => return command.run(ctx).await,
             Self::Demo => unreachable!("main runs the demo before connecting to a daemon"),
             Self::Status => {
                 let status = client.call::<daemon::Status>(&Empty {}).await?;

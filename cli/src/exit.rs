@@ -12,9 +12,9 @@ Exit codes:
   3  the daemon is not running, not reachable, or dropped the connection
   4  the daemon refused the input (bad file, bad parameter)
   5  wrong password, passphrase or PIN
-  6  a key is locked or a smart card needs its PIN
-  7  key or certificate not found
-  8  a signature or certificate check failed";
+  6  a key is locked, a smart card needs its PIN, or its PIN is locked
+  7  key, certificate, recipient or smart card not found
+  8  a signature or certificate check failed, or decryption failed";
 
 /// Why a command failed, with the exit code that tells it apart.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +40,16 @@ pub fn code_for(error: &CliError) -> ExitCode {
         ) => 3,
         CliError::Client(ClientError::Daemon(rpc)) => match rpc.kind {
             ErrorKind::BadInput { .. } | ErrorKind::FrameTooLarge { .. } => 4,
-            ErrorKind::WrongPassword => 5,
-            ErrorKind::KeyLocked { .. } | ErrorKind::PinRequired { .. } => 6,
-            ErrorKind::KeyNotFound { .. } | ErrorKind::CertNotFound { .. } => 7,
-            ErrorKind::VerificationFailed { .. } => 8,
+            ErrorKind::WrongPassword | ErrorKind::WrongPin { .. } => 5,
+            ErrorKind::KeyLocked { .. }
+            | ErrorKind::PinRequired { .. }
+            | ErrorKind::PinLocked { .. } => 6,
+            ErrorKind::KeyNotFound { .. }
+            | ErrorKind::CertNotFound { .. }
+            | ErrorKind::NotARecipient { .. }
+            | ErrorKind::TokenNotPresent { .. } => 7,
+            ErrorKind::VerificationFailed { .. } | ErrorKind::DecryptionFailed => 8,
+            ErrorKind::UnsupportedAlgorithm { .. } => 4,
             _ => 1,
         },
         CliError::Client(_) => 1,

@@ -11,6 +11,7 @@ mod exit;
 mod mail;
 mod output;
 mod secrets;
+mod token;
 
 use clap::Parser;
 use mailseal_protocol::{Client, ClientError, default_socket_path};
