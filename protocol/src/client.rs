@@ -105,11 +105,15 @@ impl Client {
         let line = serde_json::to_vec(&request).map_err(|e| ClientError::Protocol {
             what: e.to_string(),
         })?;
-        write_frame(self.connection.get_mut(), &line)
-            .await
-            .map_err(FrameError::from)?;
-        if !self.connection.read_frame(&mut self.frame).await? {
-            return Err(ClientError::Closed);
+        let written = write_frame(self.connection.get_mut(), &line).await;
+        // A daemon that refuses a request (an oversized frame) answers and closes while we are
+        // still writing: read its answer before reporting the broken connection.
+        let answered = self.connection.read_frame(&mut self.frame).await;
+        match (written, answered) {
+            (_, Ok(true)) => {}
+            (Err(e), _) => return Err(FrameError::from(e).into()),
+            (Ok(()), Ok(false)) => return Err(ClientError::Closed),
+            (Ok(()), Err(e)) => return Err(e.into()),
         }
         let response: Response =
             serde_json::from_slice(&self.frame).map_err(|e| ClientError::Protocol {

@@ -333,3 +333,172 @@ impl Pki {
         self.dir().join(out)
     }
 }
+
+/// Taking S/MIME messages apart and putting them together by hand, independently of the
+/// daemon's MIME code, so that other tools (gpgsm, openssl) can be given the raw CMS and the
+/// exact signed bytes, and their output can be wrapped into mail.
+pub mod mime {
+    use base64::Engine;
+
+    /// Standard base64 (RFC 4648 §4), as S/MIME bodies use it.
+    const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+    /// The header block and the body of a message or entity, split at the first empty line
+    /// (CRLF or bare LF).
+    pub fn split_head(message: &[u8]) -> (&[u8], &[u8]) {
+        for i in 0..message.len() {
+            if message[i..].starts_with(b"\r\n\r\n") {
+                return (&message[..i + 2], &message[i + 4..]);
+            }
+            if message[i..].starts_with(b"\n\n") {
+                return (&message[..i + 1], &message[i + 2..]);
+            }
+        }
+        (message, &[])
+    }
+
+    /// The value of header `name` (case-insensitive), unfolded, from the header block of
+    /// `message`.
+    pub fn header(message: &[u8], name: &str) -> Option<String> {
+        let (head, _) = split_head(message);
+        let head = String::from_utf8_lossy(head).replace("\r\n", "\n");
+        let mut found: Option<String> = None;
+        for line in head.split('\n') {
+            if line.starts_with([' ', '\t']) {
+                if let Some(value) = found.as_mut() {
+                    value.push(' ');
+                    value.push_str(line.trim());
+                }
+                continue;
+            }
+            if found.is_some() {
+                break;
+            }
+            if let Some((key, value)) = line.split_once(':')
+                && key.trim().eq_ignore_ascii_case(name)
+            {
+                found = Some(value.trim().to_owned());
+            }
+        }
+        found
+    }
+
+    /// A parameter of a structured header value such as Content-Type, unquoted.
+    pub fn parameter(value: &str, name: &str) -> Option<String> {
+        value.split(';').skip(1).find_map(|param| {
+            let (key, value) = param.split_once('=')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().trim_matches('"').to_owned())
+        })
+    }
+
+    fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+        haystack
+            .get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|at| at + from)
+    }
+
+    /// Decodes a base64 body, ignoring line breaks and other white space.
+    pub fn decode_base64(body: &[u8]) -> Vec<u8> {
+        let clean: Vec<u8> = body
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        B64.decode(clean).expect("the body is base64")
+    }
+
+    /// Base64 in CRLF-terminated lines of 76 characters, as mail carries it.
+    pub fn encode_base64_lines(data: &[u8]) -> String {
+        let text = B64.encode(data);
+        let mut out = String::with_capacity(text.len() + text.len() / 38 + 2);
+        for chunk in text.as_bytes().chunks(76) {
+            out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    /// The two parts of a `multipart/signed` message (RFC 1847, RFC 8551 §3.5.3): the exact
+    /// bytes of the signed entity (without the CRLF that belongs to the next boundary) and the
+    /// decoded DER of the detached signature.
+    pub fn split_multipart_signed(message: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let content_type = header(message, "Content-Type").expect("a Content-Type header");
+        assert!(
+            content_type
+                .to_ascii_lowercase()
+                .starts_with("multipart/signed"),
+            "not multipart/signed: {content_type}"
+        );
+        let boundary = parameter(&content_type, "boundary").expect("a boundary");
+        let (_, body) = split_head(message);
+        let open = format!("--{boundary}\r\n");
+        let delimiter = format!("\r\n--{boundary}");
+        let start = if body.starts_with(open.as_bytes()) {
+            open.len()
+        } else {
+            find(body, format!("\r\n{open}").as_bytes(), 0).expect("a first boundary")
+                + open.len()
+                + 2
+        };
+        let end = find(body, delimiter.as_bytes(), start).expect("a second boundary");
+        let entity = body[start..end].to_vec();
+        let part_start = end + delimiter.len() + 2;
+        let part_end = find(body, delimiter.as_bytes(), part_start).expect("a closing boundary");
+        let part = &body[part_start..part_end];
+        let part_type = header(part, "Content-Type").expect("the signature part's type");
+        assert!(
+            part_type.contains("pkcs7-signature"),
+            "second part is {part_type}"
+        );
+        let (_, signature) = split_head(part);
+        (entity, decode_base64(signature))
+    }
+
+    /// The DER inside an `application/pkcs7-mime` message (base64 body).
+    pub fn pkcs7_mime_der(message: &[u8]) -> Vec<u8> {
+        let content_type = header(message, "Content-Type").expect("a Content-Type header");
+        assert!(
+            content_type.contains("pkcs7-mime"),
+            "not application/pkcs7-mime: {content_type}"
+        );
+        decode_base64(split_head(message).1)
+    }
+
+    /// A `multipart/signed` message from `headers` (CRLF-terminated lines such as From, To,
+    /// Subject), the signed `entity` (canonical, CRLF) and a detached signature (DER).
+    pub fn multipart_signed(
+        headers: &str,
+        entity: &[u8],
+        signature: &[u8],
+        micalg: &str,
+    ) -> Vec<u8> {
+        let boundary = "----=_mailseal_test_boundary_7c1f";
+        let mut out = format!(
+            "{headers}MIME-Version: 1.0\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={micalg}; boundary=\"{boundary}\"\r\n\r\nThis is an S/MIME signed message.\r\n\r\n--{boundary}\r\n"
+        )
+        .into_bytes();
+        out.extend_from_slice(entity);
+        out.extend_from_slice(
+            format!(
+                "\r\n--{boundary}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n{}\r\n--{boundary}--\r\n",
+                encode_base64_lines(signature).trim_end()
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    /// An `application/pkcs7-mime` message of `smime_type` (`enveloped-data`, `signed-data`,
+    /// …) carrying `der` in base64, after `headers` (CRLF-terminated lines).
+    pub fn pkcs7_mime(headers: &str, smime_type: &str, der: &[u8]) -> Vec<u8> {
+        format!(
+            "{headers}MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type={smime_type}; name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n{}",
+            encode_base64_lines(der)
+        )
+        .into_bytes()
+    }
+}

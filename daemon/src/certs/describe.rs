@@ -5,6 +5,7 @@ use const_oid::ObjectIdentifier;
 use const_oid::db::{rfc5912, rfc8410};
 use der::{Decode, Encode};
 use mailseal_protocol::methods::CertificateInfo;
+use spki::SubjectPublicKeyInfoOwned;
 use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
@@ -87,17 +88,12 @@ pub fn key_algorithm(cert: &Certificate) -> String {
         let bits = spki
             .subject_public_key
             .as_bytes()
-            .and_then(|der| pkcs1_modulus_bits(der).ok())
+            .and_then(|der| rsa_modulus_bits(der).ok())
             .map_or_else(|| "?".to_owned(), |b| b.to_string());
         return format!("rsa-{bits}");
     }
     if oid == rfc5912::ID_EC_PUBLIC_KEY {
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-        return match curve {
+        return match named_curve(spki) {
             Some(c) if c == rfc5912::SECP_256_R_1 => "ec-p256".into(),
             Some(c) if c == rfc5912::SECP_384_R_1 => "ec-p384".into(),
             Some(c) if c == rfc5912::SECP_521_R_1 => "ec-p521".into(),
@@ -114,8 +110,9 @@ pub fn key_algorithm(cert: &Certificate) -> String {
     }
 }
 
-/// Bit length of an RSA modulus from a PKCS#1 RSAPublicKey (RFC 8017 §A.1.1).
-fn pkcs1_modulus_bits(der: &[u8]) -> der::Result<usize> {
+/// Bit length of an RSA modulus from a PKCS#1 RSAPublicKey (RFC 8017 §A.1.1), the contents of
+/// an RSA subjectPublicKey; shared with signature verification, which judges key sizes by it.
+pub(crate) fn rsa_modulus_bits(der: &[u8]) -> der::Result<usize> {
     #[derive(der::Sequence)]
     struct RsaPublicKey<'a> {
         modulus: der::asn1::UintRef<'a>,
@@ -125,6 +122,15 @@ fn pkcs1_modulus_bits(der: &[u8]) -> der::Result<usize> {
     let bytes = key.modulus.as_bytes();
     let leading = bytes.first().map_or(0, |b| b.leading_zeros() as usize);
     Ok(bytes.len() * 8 - leading)
+}
+
+/// The namedCurve of an EC public key (RFC 5480 §2.1.1); `None` when the parameters are absent
+/// or another choice (implicitCurve, specifiedCurve).
+pub(crate) fn named_curve(spki: &SubjectPublicKeyInfoOwned) -> Option<ObjectIdentifier> {
+    spki.algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
 }
 
 /// Everything the protocol reports about a certificate, as of `now`.

@@ -14,7 +14,8 @@
 //! can take over from this seam. The leaf's own validity is left to the caller, which reports
 //! it separately (at signing time and now).
 
-use crate::smime::verify::{Algorithm, oid_name, weaknesses};
+use crate::smime::algorithms::oid_name;
+use crate::smime::verify::{Algorithm, weaknesses};
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5912;
 use der::Encode;

@@ -205,6 +205,15 @@ fn signing_identity(
         }
         None => own_identity_for(daemon, &sender(message)?)?,
     };
+    if !is_current(&identity.certificate, SystemTime::now()) {
+        return Err(RpcError::new(
+            ErrorKind::bad_input("params.key_id"),
+            format!(
+                "the certificate of key {} is not valid now (expired or not yet valid); an own certificate outside its validity never signs",
+                identity.key_id
+            ),
+        ));
+    }
     let key = daemon.usable_key(&identity)?;
     Ok((identity, key))
 }
@@ -271,16 +280,12 @@ impl EncryptionPlan {
         let now = SystemTime::now();
         let mut certificates = vec![sender.certificate.clone()];
         let mut missing = Vec::new();
-        let mut all_read_gcm = true;
+        let mut readable = PREFERENCE.to_vec();
         for address in &addresses {
             match recipient_certificate(daemon, address, now) {
                 Some(cert) => {
-                    let caps = daemon
-                        .certs
-                        .capabilities(&Fingerprint::of(&cert))
-                        .unwrap_or_default();
-                    all_read_gcm &= caps.contains(&rfc5911::ID_AES_256_GCM)
-                        || caps.contains(&rfc5911::ID_AES_128_GCM);
+                    let announced = daemon.certs.capabilities(&Fingerprint::of(&cert));
+                    readable.retain(|candidate| can_read(announced.as_deref(), *candidate));
                     certificates.push(cert);
                 }
                 None => missing.push(address.clone()),
@@ -296,13 +301,14 @@ impl EncryptionPlan {
             ));
         }
         certificates.dedup_by_key(|c| Fingerprint::of(c));
-        // GCM only when every recipient said it can read it (RFC 8551 §2.7.1); else AES-256-CBC,
-        // which every S/MIME client reads.
-        let algorithm = algorithm.unwrap_or(if all_read_gcm {
-            ContentEncryption::Aes256Gcm
-        } else {
-            ContentEncryption::Aes256Cbc
-        });
+        // The best algorithm every recipient can read; AES-128-CBC, which every S/MIME agent
+        // must support (RFC 8551 §2.7), when they have nothing better in common.
+        let algorithm = algorithm.unwrap_or(
+            readable
+                .first()
+                .copied()
+                .unwrap_or(ContentEncryption::Aes128Cbc),
+        );
         Ok(Self {
             recipients: certificates,
             algorithm,
@@ -319,6 +325,36 @@ impl EncryptionPlan {
             })
             .collect();
         Ok(encrypt_message(message, &recipients, self.algorithm)?)
+    }
+}
+
+/// Content encryption from most to least preferred.
+const PREFERENCE: [ContentEncryption; 4] = [
+    ContentEncryption::Aes256Gcm,
+    ContentEncryption::Aes128Gcm,
+    ContentEncryption::Aes256Cbc,
+    ContentEncryption::Aes128Cbc,
+];
+
+/// Whether a recipient can read `algorithm`: what its signed mail announced in
+/// SMIMECapabilities (RFC 8551 §2.7.1.1), or, if we never saw any, the AES-CBC that every
+/// S/MIME client reads (GCM only once announced).
+fn can_read(
+    announced: Option<&[const_oid::ObjectIdentifier]>,
+    algorithm: ContentEncryption,
+) -> bool {
+    let oid = match algorithm {
+        ContentEncryption::Aes256Gcm => rfc5911::ID_AES_256_GCM,
+        ContentEncryption::Aes128Gcm => rfc5911::ID_AES_128_GCM,
+        ContentEncryption::Aes256Cbc => rfc5911::ID_AES_256_CBC,
+        ContentEncryption::Aes128Cbc => rfc5911::ID_AES_128_CBC,
+    };
+    match announced {
+        Some(list) => list.contains(&oid),
+        None => matches!(
+            algorithm,
+            ContentEncryption::Aes256Cbc | ContentEncryption::Aes128Cbc
+        ),
     }
 }
 

@@ -99,29 +99,82 @@ fn pss_parameters(hash: Hash) -> Any {
         oid: rfc5912::ID_MGF_1,
         parameters: Some(Any::encode_from(&hash_id).expect("algorithm identifiers encode")),
     };
-    let salt_len: u8 = match hash {
+    let salt_length = match hash {
         Hash::Sha1 => 20,
         Hash::Sha256 => 32,
         Hash::Sha384 => 48,
         Hash::Sha512 => 64,
     };
-    #[derive(der::Sequence)]
-    struct PssParams {
-        #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-        hash: AlgorithmIdentifierOwned,
-        #[asn1(context_specific = "1", tag_mode = "EXPLICIT")]
-        mgf: AlgorithmIdentifierOwned,
-        #[asn1(context_specific = "2", tag_mode = "EXPLICIT")]
-        salt_length: u8,
-    }
-    let der = PssParams {
-        hash: hash_id,
-        mgf,
-        salt_length: salt_len,
+    let der = RsassaPssParams {
+        hash: Some(hash_id),
+        mgf: Some(mgf),
+        salt_length: Some(salt_length),
+        trailer_field: None,
     }
     .to_der()
     .expect("PSS parameters encode");
     Any::from_der(&der).expect("just encoded")
+}
+
+/// RSASSA-PSS-params as encoded (RFC 4055 §3.1); absent fields take the defaults.
+///
+/// ```text
+/// RSASSA-PSS-params  ::=  SEQUENCE  {
+///     hashAlgorithm      [0] HashAlgorithm DEFAULT sha1Identifier,
+///     maskGenAlgorithm   [1] MaskGenAlgorithm DEFAULT mgf1SHA1Identifier,
+///     saltLength         [2] INTEGER DEFAULT 20,
+///     trailerField       [3] INTEGER DEFAULT 1  }
+/// ```
+#[derive(der::Sequence)]
+struct RsassaPssParams {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    hash: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
+    mgf: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
+    salt_length: Option<u32>,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    trailer_field: Option<u32>,
+}
+
+/// What the RSASSA-PSS parameters of a signature algorithm identifier say, defaults applied
+/// (RFC 4055 §3.1): choosing the scheme needs only the hash, checking a signature all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PssParams {
+    /// The message hash; `None` when it is one we do not know.
+    pub hash: Option<Hash>,
+    /// The hash of MGF1; `None` when the mask generation function is not MGF1 with a hash we
+    /// know.
+    pub mgf1_hash: Option<Hash>,
+    /// The salt length in bytes.
+    pub salt_length: u32,
+    /// The trailer field; 1 is the only one defined (0xBC).
+    pub trailer_field: u32,
+}
+
+impl PssParams {
+    /// Reads the parameters of an `id-RSASSA-PSS` identifier; `None` when they are absent or
+    /// do not decode.
+    pub(crate) fn of(signature: &AlgorithmIdentifierOwned) -> Option<Self> {
+        let der = signature.parameters.as_ref()?.to_der().ok()?;
+        let params = RsassaPssParams::from_der(&der).ok()?;
+        let hash_of = |id: &AlgorithmIdentifierOwned| Hash::from_oid(id.oid);
+        let mgf1_hash = match &params.mgf {
+            None => Some(Hash::Sha1),
+            Some(mgf) if mgf.oid == rfc5912::ID_MGF_1 => mgf
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<AlgorithmIdentifierOwned>().ok())
+                .and_then(|inner| hash_of(&inner)),
+            Some(_) => None,
+        };
+        Some(Self {
+            hash: params.hash.as_ref().map_or(Some(Hash::Sha1), hash_of),
+            mgf1_hash,
+            salt_length: params.salt_length.unwrap_or(20),
+            trailer_field: params.trailer_field.unwrap_or(1),
+        })
+    }
 }
 
 /// What a SignerInfo's algorithms say about how to check its signature.
@@ -141,9 +194,11 @@ pub fn signature_scheme(
         o if o == rfc5912::SHA_256_WITH_RSA_ENCRYPTION => SignatureScheme::RsaPkcs1(Hash::Sha256),
         o if o == rfc5912::SHA_384_WITH_RSA_ENCRYPTION => SignatureScheme::RsaPkcs1(Hash::Sha384),
         o if o == rfc5912::SHA_512_WITH_RSA_ENCRYPTION => SignatureScheme::RsaPkcs1(Hash::Sha512),
-        o if o == rfc5912::ID_RSASSA_PSS => {
-            SignatureScheme::RsaPss(pss_hash(signature).unwrap_or(hash))
-        }
+        o if o == rfc5912::ID_RSASSA_PSS => SignatureScheme::RsaPss(
+            PssParams::of(signature)
+                .and_then(|params| params.hash)
+                .unwrap_or(hash),
+        ),
         o if o == rfc5912::ECDSA_WITH_SHA_256 => SignatureScheme::Ecdsa(Hash::Sha256),
         o if o == rfc5912::ECDSA_WITH_SHA_384 => SignatureScheme::Ecdsa(Hash::Sha384),
         o if o == rfc5912::ECDSA_WITH_SHA_512 => SignatureScheme::Ecdsa(Hash::Sha512),
@@ -154,24 +209,12 @@ pub fn signature_scheme(
     })
 }
 
-/// The hash inside RSASSA-PSS parameters (default SHA-1 per RFC 4055 when absent).
-fn pss_hash(signature: &AlgorithmIdentifierOwned) -> Option<Hash> {
-    #[derive(der::Sequence)]
-    struct PssHashOnly {
-        #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
-        hash: Option<AlgorithmIdentifierOwned>,
-        #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
-        mgf: Option<AlgorithmIdentifierOwned>,
-        #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
-        salt_length: Option<u32>,
-        #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
-        trailer_field: Option<u32>,
-    }
-    let params = signature.parameters.as_ref()?.to_der().ok()?;
-    let parsed = PssHashOnly::from_der(&params).ok()?;
-    match parsed.hash {
-        Some(hash) => Hash::from_oid(hash.oid),
-        None => Some(Hash::Sha1),
+/// An OID for people: dotted, with its registered name when `const-oid` knows it, as in
+/// "1.2.840.113549.1.7.3 (id-envelopedData)"; for reports and error messages.
+pub(crate) fn oid_name(oid: ObjectIdentifier) -> String {
+    match const_oid::db::DB.by_oid(&oid) {
+        Some(name) => format!("{oid} ({name})"),
+        None => oid.to_string(),
     }
 }
 
@@ -195,5 +238,57 @@ mod tests {
         }
         assert_eq!(Hash::from_oid(Hash::Sha512.oid()), Some(Hash::Sha512));
         assert_eq!(Hash::Sha256.digest(b"abc").len(), 32);
+    }
+
+    #[test]
+    fn pss_parameters_encode_and_read_back() {
+        let id = signature_algorithm_identifier(SignatureScheme::RsaPss(Hash::Sha256));
+        assert_eq!(
+            hex::encode(id.to_der().unwrap()),
+            "303d06092a864886f70d01010a3030a00d300b0609608648016503040201a11a301806092a864886f7\
+             0d010108300b0609608648016503040201a203020120"
+        );
+        assert_eq!(
+            PssParams::of(&id),
+            Some(PssParams {
+                hash: Some(Hash::Sha256),
+                mgf1_hash: Some(Hash::Sha256),
+                salt_length: 32,
+                trailer_field: 1,
+            })
+        );
+        // Empty parameters mean every default: SHA-1, MGF1 with SHA-1, 20 bytes of salt.
+        let defaults = AlgorithmIdentifierOwned {
+            oid: rfc5912::ID_RSASSA_PSS,
+            parameters: Some(Any::from_der(&[0x30, 0x00]).unwrap()),
+        };
+        assert_eq!(
+            PssParams::of(&defaults),
+            Some(PssParams {
+                hash: Some(Hash::Sha1),
+                mgf1_hash: Some(Hash::Sha1),
+                salt_length: 20,
+                trailer_field: 1,
+            })
+        );
+        // Without parameters the digest algorithm names the hash.
+        let bare = AlgorithmIdentifierOwned {
+            oid: rfc5912::ID_RSASSA_PSS,
+            parameters: None,
+        };
+        assert_eq!(PssParams::of(&bare), None);
+        assert_eq!(
+            signature_scheme(&Hash::Sha512.algorithm_identifier(), &bare),
+            Some(SignatureScheme::RsaPss(Hash::Sha512))
+        );
+    }
+
+    #[test]
+    fn oid_names_carry_the_registered_name() {
+        assert_eq!(
+            oid_name(rfc5912::ID_SHA_256),
+            "2.16.840.1.101.3.4.2.1 (id-sha256)"
+        );
+        assert_eq!(oid_name(ObjectIdentifier::new_unwrap("1.2.3.4")), "1.2.3.4");
     }
 }

@@ -134,6 +134,18 @@ type Step = (Vec<u8>, Layer, Vec<Harvest>);
 fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<Step>, MessageError> {
     let content_type = outer.content_type();
     let from = outer.addresses(&["From"]);
+    // Detached and encapsulated signatures are checked against the same addresses, anchors,
+    // certificates and time.
+    let verify = |content_info: &[u8], detached_content: Option<&[u8]>| {
+        verify::verify(&VerifyInput {
+            content_info,
+            detached_content,
+            from: &from,
+            anchors: context.anchors,
+            known_certs: context.known_certs,
+            now: context.now,
+        })
+    };
     match content_type.mime_type.as_str() {
         "multipart/signed" => {
             let boundary = content_type
@@ -145,14 +157,7 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
             };
             let signed = mime::crlf(signed);
             let signature = mime::parse(signature).decoded_body()?;
-            let verified = verify::verify(&VerifyInput {
-                content_info: &signature,
-                detached_content: Some(&signed),
-                from: &from,
-                anchors: context.anchors,
-                known_certs: context.known_certs,
-                now: context.now,
-            })?;
+            let verified = verify(&signature, Some(&signed))?;
             let layer = Layer::Signed {
                 mode: SignatureMode::Detached,
                 signatures: verified.reports,
@@ -163,14 +168,7 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
             let der = outer.decoded_body()?;
             match content_info_type(&der) {
                 Some(t) if t == rfc6268::ID_SIGNED_DATA => {
-                    let verified = verify::verify(&VerifyInput {
-                        content_info: &der,
-                        detached_content: None,
-                        from: &from,
-                        anchors: context.anchors,
-                        known_certs: context.known_certs,
-                        now: context.now,
-                    })?;
+                    let verified = verify(&der, None)?;
                     let layer = Layer::Signed {
                         mode: SignatureMode::Opaque,
                         signatures: verified.reports,

@@ -33,16 +33,22 @@ pub struct Entity<'a> {
     pub body: &'a [u8],
 }
 
+/// Where the line starting at `start` ends: just past its LF, or at the end of `data`; both
+/// header and multipart parsing take CRLF and bare LF alike.
+fn line_end(data: &[u8], start: usize) -> usize {
+    data[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(data.len(), |i| start + i + 1)
+}
+
 /// Splits `raw` at the first empty line (CRLF or LF). A message with no empty line is all
 /// headers if every line looks like a header, else all body.
 pub fn parse(raw: &[u8]) -> Entity<'_> {
     let mut headers: Vec<Header> = Vec::new();
     let mut pos = 0;
     while pos < raw.len() {
-        let line_end = raw[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(raw.len(), |i| pos + i + 1);
+        let line_end = line_end(raw, pos);
         let line = &raw[pos..line_end];
         let content = trim_line_end(line);
         if content.is_empty() {
@@ -267,10 +273,7 @@ pub fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8
     let mut starts = Vec::new();
     let mut line_start = 0;
     while line_start < body.len() {
-        let line_end = body[line_start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(body.len(), |i| line_start + i + 1);
+        let line_end = line_end(body, line_start);
         if body[line_start..line_end].starts_with(delimiter) {
             let closing = body[line_start + delimiter.len()..].starts_with(b"--");
             starts.push((line_start, line_end, closing));

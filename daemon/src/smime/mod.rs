@@ -2,8 +2,10 @@
 //! decryption of whole messages, on CMS (RFC 5652) structures.
 //!
 //! `message` is the entry point (whole messages in, whole messages out); it uses `mime` and
-//! `compose` for the mail side and `sign`, `verify` and `envelope` for the CMS side.
+//! `compose` for the mail side and `sign`, `verify` and `envelope` for the CMS side; incoming CMS
+//! passes through `ber` first.
 pub mod algorithms;
+pub(crate) mod ber;
 pub mod compose;
 pub mod envelope;
 pub mod message;

@@ -181,10 +181,9 @@ pub(super) fn parse(
     let parameters = identifier
         .parameters
         .as_ref()
-        .ok_or(EnvelopeError::Malformed {
-            what: "content-encryption parameters are absent",
-            source: None,
-        })?;
+        .ok_or(EnvelopeError::malformed(
+            "content-encryption parameters are absent",
+        ))?;
     let iv = if authenticated {
         let gcm: GcmParameters = parameters
             .decode_as()
@@ -201,10 +200,9 @@ pub(super) fn parse(
             .decode_as()
             .map_err(EnvelopeError::der("the AES-CBC IV"))?;
         if iv.as_bytes().len() != cipher::AES_CBC_IV_LEN {
-            return Err(EnvelopeError::Malformed {
-                what: "an AES-CBC IV that is not 16 bytes",
-                source: None,
-            });
+            return Err(EnvelopeError::malformed(
+                "an AES-CBC IV that is not 16 bytes",
+            ));
         }
         iv.into_bytes()
     };
@@ -251,10 +249,9 @@ impl ContentAlgorithm {
                 key.decrypt(&mut buffer, context).map_err(failed)?.len()
             }
             _ => {
-                return Err(EnvelopeError::Malformed {
-                    what: "the content encryption does not match the envelope type",
-                    source: None,
-                });
+                return Err(EnvelopeError::malformed(
+                    "the content encryption does not match the envelope type",
+                ));
             }
         };
         buffer.truncate(len);

@@ -3,7 +3,9 @@
 
 use super::content::{self, Authentication};
 use super::recipients::{self, CertificateRef};
-use super::{Decrypted, EnvelopeError, OwnKey, ber, kari, ktri, oid_name};
+use super::{Decrypted, EnvelopeError, OwnKey, kari, ktri};
+use crate::smime::algorithms::oid_name;
+use crate::smime::ber::{self, Profile};
 use cms::authenveloped_data::AuthEnvelopedData;
 use cms::content_info::ContentInfo;
 use cms::enveloped_data::{
@@ -23,7 +25,7 @@ use der::{Decode, Encode};
 /// unlocking helps), then `Locked`. When `authAttrs` are present they are the GCM additional
 /// data, DER-encoded with a SET OF tag (RFC 5083 §2.2).
 pub fn decrypt(content_info: &[u8], keys: &[OwnKey<'_>]) -> Result<Decrypted, EnvelopeError> {
-    let der = ber::to_der(content_info)?;
+    let der = ber::to_der(content_info, Profile::ENVELOPED_DATA)?;
     let info = ContentInfo::from_der(&der).map_err(EnvelopeError::der("ContentInfo"))?;
     let envelope = Envelope::read(&info)?;
     let (own, target) = find_recipient(&envelope.recipients, keys)?;
@@ -45,10 +47,9 @@ pub fn decrypt(content_info: &[u8], keys: &[OwnKey<'_>]) -> Result<Decrypted, En
             .encrypted
             .encrypted_content
             .as_ref()
-            .ok_or(EnvelopeError::Malformed {
-                what: "the encrypted content is absent (detached content is not supported)",
-                source: None,
-            })?;
+            .ok_or(EnvelopeError::malformed(
+                "the encrypted content is absent (detached content is not supported)",
+            ))?;
     let content = algorithm.open(
         &cek,
         ciphertext.as_bytes(),

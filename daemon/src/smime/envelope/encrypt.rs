@@ -29,10 +29,9 @@ pub fn encrypt(
     algorithm: ContentEncryption,
 ) -> Result<Vec<u8>, EnvelopeError> {
     if recipients.is_empty() {
-        return Err(EnvelopeError::Malformed {
-            what: "an envelope needs at least one recipient",
-            source: None,
-        });
+        return Err(EnvelopeError::malformed(
+            "an envelope needs at least one recipient",
+        ));
     }
     let cek = content::random_key(content::key_len(algorithm))?;
     let infos = recipients
@@ -94,10 +93,7 @@ pub fn encrypt(
 /// The RecipientInfo for one recipient, by the type of its key.
 fn recipient_info(recipient: &Recipient<'_>, cek: &[u8]) -> Result<RecipientInfo, EnvelopeError> {
     let cert = recipient.certificate;
-    let refuse = |reason| EnvelopeError::UnsupportedRecipientKey {
-        subject: cert.tbs_certificate().subject().to_string(),
-        reason,
-    };
+    let refuse = |reason| EnvelopeError::unsupported_recipient(cert, reason);
     let spki = cert.tbs_certificate().subject_public_key_info();
     match spki.algorithm.oid {
         rfc5912::RSA_ENCRYPTION => {

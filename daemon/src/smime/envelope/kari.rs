@@ -278,9 +278,11 @@ pub(super) fn recipient_info(
     curve: Curve,
     cek: &[u8],
 ) -> Result<RecipientInfo, EnvelopeError> {
-    let unusable = || EnvelopeError::UnsupportedRecipientKey {
-        subject: recipient.tbs_certificate().subject().to_string(),
-        reason: "its public key is not a valid point of its curve",
+    let unusable = || {
+        EnvelopeError::unsupported_recipient(
+            recipient,
+            "its public key is not a valid point of its curve",
+        )
     };
     let peer = recipient
         .tbs_certificate()
@@ -346,10 +348,9 @@ pub(super) fn decrypt_cek(
         .key_enc_alg
         .parameters
         .as_ref()
-        .ok_or(EnvelopeError::Malformed {
-            what: "a key agreement without its key-wrap algorithm",
-            source: None,
-        })?
+        .ok_or(EnvelopeError::malformed(
+            "a key agreement without its key-wrap algorithm",
+        ))?
         .decode_as()
         .map_err(EnvelopeError::der("the key-wrap algorithm"))?;
     let wrap = KeyWrap::from_oid(wrap_identifier.oid)
@@ -363,10 +364,9 @@ pub(super) fn decrypt_cek(
     let peer = originator
         .public_key
         .as_bytes()
-        .ok_or(EnvelopeError::Malformed {
-            what: "an originator key with unused bits",
-            source: None,
-        })?;
+        .ok_or(EnvelopeError::malformed(
+            "an originator key with unused bits",
+        ))?;
     let z = key.ecdh(peer).map_err(|error| match error {
         KeyError::Failed { .. } => EnvelopeError::DecryptionFailed,
         other => other.into(),

@@ -130,10 +130,8 @@ pub(super) fn recipient_info(
     padding: RsaPadding,
     cek: &[u8],
 ) -> Result<RecipientInfo, EnvelopeError> {
-    let unusable = || EnvelopeError::UnsupportedRecipientKey {
-        subject: recipient.tbs_certificate().subject().to_string(),
-        reason: "its RSA public key is unusable",
-    };
+    let unusable =
+        || EnvelopeError::unsupported_recipient(recipient, "its RSA public key is unusable");
     let spki = recipient
         .tbs_certificate()
         .subject_public_key_info()

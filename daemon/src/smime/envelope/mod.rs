@@ -18,9 +18,8 @@
 //!
 //! Files: `encrypt.rs` and `decrypt.rs` hold the two directions, `content.rs` the symmetric
 //! layer, `ktri.rs` and `kari.rs` the two kinds of recipient, `recipients.rs` how recipients
-//! are identified, `ber.rs` the BER reader.
+//! are identified; `smime::ber` reads BER.
 
-mod ber;
 mod content;
 mod decrypt;
 mod encrypt;
@@ -35,6 +34,8 @@ pub use encrypt::encrypt;
 
 use crate::keys::KeyId;
 use crate::keys::backend::{KeyError, PrivateKeyOps, RsaPadding};
+use crate::smime::algorithms::oid_name;
+use crate::smime::ber::BerError;
 use const_oid::ObjectIdentifier;
 use std::fmt;
 use x509_cert::Certificate;
@@ -158,6 +159,11 @@ impl EnvelopeError {
         }
     }
 
+    /// `Malformed` for a fault found without a decoder's error.
+    fn malformed(what: &'static str) -> Self {
+        Self::Malformed { what, source: None }
+    }
+
     /// `UnsupportedAlgorithm` for `oid` used for `purpose`.
     fn unsupported(oid: ObjectIdentifier, purpose: &'static str) -> Self {
         Self::UnsupportedAlgorithm {
@@ -165,13 +171,22 @@ impl EnvelopeError {
             purpose,
         }
     }
+
+    /// `UnsupportedRecipientKey` for `recipient`'s certificate.
+    fn unsupported_recipient(recipient: &Certificate, reason: &'static str) -> Self {
+        Self::UnsupportedRecipientKey {
+            subject: recipient.tbs_certificate().subject().to_string(),
+            reason,
+        }
+    }
 }
 
-/// An OID for people: dotted, with its registered name when `const-oid` knows it. (The same
-/// helper exists in `verify`; one shared copy in `smime::algorithms` would serve both.)
-fn oid_name(oid: ObjectIdentifier) -> String {
-    match const_oid::db::DB.by_oid(&oid) {
-        Some(name) => format!("{oid} ({name})"),
-        None => oid.to_string(),
+/// Bad BER is a malformed message, described in the BER reader's words.
+impl From<BerError> for EnvelopeError {
+    fn from(error: BerError) -> Self {
+        Self::Malformed {
+            what: error.problem.what(),
+            source: Some(error.into()),
+        }
     }
 }

@@ -5,6 +5,7 @@ use super::*;
 use crate::keys::backend::Hash;
 use crate::keys::pkcs12::PrivateKeyDer;
 use crate::keys::software::SoftwareKey;
+use crate::smime::ber::{self, Profile};
 use crate::test_support::{TempPki, openssl, rfc9216};
 use aws_lc_rs::rsa::{Pkcs1PublicEncryptingKey, PublicEncryptingKey};
 use cms::authenveloped_data::AuthEnvelopedData;
@@ -287,7 +288,10 @@ fn our_output_is_der_with_the_rfc_5652_versions() {
         info.content.decode_as::<EnvelopedData>().unwrap().version
     };
     let only_rsa = encrypt(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes128Cbc).unwrap();
-    assert_eq!(ber::to_der(&only_rsa).unwrap(), only_rsa);
+    assert_eq!(
+        ber::to_der(&only_rsa, Profile::ENVELOPED_DATA).unwrap(),
+        only_rsa
+    );
     assert_eq!(enveloped_version(&only_rsa), CmsVersion::V0);
     let with_ec = encrypt(
         MESSAGE,

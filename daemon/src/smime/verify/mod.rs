@@ -1,16 +1,15 @@
 //! Verifying CMS SignedData (RFC 5652 §5.4–5.6) as S/MIME uses it (RFC 8551, RFC 8550): one
 //! report per SignerInfo with every check made and why it passed or failed.
 //!
-//! The flow: BER is normalized to DER (`ber`), SignedData is taken apart leniently (`parse`),
-//! then each SignerInfo is checked on its own (`signer`) — the signature value with aws-lc-rs
-//! (`signature`), the message digest, and the signer's certificate (`checks`, with the path to
-//! a trust anchor from [`crate::certs::path`]). A malformed SignerInfo yields a failed report
-//! for itself without hiding the others.
+//! The flow: BER is normalized to DER (`smime::ber`, keeping SET OF order), SignedData is taken
+//! apart leniently (`parse`), then each SignerInfo is checked on its own (`signer`) — the
+//! signature value with aws-lc-rs (`signature`), the message digest, and the signer's
+//! certificate (`checks`, with the path to a trust anchor from [`crate::certs::path`]). A
+//! malformed SignerInfo yields a failed report for itself without hiding the others.
 //!
 //! Revocation is not checked here yet: the certificates work adds it (and the `Revocation`
 //! check) on the same path seam.
 
-mod ber;
 mod checks;
 mod parse;
 mod signature;
@@ -20,7 +19,7 @@ pub(crate) mod test_pki;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use signature::{Algorithm, oid_name, weaknesses};
+pub(crate) use signature::{Algorithm, weaknesses};
 
 use const_oid::ObjectIdentifier;
 use mailseal_protocol::methods::report::SignatureReport;

@@ -3,8 +3,8 @@
 //! costs a report, not the whole message.
 
 use super::VerifyError;
-use super::ber;
-use super::signature::oid_name;
+use crate::smime::algorithms::oid_name;
+use crate::smime::ber::{self, Profile};
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::EncapsulatedContentInfo;
 use const_oid::ObjectIdentifier;
@@ -67,7 +67,8 @@ pub(super) fn parse(content_info: &[u8]) -> Result<Message, VerifyError> {
             source: Some(source),
         }
     };
-    let der = ber::normalize(content_info).map_err(malformed("BER encoding"))?;
+    let der = ber::to_der(content_info, Profile::SIGNED_DATA)
+        .map_err(|error| malformed("BER encoding")(error.into()))?;
     let info = ContentInfo::from_ber(&der).map_err(malformed("ContentInfo"))?;
     if info.content_type != rfc5911::ID_SIGNED_DATA {
         return Err(VerifyError::NotSigned {

@@ -2,12 +2,11 @@
 //! §5.6) and certificates (RFC 5280 §6.1.3) alike, and judging whether the algorithms and key
 //! are strong enough (RFC 8551 §2.2 and §2.1).
 
+use crate::certs::describe::{named_curve, rsa_modulus_bits};
 use crate::keys::backend::{Hash, SignatureScheme};
-use crate::smime::algorithms::signature_scheme;
+use crate::smime::algorithms::{PssParams, oid_name, signature_scheme};
 use aws_lc_rs::signature::{self as sig, RsaPssSaltLength, VerificationAlgorithm};
-use const_oid::ObjectIdentifier;
 use const_oid::db::{rfc5912, rfc8410};
-use der::{Decode, Encode};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::fmt;
 
@@ -48,12 +47,7 @@ impl KeyKind {
             return Ok(Self::Rsa { bits });
         }
         if oid == rfc5912::ID_EC_PUBLIC_KEY {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-            return match curve {
+            return match named_curve(spki) {
                 Some(c) if c == rfc5912::SECP_256_R_1 => Ok(Self::Ec(Curve::P256)),
                 Some(c) if c == rfc5912::SECP_384_R_1 => Ok(Self::Ec(Curve::P384)),
                 Some(c) if c == rfc5912::SECP_521_R_1 => Ok(Self::Ec(Curve::P521)),
@@ -254,74 +248,25 @@ pub fn hash_name(hash: Hash) -> String {
     hash.micalg().to_ascii_uppercase()
 }
 
-/// An OID with its name when the database knows it: "1.2.840.113549.1.7.3 (id-envelopedData)".
-pub fn oid_name(oid: ObjectIdentifier) -> String {
-    match const_oid::db::DB.by_oid(&oid) {
-        Some(name) => format!("{oid} ({name})"),
-        None => oid.to_string(),
-    }
-}
-
 /// The key as aws-lc-rs takes it: PKCS#1 RSAPublicKey, SEC1 point or raw Ed25519 key, which is
 /// what the subjectPublicKey BIT STRING holds.
 fn key_bytes(spki: &SubjectPublicKeyInfoOwned) -> Option<&[u8]> {
     spki.subject_public_key.as_bytes()
 }
 
-/// Bit length of an RSA modulus from a PKCS#1 RSAPublicKey (RFC 8017 §A.1.1).
-fn rsa_modulus_bits(der: &[u8]) -> der::Result<usize> {
-    #[derive(der::Sequence)]
-    struct RsaPublicKey<'a> {
-        modulus: der::asn1::UintRef<'a>,
-        public_exponent: der::asn1::UintRef<'a>,
-    }
-    let key = RsaPublicKey::from_der(der)?;
-    let bytes = key.modulus.as_bytes();
-    let leading = bytes.first().map_or(0, |b| b.leading_zeros() as usize);
-    Ok(bytes.len() * 8 - leading)
-}
-
 /// The salt length of RSASSA-PSS parameters (RFC 4055 §3.1), when they describe what aws-lc-rs
 /// verifies: the given hash, MGF1 with that same hash, trailer field 1.
 fn pss_salt(hash: Hash, signature: &AlgorithmIdentifierOwned) -> Option<u16> {
-    #[derive(der::Sequence)]
-    struct PssParams {
-        #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
-        hash: Option<AlgorithmIdentifierOwned>,
-        #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
-        mgf: Option<AlgorithmIdentifierOwned>,
-        #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
-        salt_length: Option<u32>,
-        #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
-        trailer_field: Option<u32>,
-    }
-    let params = PssParams::from_der(&signature.parameters.as_ref()?.to_der().ok()?).ok()?;
-    let named = |id: &Option<AlgorithmIdentifierOwned>| {
-        id.as_ref()
-            .map_or(Some(Hash::Sha1), |id| Hash::from_oid(id.oid))
-    };
-    let mgf_hash = match &params.mgf {
-        None => Some(Hash::Sha1),
-        Some(mgf) if mgf.oid == rfc5912::ID_MGF_1 => {
-            let inner = mgf
-                .parameters
-                .as_ref()?
-                .decode_as::<AlgorithmIdentifierOwned>()
-                .ok()?;
-            Hash::from_oid(inner.oid)
-        }
-        Some(_) => None,
-    };
-    let ok = named(&params.hash) == Some(hash)
-        && mgf_hash == Some(hash)
-        && params.trailer_field.unwrap_or(1) == 1;
-    ok.then(|| u16::try_from(params.salt_length.unwrap_or(20)).ok())
-        .flatten()
+    let params = PssParams::of(signature)?;
+    let ok =
+        params.hash == Some(hash) && params.mgf1_hash == Some(hash) && params.trailer_field == 1;
+    ok.then(|| u16::try_from(params.salt_length).ok()).flatten()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use const_oid::ObjectIdentifier;
 
     #[test]
     fn weak_choices_are_named() {
@@ -351,10 +296,6 @@ mod tests {
             parameters: None,
         };
         assert!(Algorithm::for_certificate(&rsa).is_err());
-        assert_eq!(
-            oid_name(rfc5912::ID_SHA_256),
-            "2.16.840.1.101.3.4.2.1 (id-sha256)"
-        );
     }
 
     #[test]

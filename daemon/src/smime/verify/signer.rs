@@ -4,10 +4,11 @@
 
 use super::checks;
 use super::parse::decode_ber;
-use super::signature::{Algorithm, KeyKind, hash_name, oid_name};
+use super::signature::{Algorithm, KeyKind, hash_name};
 use super::{Harvest, VerifyInput};
 use crate::certs::describe::{describe, emails};
 use crate::keys::backend::Hash;
+use crate::smime::algorithms::oid_name;
 use cms::signed_data::{SignerIdentifier, SignerInfo};
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5911;

@@ -1,0 +1,692 @@
+//! Interoperability with the real `gpgsm` (GnuPG's S/MIME tool, 2.2 as Debian 12 ships it) in
+//! both directions: our signatures and encryptions opened by gpgsm, gpgsm's opened by us.
+//!
+//! Every test has its own GNUPGHOME (0700) that trusts the test CA (`trustlist.txt`, flag
+//! `S relax`), checks no CRLs, and lets the agent take passphrases over the loopback; the agent
+//! is killed when the home is dropped. Without `gpgsm` (or its agent) a test prints
+//! "skipped: …" and returns; CI installs both.
+//!
+//! What gpgsm 2.2 (2.2.40, libksba 1.6) cannot do, found while writing these tests, so not
+//! tested here (ECC key agreement is tested against OpenSSL in `smime.rs`):
+//! - ECDH at all. Encrypting to a P-256 certificate fails (`ksba_cms_set_enc_val failed:
+//!   Invalid S-expression`; for a keyAgreement-only certificate already `Wrong key usage`),
+//!   and decrypting KeyAgreeRecipientInfo fails (`decrypting session key failed: Invalid
+//!   session key`), even when the agent holds the key. So cases 3 and 4 are RSA only.
+//! - AES-GCM AuthEnvelopedData (RFC 5083): it cannot decrypt it (`error getting IV: Buffer too
+//!   short`). Its signatures announce only AES-128-CBC and 3DES, so after reading a gpgsm
+//!   user's signed mail we must keep encrypting to them with CBC; a test checks that.
+//! - Importing an EC PKCS#12: gpgsm crashes (segmentation fault). Its P-256 key is therefore
+//!   made inside gpg-agent (`GENKEY`) and the CA certifies that public key; gpgsm then signs
+//!   with ECDSA P-256 fine, and verifies our ECDSA P-256 signatures.
+//! - OpenSSL 3's default PKCS#12 (PBES2, PBKDF2 with HMAC-SHA-256, AES-256-CBC): refused
+//!   (`encryptedData error at "pkcs5PBES2-params"`). It gets the legacy form
+//!   (pbeWithSHAAnd3-KeyTripleDES-CBC, HMAC-SHA-1 MAC), which our daemon reads too.
+//! - Its exit status after `--decrypt` is 2 whenever a RecipientInfo before the one for its
+//!   key is not for it (our sender's copy, say), although it decrypts and says
+//!   `DECRYPTION_OKAY`; OpenSSL's messages get the same. Decryption is judged by the status
+//!   lines, as GPGME does.
+//! - With `--passphrase-fd` it reads one passphrase and uses it for every question, so an
+//!   imported PKCS#12 key is protected in the agent under the PKCS#12 password itself.
+
+use mailseal_protocol::Secret;
+use mailseal_protocol::methods::report::{CheckName, Outcome, SignatureReport, Verdict};
+use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, OpenedResult};
+use mailseal_protocol::methods::{cert, key};
+use mailseal_tests::{Client, Pki, TestDaemon, mime, openssl};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The password of every PKCS#12 file here, and so of gpgsm's imported keys.
+const PASSWORD: &str = "pw";
+
+/// Options that make the legacy PKCS#12 gpgsm 2.2 can read.
+const LEGACY_P12: [&str; 6] = [
+    "-keypbe",
+    "PBE-SHA1-3DES",
+    "-certpbe",
+    "PBE-SHA1-3DES",
+    "-macalg",
+    "sha1",
+];
+
+/// Ann's message as a mail client hands it over: 8-bit UTF-8, so our canonicalization
+/// re-encodes it as quoted-printable before signing or encrypting.
+const ANN_MESSAGE: &str = "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: to gpgsm\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHello Bob,\r\nGrüße from Ann.\r\n";
+
+/// Whether the GnuPG tools these tests need are installed; the reason if not.
+fn gnupg_missing() -> Option<String> {
+    for tool in ["gpgsm", "gpg-agent", "gpgconf", "gpg-connect-agent"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Some(format!("{tool} not installed"));
+        }
+    }
+    None
+}
+
+macro_rules! require_gnupg {
+    () => {
+        if let Some(reason) = gnupg_missing() {
+            println!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+/// A GNUPGHOME of its own for one test, trusting the test CA.
+struct Gnupg {
+    home: tempfile::TempDir,
+}
+
+impl Gnupg {
+    fn new(pki: &Pki) -> Self {
+        let home = tempfile::Builder::new()
+            .prefix("gh")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::set_permissions(
+            home.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        std::fs::write(
+            home.path().join("gpgsm.conf"),
+            "disable-crl-checks\ndisable-trusted-cert-crl-check\n",
+        )
+        .unwrap();
+        std::fs::write(
+            home.path().join("gpg-agent.conf"),
+            "allow-loopback-pinentry\n",
+        )
+        .unwrap();
+        let fingerprint = String::from_utf8(openssl(
+            pki.dir(),
+            &["x509", "-in", "ca.pem", "-noout", "-fingerprint", "-sha1"],
+        ))
+        .unwrap();
+        let fingerprint = fingerprint
+            .trim()
+            .split_once('=')
+            .expect("openssl prints NAME=FINGERPRINT")
+            .1;
+        std::fs::write(
+            home.path().join("trustlist.txt"),
+            format!("{fingerprint} S relax\n"),
+        )
+        .unwrap();
+        let gnupg = Self { home };
+        gnupg.gpgsm(&["--import", &path_str(&pki.dir().join("ca.pem"))], b"");
+        gnupg
+    }
+
+    fn dir(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Runs `tool` with this home; returns its output whatever the exit code.
+    fn run(&self, tool: &str, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new(tool)
+            .arg("--homedir")
+            .arg(self.dir())
+            .args(args)
+            .env("GNUPGHOME", self.dir())
+            .env("LC_ALL", "C")
+            .env("LANGUAGE", "")
+            .current_dir(self.dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{tool} runs: {e}"));
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs `gpgsm --batch` with loopback passphrases from stdin and status lines on stdout;
+    /// returns its output whatever the exit code.
+    fn gpgsm_unchecked(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut all = vec![
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase-fd",
+            "0",
+            "--status-fd",
+            "1",
+        ];
+        all.extend_from_slice(args);
+        self.run("gpgsm", &all, stdin)
+    }
+
+    /// [`Self::gpgsm_unchecked`], panicking with gpgsm's messages unless it exits 0.
+    fn gpgsm(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let out = self.gpgsm_unchecked(args, stdin);
+        assert!(
+            out.status.success(),
+            "gpgsm {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Imports a user's legacy PKCS#12 (key, certificate, CA); the key ends up protected in
+    /// the agent under the same password.
+    fn import_p12(&self, p12: &Path) {
+        let out = self.gpgsm(
+            &["--import", &path_str(p12)],
+            format!("{PASSWORD}\n").as_bytes(),
+        );
+        // IMPORT_RES count no_user_id imported … sec_read sec_imported …: one secret key.
+        let result = status_lines(&out)
+            .into_iter()
+            .find(|l| l.starts_with("IMPORT_RES "))
+            .expect("an IMPORT_RES status");
+        let fields: Vec<&str> = result.split(' ').collect();
+        assert_eq!(fields.get(11), Some(&"1"), "secret keys imported: {result}");
+    }
+
+    /// Makes a NIST P-256 key inside gpg-agent (unprotected) and returns its public point
+    /// (uncompressed, 65 bytes) as a PEM SubjectPublicKeyInfo file in this home.
+    fn agent_p256_key(&self) -> PathBuf {
+        let param = self.dir().join("keyparam");
+        std::fs::write(&param, "(genkey(ecc(curve \"NIST P-256\")(flags nocomp)))").unwrap();
+        let out = self.run(
+            "gpg-connect-agent",
+            &[
+                &format!("/definqfile KEYPARAM {}", path_str(&param)),
+                "GENKEY --no-protection",
+                "/bye",
+            ],
+            b"",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The reply is the canonical S-expression (public-key(ecc(curve …)(q 65:04…))) in
+        // Assuan data lines ("D " and the data, with %, CR and LF as %XX); gpg-connect-agent's
+        // own --decode mangles data holding a line feed, so decode them here.
+        let mut sexp = Vec::new();
+        for line in out.stdout.split(|&b| b == b'\n') {
+            let Some(data) = line.strip_prefix(b"D ") else {
+                continue;
+            };
+            let mut i = 0;
+            while i < data.len() {
+                if data[i] == b'%' && i + 2 < data.len() {
+                    let hex = std::str::from_utf8(&data[i + 1..i + 3]).expect("ASCII escape");
+                    sexp.push(u8::from_str_radix(hex, 16).expect("a %XX escape"));
+                    i += 3;
+                } else {
+                    sexp.push(data[i]);
+                    i += 1;
+                }
+            }
+        }
+        let marker = b"(1:q65:";
+        let at = sexp
+            .windows(marker.len())
+            .position(|w| w == marker)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no public key in {:?}",
+                    String::from_utf8_lossy(&out.stdout)
+                )
+            })
+            + marker.len();
+        let point = &sexp[at..at + 65];
+        assert_eq!(point[0], 4, "an uncompressed point");
+        // SubjectPublicKeyInfo for id-ecPublicKey on prime256v1, then the point.
+        let mut spki = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        spki.extend_from_slice(point);
+        let pem = format!(
+            "-----BEGIN PUBLIC KEY-----\r\n{}-----END PUBLIC KEY-----\r\n",
+            mime::encode_base64_lines(&spki)
+        );
+        let file = self.dir().join("agent-key.pub.pem");
+        std::fs::write(&file, pem).unwrap();
+        file
+    }
+
+    fn write(&self, name: &str, data: &[u8]) -> String {
+        let path = self.dir().join(name);
+        std::fs::write(&path, data).unwrap();
+        path_str(&path)
+    }
+}
+
+impl Drop for Gnupg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.dir())
+            .args(["--kill", "all"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_str().expect("UTF-8 temp paths").to_owned()
+}
+
+/// A certificate for `email` issued by the test CA over a public key made elsewhere (in
+/// gpg-agent): the request is signed by a throwaway key, its key replaced by `public_key`.
+fn certify_public_key(pki: &Pki, name: &str, email: &str, public_key: &Path) -> PathBuf {
+    let (key, csr, ext, cert) = (
+        format!("{name}-throwaway.key"),
+        format!("{name}.csr"),
+        format!("{name}.ext"),
+        format!("{name}.pem"),
+    );
+    let subject = format!("/CN={name}");
+    openssl(
+        pki.dir(),
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-subj",
+            &subject,
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
+    std::fs::write(
+        pki.dir().join(&ext),
+        format!(
+            "subjectAltName=email:{email}\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\n"
+        ),
+    )
+    .unwrap();
+    openssl(
+        pki.dir(),
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-force_pubkey",
+            &path_str(public_key),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            &ext,
+            "-out",
+            &cert,
+        ],
+    );
+    pki.dir().join(cert)
+}
+
+/// A daemon trusting the test CA, with the given users' PKCS#12 files imported.
+async fn daemon_with(pki: &Pki, users: &[&str]) -> (TestDaemon, Client) {
+    let config = format!("trusted_ca_files = [{:?}]\n", pki.dir().join("ca.pem"));
+    let daemon = TestDaemon::start(&config);
+    let mut client = daemon.client().await;
+    for user in users {
+        let p12 = std::fs::read(pki.pkcs12(user, PASSWORD, &[])).unwrap();
+        client
+            .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
+                data: p12.into(),
+                password: Secret::new(PASSWORD.into()),
+                passphrase: None,
+            })
+            .await
+            .unwrap();
+    }
+    (daemon, client)
+}
+
+fn status_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("[GNUPG:] "))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn has_status(out: &Output, keyword: &str) -> bool {
+    status_lines(out)
+        .iter()
+        .any(|l| l.split(' ').next() == Some(keyword))
+}
+
+fn only_signature(opened: &OpenedResult) -> &SignatureReport {
+    match opened.layers.as_slice() {
+        [Layer::Signed { signatures, .. }] if signatures.len() == 1 => &signatures[0],
+        other => panic!("expected one signed layer with one signature: {other:?}"),
+    }
+}
+
+fn outcome(report: &SignatureReport, name: CheckName) -> Outcome {
+    report
+        .checks()
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name:?} check in {report:?}"))
+        .outcome
+}
+
+/// SHA-1 fingerprint of a PEM certificate as gpgsm prints it (hex, upper case, no colons).
+fn sha1_fingerprint(pki: &Pki, cert: &str) -> String {
+    let out = String::from_utf8(openssl(
+        pki.dir(),
+        &["x509", "-in", cert, "-noout", "-fingerprint", "-sha1"],
+    ))
+    .unwrap();
+    out.trim().split_once('=').unwrap().1.replace(':', "")
+}
+
+/// Case 1: our detached signatures (RSA-2048 and ECDSA P-256) verify in gpgsm, given the
+/// signed entity's exact bytes and the signature from our `multipart/signed`.
+#[tokio::test]
+async fn our_signatures_verify_with_gpgsm() {
+    require_gnupg!();
+    let pki = Pki::new();
+    pki.user("ann", "ann@example.com", "rsa:2048");
+    pki.user("cara", "cara@example.com", "ec");
+    let (_daemon, mut client) = daemon_with(&pki, &["ann", "cara"]).await;
+    let gnupg = Gnupg::new(&pki);
+
+    // libgcrypt's algorithm numbers in VALIDSIG: 1 RSA, 301 ECDSA.
+    for (user, pk_algo) in [("ann", "1"), ("cara", "301")] {
+        let message = ANN_MESSAGE.replace("ann@example.com", &format!("{user}@example.com"));
+        let signed = client
+            .call::<smime::Sign>(&smime::SignParams {
+                message: message.into_bytes().into(),
+                key_id: None,
+                mode: smime::SignatureMode::Detached,
+            })
+            .await
+            .unwrap()
+            .message
+            .into_inner();
+        let (entity, signature) = mime::split_multipart_signed(&signed);
+        let content = gnupg.write("content", &entity);
+        let sig = gnupg.write("sig.p7s", &signature);
+        let out = gnupg.gpgsm(&["--verify", &sig, &content], b"");
+        let fingerprint = sha1_fingerprint(&pki, &format!("{user}.pem"));
+        assert!(
+            has_status(&out, "GOODSIG"),
+            "{user}: {:?}",
+            status_lines(&out)
+        );
+        // VALIDSIG fingerprint date timestamp expiry version reserved pk-algo hash-algo class:
+        // the signer's certificate, its key type, SHA-256 (libgcrypt's number 8).
+        let valid = status_lines(&out)
+            .into_iter()
+            .find(|l| l.starts_with("VALIDSIG "))
+            .unwrap_or_else(|| panic!("{user}: no VALIDSIG in {:?}", status_lines(&out)));
+        let fields: Vec<&str> = valid.split(' ').collect();
+        assert_eq!(fields[1], fingerprint, "{user}: {valid}");
+        assert_eq!((fields[7], fields[8]), (pk_algo, "8"), "{user}: {valid}");
+        assert!(
+            has_status(&out, "TRUST_FULLY"),
+            "{user}: the chain to the CA is accepted: {:?}",
+            status_lines(&out)
+        );
+
+        // The same signature over one changed byte: gpgsm must refuse it, so the check above
+        // really covered our bytes.
+        let mut changed = entity.clone();
+        let last = changed.len() - 3;
+        changed[last] ^= 0x01;
+        let changed = gnupg.write("changed", &changed);
+        let out = gnupg.run(
+            "gpgsm",
+            &["--batch", "--status-fd", "1", "--verify", &sig, &changed],
+            b"",
+        );
+        assert!(!out.status.success(), "{user}: a changed entity verified");
+        assert!(
+            has_status(&out, "BADSIG") && !has_status(&out, "GOODSIG"),
+            "{user}: {:?}",
+            status_lines(&out)
+        );
+    }
+}
+
+/// Case 2: gpgsm's detached signatures (RSA-2048 from an imported PKCS#12, ECDSA P-256 from a
+/// key made in its agent), wrapped into `multipart/signed` by hand, verify with us: verdict
+/// valid, the signer's address; a changed body fails the digest check.
+#[tokio::test]
+async fn gpgsm_signatures_verify_with_us() {
+    require_gnupg!();
+    let pki = Pki::new();
+    pki.user("bob", "bob@example.com", "rsa:2048");
+    let gnupg = Gnupg::new(&pki);
+    gnupg.import_p12(&pki.pkcs12("bob", PASSWORD, &LEGACY_P12));
+    let dave_key = gnupg.agent_p256_key();
+    let dave = certify_public_key(&pki, "dave", "dave@example.com", &dave_key);
+    gnupg.gpgsm(&["--import", &path_str(&dave)], b"");
+    let (_daemon, mut client) = daemon_with(&pki, &[]).await;
+
+    let entity = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nHello Ann,\r\nthis was signed by gpgsm =E2=9C=93\r\n";
+    let file = gnupg.write("entity", entity.as_bytes());
+    for (user, key_type) in [("bob", "rsa-2048"), ("dave", "ec-p256")] {
+        let email = format!("{user}@example.com");
+        let sig_path = gnupg.dir().join(format!("{user}.p7s"));
+        let out = gnupg.gpgsm(
+            &[
+                "--local-user",
+                &email,
+                "--sign",
+                "--detach",
+                "--output",
+                &path_str(&sig_path),
+                &file,
+            ],
+            format!("{PASSWORD}\n").as_bytes(),
+        );
+        assert!(has_status(&out, "SIG_CREATED"), "{:?}", status_lines(&out));
+        let signature = std::fs::read(&sig_path).unwrap();
+        let headers = format!("From: {email}\r\nTo: ann@example.com\r\nSubject: from gpgsm\r\n");
+        let message = mime::multipart_signed(&headers, entity.as_bytes(), &signature, "sha-256");
+        let opened = client
+            .call::<smime::Verify>(&smime::IncomingParams {
+                message: message.clone().into(),
+            })
+            .await
+            .unwrap();
+        let report = only_signature(&opened);
+        assert_eq!(report.verdict(), Verdict::Valid, "{user}: {report:?}");
+        let signer = report.signer().expect("the signer's certificate");
+        assert_eq!(signer.emails, vec![email.clone()]);
+        assert_eq!(signer.key_algorithm, key_type);
+        assert!(report.signing_time().is_some(), "gpgsm adds signingTime");
+        let text = String::from_utf8_lossy(opened.message.as_slice()).into_owned();
+        assert!(text.contains("signed by gpgsm =E2=9C=93"), "{text}");
+
+        let tampered = String::from_utf8(message)
+            .unwrap()
+            .replacen("Hello Ann,", "Hello Eve,", 1);
+        let opened = client
+            .call::<smime::Verify>(&smime::IncomingParams {
+                message: tampered.into_bytes().into(),
+            })
+            .await
+            .unwrap();
+        let report = only_signature(&opened);
+        assert_eq!(report.verdict(), Verdict::Invalid);
+        assert_eq!(outcome(report, CheckName::Digest), Outcome::Fail);
+    }
+}
+
+/// Case 3: what we encrypt to a gpgsm user decrypts in gpgsm to our canonical MIME entity.
+/// Bob's certificate reaches us the usual way, from his gpgsm-signed mail; gpgsm announces only
+/// CBC ciphers, so our default stays AES-256-CBC EnvelopedData, which it reads.
+#[tokio::test]
+async fn our_encryption_decrypts_with_gpgsm() {
+    require_gnupg!();
+    let pki = Pki::new();
+    pki.user("ann", "ann@example.com", "rsa:2048");
+    pki.user("bob", "bob@example.com", "rsa:2048");
+    let gnupg = Gnupg::new(&pki);
+    gnupg.import_p12(&pki.pkcs12("bob", PASSWORD, &LEGACY_P12));
+    let (_daemon, mut client) = daemon_with(&pki, &["ann"]).await;
+
+    // Bob writes first, signed with gpgsm; opening it stores his certificate and capabilities.
+    let entity = "Content-Type: text/plain\r\n\r\nHi Ann, write me encrypted.\r\n";
+    let file = gnupg.write("entity", entity.as_bytes());
+    let sig_path = gnupg.dir().join("bob.p7s");
+    gnupg.gpgsm(
+        &[
+            "--local-user",
+            "bob@example.com",
+            "--sign",
+            "--detach",
+            "--output",
+            &path_str(&sig_path),
+            &file,
+        ],
+        format!("{PASSWORD}\n").as_bytes(),
+    );
+    let from_bob = mime::multipart_signed(
+        "From: bob@example.com\r\nTo: ann@example.com\r\nSubject: hi\r\n",
+        entity.as_bytes(),
+        &std::fs::read(&sig_path).unwrap(),
+        "sha-256",
+    );
+    let opened = client
+        .call::<smime::Open>(&smime::IncomingParams {
+            message: from_bob.into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(only_signature(&opened).verdict(), Verdict::Valid);
+    let bob_certs = client
+        .call::<cert::List>(&cert::ListParams {
+            email: Some("bob@example.com".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(bob_certs.certificates.len(), 1, "harvested from the mail");
+
+    let encrypted = client
+        .call::<smime::Encrypt>(&smime::EncryptParams {
+            message: ANN_MESSAGE.as_bytes().to_vec().into(),
+            recipients: None,
+            content_encryption: None,
+        })
+        .await
+        .unwrap()
+        .message
+        .into_inner();
+    let content_type = mime::header(&encrypted, "Content-Type").unwrap();
+    assert!(
+        content_type.contains("smime-type=enveloped-data"),
+        "CBC for a gpgsm recipient: {content_type}"
+    );
+    let der = gnupg.write("encrypted.p7m", &mime::pkcs7_mime_der(&encrypted));
+    let plain = gnupg.dir().join("plain");
+    // Judged by the status lines, as GPGME does: gpgsm 2.2 exits 2 whenever a RecipientInfo
+    // before the one it can use is not for its key (here: Ann's own copy, in whatever order
+    // the SET OF holds them), although it decrypts and reports DECRYPTION_OKAY.
+    let out = gnupg.gpgsm_unchecked(
+        &["--output", &path_str(&plain), "--decrypt", &der],
+        format!("{PASSWORD}\n").as_bytes(),
+    );
+    let status = status_lines(&out);
+    assert!(
+        has_status(&out, "DECRYPTION_OKAY") && !has_status(&out, "DECRYPTION_FAILED"),
+        "{status:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plain = std::fs::read(&plain).unwrap();
+    let text = String::from_utf8(plain.clone()).expect("a 7-bit entity");
+    // Our canonical entity: Content-* headers only (From, To, Subject stay outside), CRLF
+    // line ends, the 8-bit body re-encoded as quoted-printable.
+    assert!(
+        text.starts_with("Content-Type: text/plain; charset=utf-8\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Content-Transfer-Encoding: quoted-printable\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Gr=C3=BC=C3=9Fe from Ann.\r\n"), "{text}");
+    assert!(
+        !text.contains("Subject:") && !text.contains("From:"),
+        "{text}"
+    );
+    assert!(
+        !plain.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'),
+        "CRLF only: {text:?}"
+    );
+}
+
+/// Case 4: what gpgsm encrypts to our certificate (AES-128-CBC, its default, and AES-256-CBC),
+/// wrapped as `application/pkcs7-mime` by hand, decrypts with us.
+#[tokio::test]
+async fn gpgsm_encryption_decrypts_with_us() {
+    require_gnupg!();
+    let pki = Pki::new();
+    let ann = pki.user("ann", "ann@example.com", "rsa:2048");
+    let gnupg = Gnupg::new(&pki);
+    gnupg.gpgsm(&["--import", &path_str(&ann)], b"");
+    let (_daemon, mut client) = daemon_with(&pki, &["ann"]).await;
+
+    let entity =
+        "Content-Type: text/plain; charset=us-ascii\r\n\r\nFor Ann's eyes only, from gpgsm.\r\n";
+    let file = gnupg.write("entity", entity.as_bytes());
+    for (cipher, expected) in [
+        (None, ContentEncryption::Aes128Cbc),
+        (Some("AES256"), ContentEncryption::Aes256Cbc),
+    ] {
+        let der_path = gnupg.dir().join("encrypted.p7m");
+        let mut args = vec!["--encrypt", "--recipient", "ann@example.com"];
+        if let Some(cipher) = cipher {
+            args.extend(["--cipher-algo", cipher]);
+        }
+        let output = path_str(&der_path);
+        args.extend(["--output", &output, &file]);
+        let _ = std::fs::remove_file(&der_path);
+        gnupg.gpgsm(&args, b"");
+        let der = std::fs::read(&der_path).unwrap();
+        let message = mime::pkcs7_mime(
+            "From: bob@example.com\r\nTo: ann@example.com\r\nSubject: secret\r\n",
+            "enveloped-data",
+            &der,
+        );
+        let opened = client
+            .call::<smime::Decrypt>(&smime::IncomingParams {
+                message: message.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{cipher:?}: {e}"));
+        assert!(
+            matches!(opened.layers.as_slice(), [Layer::Encrypted { algorithm, .. }] if *algorithm == expected),
+            "{cipher:?}: {:?}",
+            opened.layers
+        );
+        let text = String::from_utf8_lossy(opened.message.as_slice()).into_owned();
+        assert!(text.contains("For Ann's eyes only, from gpgsm."), "{text}");
+        assert!(
+            text.contains("Subject: secret"),
+            "outer headers kept: {text}"
+        );
+    }
+}
