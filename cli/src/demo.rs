@@ -172,6 +172,8 @@ pub async fn run() -> Result<(), CliError> {
             recipients: None,
             content_encryption: None,
             triple_wrap: false,
+            rsa_pss: false,
+            rsa_oaep: false,
         })
         .await?;
     let sent = String::from_utf8_lossy(sealed.message.as_slice()).into_owned();

@@ -85,6 +85,9 @@ pub struct SignArgs {
     /// Opaque signing (application/pkcs7-mime) instead of multipart/signed.
     #[arg(long)]
     opaque: bool,
+    /// Sign with RSA-PSS instead of PKCS#1 v1.5 (RSA keys).
+    #[arg(long)]
+    rsa_pss: bool,
 }
 
 /// Options of `encrypt` and `sign-encrypt`.
@@ -104,6 +107,12 @@ pub struct EncryptArgs {
     /// (sign-encrypt) sign the encrypted message once more (RFC 2634 triple wrap).
     #[arg(long)]
     triple_wrap: bool,
+    /// Encrypt to RSA recipients with RSA-OAEP (SHA-256) instead of PKCS#1 v1.5.
+    #[arg(long)]
+    rsa_oaep: bool,
+    /// (sign-encrypt) sign with RSA-PSS (RSA keys).
+    #[arg(long)]
+    rsa_pss: bool,
 }
 
 impl EncryptArgs {
@@ -134,6 +143,7 @@ pub async fn sign(ctx: &mut Context, args: SignArgs) -> Result<(), CliError> {
         message: args.io.read()?.into(),
         key_id: args.key_id,
         mode,
+        rsa_pss: args.rsa_pss,
     };
     let result = ctx.client.call::<smime::Sign>(&params).await?;
     emit_message(ctx, &args.io, &result)
@@ -145,6 +155,7 @@ pub async fn encrypt(ctx: &mut Context, args: EncryptArgs) -> Result<(), CliErro
         message: args.io.read()?.into(),
         recipients: args.recipients(),
         content_encryption: args.algorithm.map(Into::into),
+        rsa_oaep: args.rsa_oaep,
     };
     let result = ctx.client.call::<smime::Encrypt>(&params).await?;
     emit_message(ctx, &args.io, &result)
@@ -158,6 +169,8 @@ pub async fn sign_encrypt(ctx: &mut Context, args: EncryptArgs) -> Result<(), Cl
         recipients: args.recipients(),
         content_encryption: args.algorithm.map(Into::into),
         triple_wrap: args.triple_wrap,
+        rsa_pss: args.rsa_pss,
+        rsa_oaep: args.rsa_oaep,
     };
     let result = ctx.client.call::<smime::SignEncrypt>(&params).await?;
     emit_message(ctx, &args.io, &result)

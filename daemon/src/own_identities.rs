@@ -4,6 +4,7 @@
 
 use crate::keys::KeyId;
 use crate::keys::backend::PrivateKeyOps;
+use crate::keys::pkcs11::TokenError;
 use crate::keys::store::StoredIdentity;
 use crate::state::Daemon;
 use std::sync::Arc;
@@ -44,6 +45,9 @@ pub enum KeyUnavailable {
         /// The key.
         key_id: KeyId,
     },
+    /// A card key needs its PIN, or the card is gone.
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 impl From<&StoredIdentity> for OwnIdentity {
@@ -58,13 +62,30 @@ impl From<&StoredIdentity> for OwnIdentity {
 }
 
 impl Daemon {
-    /// Every own identity, software ones first.
+    /// Every own identity, software ones first, then those on smart cards (whose chain is
+    /// looked up among the stored certificates).
     pub fn own_identities(&self) -> Vec<OwnIdentity> {
-        self.identities
+        let mut all: Vec<OwnIdentity> = self
+            .identities
             .all()
             .iter()
             .map(|stored| OwnIdentity::from(&**stored))
-            .collect()
+            .collect();
+        let known = self.certs.list(None);
+        all.extend(
+            self.tokens
+                .identities()
+                .into_iter()
+                .map(|card| OwnIdentity {
+                    key_id: card.key_id,
+                    chain: issuers_of(&card.certificate, &known),
+                    certificate: card.certificate,
+                    home: KeyHome::Token {
+                        label: card.token_label,
+                    },
+                }),
+        );
+        all
     }
 
     /// The identity's key, or what the user must do before it can be used.
@@ -79,9 +100,29 @@ impl Daemon {
                 .ok_or(KeyUnavailable::Locked {
                     key_id: identity.key_id,
                 }),
-            KeyHome::Token { .. } => Err(KeyUnavailable::Locked {
-                key_id: identity.key_id,
-            }),
+            KeyHome::Token { .. } => Ok(self.tokens.key(&identity.key_id)?),
         }
     }
+}
+
+/// The chain above `certificate` among `known` certificates, closest issuer first, so card
+/// signatures carry it as software ones do (a card usually holds only the user's certificate).
+fn issuers_of(certificate: &Certificate, known: &[Certificate]) -> Vec<Certificate> {
+    let mut chain: Vec<Certificate> = Vec::new();
+    let mut current = certificate.clone();
+    while chain.len() < 8 {
+        let tbs = current.tbs_certificate();
+        if tbs.issuer() == tbs.subject() {
+            break;
+        }
+        let Some(issuer) = known
+            .iter()
+            .find(|c| c.tbs_certificate().subject() == tbs.issuer())
+        else {
+            break;
+        };
+        chain.push(issuer.clone());
+        current = issuer.clone();
+    }
+    chain
 }

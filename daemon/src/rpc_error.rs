@@ -4,6 +4,7 @@
 //! key, a password or a message body.
 
 use crate::keys::backend::KeyError;
+use crate::keys::pkcs11::TokenError;
 use crate::keys::pkcs12::Pkcs12Error;
 use crate::keys::sealed::SealError;
 use crate::own_identities::KeyUnavailable;
@@ -50,6 +51,12 @@ impl From<SealError> for RpcError {
 impl From<KeyError> for RpcError {
     fn from(error: KeyError) -> Self {
         let kind = match &error {
+            KeyError::TokenNotPresent { token } => ErrorKind::TokenNotPresent {
+                token: token.clone(),
+            },
+            KeyError::PinRequired { token } => ErrorKind::PinRequired {
+                token: token.clone(),
+            },
             KeyError::WrongKeyType { .. } | KeyError::UnsupportedScheme { .. } => {
                 ErrorKind::bad_input("params.key_id")
             }
@@ -111,6 +118,34 @@ impl From<KeyUnavailable> for RpcError {
                 },
                 message,
             ),
+            KeyUnavailable::Token(token) => token.into(),
         }
+    }
+}
+
+impl From<TokenError> for RpcError {
+    fn from(error: TokenError) -> Self {
+        let message = error.to_string();
+        let kind = match error {
+            TokenError::NoSuchToken { token } | TokenError::TokenNotPresent { token } => {
+                ErrorKind::TokenNotPresent { token }
+            }
+            TokenError::PinRequired { token } => ErrorKind::PinRequired { token },
+            TokenError::WrongPin { token, pin } => ErrorKind::WrongPin {
+                token,
+                count_low: pin.count_low,
+                final_try: pin.final_try,
+            },
+            TokenError::PinLocked { token } => ErrorKind::PinLocked { token },
+            TokenError::KeyNotFound { .. } => ErrorKind::KeyNotFound {
+                key_id: String::new(),
+            },
+            TokenError::UnsupportedMechanism { .. }
+            | TokenError::UnsupportedAlgorithm { .. }
+            | TokenError::UnusableKey { .. }
+            | TokenError::Certificate { .. } => ErrorKind::bad_input("params"),
+            _ => ErrorKind::Internal,
+        };
+        RpcError::new(kind, message)
     }
 }

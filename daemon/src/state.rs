@@ -5,6 +5,7 @@ use crate::certs::store::CertStore;
 use crate::config::Config;
 use crate::keys::backend::PrivateKeyOps;
 use crate::keys::cache::KeyCache;
+use crate::keys::pkcs11::Pkcs11;
 use crate::keys::store::IdentityStore;
 use crate::store_error::StoreError;
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ pub struct Daemon {
     pub certs: CertStore,
     /// Keys unlocked right now, loaded and ready to use.
     pub keys: KeyCache<Arc<dyn PrivateKeyOps>>,
+    /// Smart cards and hardware tokens.
+    pub tokens: Pkcs11,
     /// Trust anchors for signatures, from `trusted_ca_files`.
     pub anchors: Vec<Certificate>,
     /// When the daemon started, for `daemon.status`.
@@ -53,6 +56,13 @@ impl Daemon {
             identities: IdentityStore::open(&data_dir.join("identities"))?,
             certs: CertStore::open(&data_dir.join("certs"))?,
             keys: KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
+            tokens: Pkcs11::load(
+                &config
+                    .pkcs11_modules
+                    .clone()
+                    .unwrap_or_else(Pkcs11::default_modules),
+                Duration::from_secs(config.pin_cache_seconds),
+            ),
             anchors,
             started: Instant::now(),
             data_dir,

@@ -51,14 +51,29 @@ pub struct TestDaemon {
     pub home: tempfile::TempDir,
     /// The daemon process, while it runs.
     pub child: Option<Child>,
+    /// Extra environment for the daemon (e.g. `SOFTHSM2_CONF`).
+    env: Vec<(String, String)>,
 }
 
 impl TestDaemon {
     /// Starts a daemon with the given extra `config.toml` lines and waits until it answers.
     pub fn start(config: &str) -> Self {
+        Self::start_with_env(config, &[])
+    }
+
+    /// Starts a daemon with extra environment variables.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Self {
         let home = tempfile::tempdir().expect("temp dir");
         std::fs::write(home.path().join("config.toml"), config).expect("write config");
-        let mut daemon = Self { home, child: None };
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut daemon = Self {
+            home,
+            child: None,
+            env,
+        };
         daemon.restart();
         daemon
     }
@@ -94,6 +109,7 @@ impl TestDaemon {
             .arg("--data-dir")
             .arg(self.data_dir())
             .env("RUST_LOG", "debug")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

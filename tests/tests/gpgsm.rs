@@ -419,6 +419,7 @@ async fn our_signatures_verify_with_gpgsm() {
                 message: message.into_bytes().into(),
                 key_id: None,
                 mode: smime::SignatureMode::Detached,
+                rsa_pss: false,
             })
             .await
             .unwrap()
@@ -590,6 +591,7 @@ async fn our_encryption_decrypts_with_gpgsm() {
             message: ANN_MESSAGE.as_bytes().to_vec().into(),
             recipients: None,
             content_encryption: None,
+            rsa_oaep: false,
         })
         .await
         .unwrap()

@@ -64,6 +64,7 @@ async fn sign(client: &mut Client, message: &[u8], mode: SignatureMode) -> Vec<u
             message: message.to_vec().into(),
             key_id: None,
             mode,
+            rsa_pss: false,
         })
         .await
         .unwrap()
@@ -226,6 +227,7 @@ async fn our_encryption_opens_with_openssl_and_the_sender_copy_with_us() {
                 message: MESSAGE.as_bytes().to_vec().into(),
                 recipients: None,
                 content_encryption: Some(algorithm),
+                rsa_oaep: false,
             })
             .await
             .unwrap()
@@ -290,6 +292,8 @@ async fn sign_then_encrypt_opens_in_openssl_and_in_us() {
             recipients: None,
             content_encryption: None,
             triple_wrap: false,
+            rsa_pss: false,
+            rsa_oaep: false,
         })
         .await
         .unwrap()
@@ -324,6 +328,7 @@ async fn refusals_are_typed() {
             message: to_carol.into_bytes().into(),
             recipients: None,
             content_encryption: None,
+            rsa_oaep: false,
         })
         .await
         .unwrap_err();
@@ -379,6 +384,7 @@ async fn refusals_are_typed() {
             message: MESSAGE.as_bytes().to_vec().into(),
             recipients: None,
             content_encryption: None,
+            rsa_oaep: false,
         })
         .await
         .unwrap()

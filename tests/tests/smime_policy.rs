@@ -59,6 +59,7 @@ async fn sign(client: &mut Client, message: &[u8]) -> Result<Vec<u8>, ClientErro
             message: message.to_vec().into(),
             key_id: None,
             mode: SignatureMode::Detached,
+            rsa_pss: false,
         })
         .await
         .map(|r| r.message.into_inner())
@@ -70,6 +71,7 @@ async fn encrypt(client: &mut Client, message: &[u8]) -> Vec<u8> {
             message: message.to_vec().into(),
             recipients: None,
             content_encryption: None,
+            rsa_oaep: false,
         })
         .await
         .unwrap()
@@ -247,6 +249,8 @@ async fn triple_wrapped_messages_open_layer_by_layer() {
             recipients: None,
             content_encryption: None,
             triple_wrap: true,
+            rsa_pss: false,
+            rsa_oaep: false,
         })
         .await
         .unwrap()
@@ -523,8 +527,7 @@ fn sign_request(message: &[u8]) -> Vec<u8> {
         "params": smime::SignParams {
             message: message.to_vec().into(),
             key_id: None,
-            mode: SignatureMode::Detached,
-        },
+            mode: SignatureMode::Detached, rsa_pss: false },
     }))
     .unwrap();
     line.push(b'\n');

@@ -84,6 +84,18 @@ pub enum KeyError {
         /// The operation.
         operation: &'static str,
     },
+    /// The smart card holding the key was removed.
+    #[error("the token {token:?} holding the key is not present")]
+    TokenNotPresent {
+        /// The token's name.
+        token: String,
+    },
+    /// The smart card holding the key needs its PIN (`token.login`).
+    #[error("the token {token:?} holding the key needs its PIN")]
+    PinRequired {
+        /// The token's name.
+        token: String,
+    },
     /// The key is of a type (or on a curve) this daemon does not use.
     #[error("unsupported key type {oid}")]
     UnsupportedKeyType {

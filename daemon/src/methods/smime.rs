@@ -3,10 +3,12 @@
 
 use super::blocking;
 use crate::certs::describe::{Fingerprint, emails};
-use crate::keys::backend::{PrivateKeyOps, RsaPadding};
+use crate::keys::backend::{Hash, PrivateKeyOps, RsaPadding};
 use crate::own_identities::OwnIdentity;
-use crate::smime::envelope::{OwnKey, Recipient};
-use crate::smime::message::{OpenContext, Opened, encrypt_message, open_message, sign_message};
+use crate::smime::envelope::{EnvelopeError, OwnKey, Recipient};
+use crate::smime::message::{
+    MessageError, OpenContext, Opened, encrypt_message, open_message, sign_message,
+};
 use crate::smime::mime;
 use crate::smime::sign::Signer;
 use crate::state::Daemon;
@@ -24,7 +26,8 @@ use x509_cert::Certificate;
 pub async fn sign(daemon: Arc<Daemon>, params: SignParams) -> Result<MessageResult, RpcError> {
     let message = params.message.into_inner();
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
-    let signed = blocking(move || sign_with(&identity, &key, &message, params.mode)).await?;
+    let signed =
+        blocking(move || sign_with(&identity, &key, &message, params.mode, params.rsa_pss)).await?;
     Ok(MessageResult {
         message: signed.into(),
     })
@@ -41,6 +44,7 @@ pub async fn encrypt(
         &message,
         params.recipients,
         params.content_encryption,
+        params.rsa_oaep,
     )?;
     let encrypted = blocking(move || plan.run(&message)).await?;
     Ok(MessageResult {
@@ -60,9 +64,16 @@ pub async fn sign_encrypt(
         &message,
         params.recipients,
         params.content_encryption,
+        params.rsa_oaep,
     )?;
     let wrapped = blocking(move || {
-        let signed = sign_with(&identity, &key, &message, SignatureMode::Detached)?;
+        let signed = sign_with(
+            &identity,
+            &key,
+            &message,
+            SignatureMode::Detached,
+            params.rsa_pss,
+        )?;
         let encrypted = plan.run(&signed)?;
         if params.triple_wrap {
             Ok(sign_with(
@@ -70,6 +81,7 @@ pub async fn sign_encrypt(
                 &key,
                 &encrypted,
                 SignatureMode::Detached,
+                params.rsa_pss,
             )?)
         } else {
             Ok(encrypted)
@@ -142,7 +154,15 @@ pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedR
             known_certs: &known_certs,
             now: SystemTime::now(),
         };
-        Ok(open_message(&message, &context)?)
+        open_message(&message, &context).map_err(|error| match &error {
+            // Say what the user must do for this key: a passphrase, or a card's PIN.
+            MessageError::Envelope(EnvelopeError::Locked { key_id }) => identities
+                .iter()
+                .find(|(identity, _)| identity.key_id == *key_id)
+                .and_then(|(identity, _)| worker.usable_key(identity).err())
+                .map_or_else(|| RpcError::from(error), RpcError::from),
+            _ => RpcError::from(error),
+        })
     })
     .await?;
     let harvest = opened.harvest;
@@ -178,11 +198,13 @@ fn sign_with(
     key: &Arc<dyn PrivateKeyOps>,
     message: &[u8],
     mode: SignatureMode,
+    rsa_pss: bool,
 ) -> Result<Vec<u8>, RpcError> {
     let signer = Signer {
         key: key.as_ref(),
         certificate: &identity.certificate,
         chain: &identity.chain,
+        rsa_pss,
     };
     Ok(sign_message(message, &signer, mode, SystemTime::now())?)
 }
@@ -257,6 +279,7 @@ fn own_identity_for(daemon: &Daemon, address: &str) -> Result<OwnIdentity, RpcEr
 struct EncryptionPlan {
     recipients: Vec<Certificate>,
     algorithm: ContentEncryption,
+    rsa_padding: RsaPadding,
 }
 
 impl EncryptionPlan {
@@ -265,6 +288,7 @@ impl EncryptionPlan {
         message: &[u8],
         recipients: Option<Vec<String>>,
         algorithm: Option<ContentEncryption>,
+        rsa_oaep: bool,
     ) -> Result<Self, RpcError> {
         let addresses = match recipients {
             Some(list) => list.iter().map(|a| a.trim().to_ascii_lowercase()).collect(),
@@ -312,6 +336,11 @@ impl EncryptionPlan {
         Ok(Self {
             recipients: certificates,
             algorithm,
+            rsa_padding: if rsa_oaep {
+                RsaPadding::Oaep(Hash::Sha256)
+            } else {
+                RsaPadding::Pkcs1v15
+            },
         })
     }
 
@@ -321,7 +350,7 @@ impl EncryptionPlan {
             .iter()
             .map(|certificate| Recipient {
                 certificate,
-                rsa_padding: RsaPadding::Pkcs1v15,
+                rsa_padding: self.rsa_padding,
             })
             .collect();
         Ok(encrypt_message(message, &recipients, self.algorithm)?)

@@ -2,7 +2,7 @@
 
 use crate::methods;
 use crate::state::Daemon;
-use mailseal_protocol::methods::{Method, cert, daemon, identity, key, smime};
+use mailseal_protocol::methods::{Method, cert, daemon, identity, key, smime, token};
 use mailseal_protocol::{ErrorKind, Request, Response, RpcError};
 use serde_json::Value;
 use std::future::Future;
@@ -27,6 +27,12 @@ pub const METHODS: &[&str] = &[
     smime::Decrypt::NAME,
     smime::Verify::NAME,
     smime::Open::NAME,
+    token::List::NAME,
+    token::Login::NAME,
+    token::Logout::NAME,
+    token::GenerateKey::NAME,
+    token::Csr::NAME,
+    token::ImportCert::NAME,
 ];
 
 /// Answers one request.
@@ -89,6 +95,20 @@ async fn route(daemon: Arc<Daemon>, method: &str, params: Value) -> Result<Value
             call::<smime::Verify, _, _>(daemon, params, methods::smime::verify).await
         }
         smime::Open::NAME => call::<smime::Open, _, _>(daemon, params, methods::smime::open).await,
+        token::List::NAME => call::<token::List, _, _>(daemon, params, methods::token::list).await,
+        token::Login::NAME => {
+            call::<token::Login, _, _>(daemon, params, methods::token::login).await
+        }
+        token::Logout::NAME => {
+            call::<token::Logout, _, _>(daemon, params, methods::token::logout).await
+        }
+        token::GenerateKey::NAME => {
+            call::<token::GenerateKey, _, _>(daemon, params, methods::token::generate_key).await
+        }
+        token::Csr::NAME => call::<token::Csr, _, _>(daemon, params, methods::token::csr).await,
+        token::ImportCert::NAME => {
+            call::<token::ImportCert, _, _>(daemon, params, methods::token::import_cert).await
+        }
         other => Err(RpcError::new(
             ErrorKind::UnknownMethod {
                 method: other.to_owned(),

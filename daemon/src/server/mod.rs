@@ -22,6 +22,7 @@ pub async fn run(daemon: Daemon) -> Result<(), EndpointError> {
     let shutdown = CancellationToken::new();
     shutdown::on_signal(shutdown.clone());
     spawn_key_sweeper(Arc::clone(&daemon), shutdown.clone());
+    spawn_token_poller(Arc::clone(&daemon), shutdown.clone());
     tracing::info!(socket = %daemon.socket.display(), version = env!("CARGO_PKG_VERSION"), "ready");
 
     let connections = TaskTracker::new();
@@ -78,6 +79,23 @@ pub async fn run(daemon: Daemon) -> Result<(), EndpointError> {
     tracing::info!("stopped");
     drop(lock);
     Ok(())
+}
+
+/// Looks for inserted and removed cards every 2 seconds, so a removed card's session and login
+/// are dropped without a restart (PKCS#11 calls block: they run off the async workers).
+fn spawn_token_poller(daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    let daemon = Arc::clone(&daemon);
+                    let _ = tokio::task::spawn_blocking(move || daemon.tokens.refresh()).await;
+                }
+            }
+        }
+    });
 }
 
 /// Drops expired keys every second, so an unlocked key is gone when its time is up, not at

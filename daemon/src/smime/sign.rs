@@ -3,7 +3,7 @@
 //! SMIMEEncryptionKeyPreference; the signer's certificate and chain included.
 
 use super::algorithms::{default_scheme, signature_algorithm_identifier};
-use crate::keys::backend::{Hash, KeyError, PrivateKeyOps};
+use crate::keys::backend::{Hash, KeyError, PrivateKeyOps, SignatureScheme};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{
@@ -28,6 +28,8 @@ pub struct Signer<'a> {
     pub certificate: &'a Certificate,
     /// The chain to include, so recipients can build the path without a directory.
     pub chain: &'a [Certificate],
+    /// Sign with RSASSA-PSS instead of PKCS#1 v1.5 when the key is RSA.
+    pub rsa_pss: bool,
 }
 
 /// Why a message could not be signed.
@@ -71,7 +73,13 @@ pub fn sign(
     detached: bool,
     now: SystemTime,
 ) -> Result<Signature, SignError> {
-    let (scheme, hash) = default_scheme(signer.key.algorithm()).ok_or(SignError::NotASigningKey)?;
+    let (scheme, hash) = match default_scheme(signer.key.algorithm()) {
+        Some((SignatureScheme::RsaPkcs1(hash), _)) if signer.rsa_pss => {
+            (SignatureScheme::RsaPss(hash), hash)
+        }
+        Some(chosen) => chosen,
+        None => return Err(SignError::NotASigningKey),
+    };
     let issuer_and_serial = IssuerAndSerialNumber {
         issuer: signer.certificate.tbs_certificate().issuer().clone(),
         serial_number: signer.certificate.tbs_certificate().serial_number().clone(),
@@ -224,6 +232,7 @@ mod tests {
                 key: &key,
                 certificate: &cert,
                 chain: &[],
+                rsa_pss: false,
             },
             detached,
             SystemTime::now(),

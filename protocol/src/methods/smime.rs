@@ -59,6 +59,9 @@ pub struct SignParams {
     /// Detached (default) or opaque.
     #[serde(default)]
     pub mode: SignatureMode,
+    /// Sign with RSASSA-PSS (RFC 4056) instead of PKCS#1 v1.5 when the key is RSA.
+    #[serde(default)]
+    pub rsa_pss: bool,
 }
 
 /// Result of [`Sign`], [`Encrypt`] and [`SignEncrypt`].
@@ -97,10 +100,13 @@ pub struct EncryptParams {
     /// Recipient addresses; default: To, Cc and Bcc of the message.
     #[serde(default)]
     pub recipients: Option<Vec<String>>,
-    /// The algorithm; default: AES-256-GCM when every recipient is known to support it, else
-    /// AES-256-CBC.
+    /// The algorithm; default: the best one every recipient announced (AES-256-GCM first),
+    /// else AES-256-CBC.
     #[serde(default)]
     pub content_encryption: Option<ContentEncryption>,
+    /// Use RSAES-OAEP (SHA-256) instead of PKCS#1 v1.5 for RSA recipients (RFC 8551 §2.3).
+    #[serde(default)]
+    pub rsa_oaep: bool,
 }
 
 impl Method for Encrypt {
@@ -138,6 +144,12 @@ pub struct SignEncryptParams {
     /// Sign the encrypted message once more.
     #[serde(default)]
     pub triple_wrap: bool,
+    /// Sign with RSASSA-PSS when the key is RSA.
+    #[serde(default)]
+    pub rsa_pss: bool,
+    /// Use RSAES-OAEP (SHA-256) for RSA recipients.
+    #[serde(default)]
+    pub rsa_oaep: bool,
 }
 
 impl Method for SignEncrypt {

@@ -228,12 +228,8 @@ impl Plan {
 /// `Failed` (the RFC 3218 countermeasure applies to it); a missing token or login is not.
 fn key_error(operation: &'static str, scheme: &dyn fmt::Debug) -> impl Fn(TokenError) -> KeyError {
     move |error| match error {
-        TokenError::TokenNotPresent { .. } => KeyError::InvalidKey {
-            reason: "the token holding the key is not present",
-        },
-        TokenError::PinRequired { .. } => KeyError::InvalidKey {
-            reason: "the token holding the key needs its PIN",
-        },
+        TokenError::TokenNotPresent { token } => KeyError::TokenNotPresent { token },
+        TokenError::PinRequired { token } => KeyError::PinRequired { token },
         TokenError::KeyNotFound { .. } => KeyError::InvalidKey {
             reason: "the key is no longer on its token",
         },

@@ -46,6 +46,15 @@ pub struct Pkcs11 {
     refreshing: Mutex<()>,
 }
 
+impl std::fmt::Debug for Pkcs11 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11")
+            .field("modules", &self.modules.len())
+            .field("pin_cache", &self.pin_cache)
+            .finish_non_exhaustive()
+    }
+}
+
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -1,0 +1,406 @@
+//! Smart cards end to end: a real SoftHSM2 token through the real daemon (cryptoki path),
+//! with results checked by `openssl`. A fresh token directory per test.
+
+use mailseal_protocol::methods::smime::{self, SignatureMode};
+use mailseal_protocol::methods::{Empty, KeyLocation, daemon, identity, token};
+use mailseal_protocol::{Client, ClientError, ErrorKind, Secret};
+use mailseal_tests::{Pki, TestDaemon, openssl};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const PIN: &str = "5678";
+const MESSAGE: &str = "From: Carl <carl@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: from the card\r\n\r\nsigned on a card\r\n";
+
+/// A SoftHSM2 token directory with one token `card`, and a CA whose user carl's key and
+/// certificate are on it.
+struct Card {
+    pki: Pki,
+    conf: PathBuf,
+}
+
+impl Card {
+    fn new() -> Option<Self> {
+        if !Path::new(SOFTHSM).exists()
+            || Command::new("softhsm2-util")
+                .arg("--version")
+                .output()
+                .is_err()
+        {
+            println!("skipped: SoftHSM2 is not installed (CI installs softhsm2)");
+            return None;
+        }
+        let pki = Pki::new();
+        let tokens = pki.dir().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = pki.dir().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        let card = Self { pki, conf };
+        card.softhsm(&[
+            "--init-token",
+            "--free",
+            "--label",
+            "card",
+            "--so-pin",
+            "1234",
+            "--pin",
+            PIN,
+        ]);
+        card.pki.user("carl", "carl@example.com", "rsa:2048");
+        card.pki.user("bob", "bob@example.com", "rsa:2048");
+        let dir = card.pki.dir();
+        openssl(
+            dir,
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", "carl.key", "-outform", "DER", "-out",
+                "carl.p8",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "pkey", "-in", "carl.key", "-pubout", "-outform", "DER", "-out", "carl.pub",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509", "-in", "carl.pem", "-outform", "DER", "-out", "carl.der",
+            ],
+        );
+        for (file, kind, usage) in [
+            ("carl.p8", "privkey", "--usage-sign"),
+            ("carl.pub", "pubkey", "--usage-sign"),
+            ("carl.der", "cert", "--usage-sign"),
+        ] {
+            let mut args = vec![
+                "--write-object",
+                file,
+                "--type",
+                kind,
+                "--id",
+                "01",
+                "--label",
+                "carl",
+            ];
+            if kind == "privkey" {
+                args.extend([usage, "--usage-decrypt"]);
+            }
+            card.tool(&args);
+        }
+        Some(card)
+    }
+
+    fn env(&self) -> [(&str, &str); 1] {
+        [("SOFTHSM2_CONF", self.conf.to_str().unwrap())]
+    }
+
+    fn softhsm(&self, args: &[&str]) {
+        let out = Command::new("softhsm2-util")
+            .args(args)
+            .env("SOFTHSM2_CONF", &self.conf)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "softhsm2-util {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn tool(&self, args: &[&str]) {
+        let out = Command::new("pkcs11-tool")
+            .current_dir(self.pki.dir())
+            .args([
+                "--module",
+                SOFTHSM,
+                "--token-label",
+                "card",
+                "--login",
+                "--pin",
+                PIN,
+            ])
+            .args(args)
+            .env("SOFTHSM2_CONF", &self.conf)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pkcs11-tool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn daemon(&self, extra: &str) -> TestDaemon {
+        let config = format!(
+            "pkcs11_modules = [{SOFTHSM:?}]\ntrusted_ca_files = [{:?}]\n{extra}",
+            self.pki.dir().join("ca.pem")
+        );
+        TestDaemon::start_with_env(&config, &self.env())
+    }
+}
+
+fn daemon_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> mailseal_protocol::RpcError {
+    match result {
+        Err(ClientError::Daemon(error)) => error,
+        other => panic!("expected a daemon error, got {other:?}"),
+    }
+}
+
+async fn sign(client: &mut Client) -> Result<Vec<u8>, ClientError> {
+    let params = smime::SignParams {
+        message: MESSAGE.as_bytes().to_vec().into(),
+        key_id: None,
+        mode: SignatureMode::Detached,
+        rsa_pss: false,
+    };
+    client
+        .call::<smime::Sign>(&params)
+        .await
+        .map(|r| r.message.into_inner())
+}
+
+async fn login(client: &mut Client, pin: &str) -> Result<token::LoginResult, ClientError> {
+    client
+        .call::<token::Login>(&token::LoginParams {
+            token: "card".into(),
+            pin: Secret::new(pin.into()),
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_card_identity_signs_and_decrypts_after_login() {
+    let Some(card) = Card::new() else { return };
+    let daemon = card.daemon("");
+    let mut client = daemon.client().await;
+
+    let listed = client.call::<token::List>(&Empty {}).await.unwrap();
+    assert_eq!(listed.modules.len(), 1);
+    assert!(listed.modules[0].error.is_none(), "{:?}", listed.modules);
+    let [found] = listed.tokens.as_slice() else {
+        panic!("{:?}", listed.tokens)
+    };
+    assert_eq!((found.label.as_str(), found.logged_in), ("card", false));
+    assert_eq!(found.identities.len(), 1);
+    assert_eq!(
+        found.identities[0].certificate.emails,
+        vec!["carl@example.com"]
+    );
+
+    let identities = client
+        .call::<identity::List>(&Empty {})
+        .await
+        .unwrap()
+        .identities;
+    assert_eq!(
+        identities[0].location,
+        KeyLocation::Token {
+            token: "card".into()
+        }
+    );
+
+    // No login yet: the error names the token so the client can ask for its PIN.
+    let error = daemon_error(sign(&mut client).await);
+    assert_eq!(
+        error.kind,
+        ErrorKind::PinRequired {
+            token: "card".into()
+        }
+    );
+
+    let error = daemon_error(login(&mut client, "0000").await);
+    assert!(
+        matches!(error.kind, ErrorKind::WrongPin { ref token, count_low: true, .. } if token == "card"),
+        "{error:?}"
+    );
+
+    login(&mut client, PIN).await.unwrap();
+    let signed = sign(&mut client).await.unwrap();
+    std::fs::write(card.pki.dir().join("signed.eml"), &signed).unwrap();
+    let content = openssl(
+        card.pki.dir(),
+        &["cms", "-verify", "-in", "signed.eml", "-CAfile", "ca.pem"],
+    );
+    assert!(String::from_utf8_lossy(&content).contains("signed on a card"));
+
+    // Mail encrypted to the card's certificate by OpenSSL decrypts through the card.
+    std::fs::write(
+        card.pki.dir().join("inner.txt"),
+        "Content-Type: text/plain\r\n\r\nfor carl's card\r\n",
+    )
+    .unwrap();
+    let encrypted = openssl(
+        card.pki.dir(),
+        &["cms", "-encrypt", "-aes256", "-in", "inner.txt", "carl.pem"],
+    );
+    let opened = client
+        .call::<smime::Decrypt>(&smime::IncomingParams {
+            message: encrypted.into(),
+        })
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(opened.message.as_slice()).contains("for carl's card"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_signatures_on_one_card_all_succeed() {
+    let Some(card) = Card::new() else { return };
+    let daemon = std::sync::Arc::new(card.daemon(""));
+    login(&mut daemon.client().await, PIN).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let daemon = std::sync::Arc::clone(&daemon);
+        tasks.spawn(async move { sign(&mut daemon.client().await).await.map(|m| m.len()) });
+    }
+    let mut signed = 0;
+    while let Some(result) = tasks.join_next().await {
+        assert!(result.unwrap().unwrap() > MESSAGE.len());
+        signed += 1;
+    }
+    assert_eq!(signed, 50);
+}
+
+#[tokio::test]
+async fn the_pin_cache_expires_and_a_removed_card_is_a_clean_error() {
+    let Some(card) = Card::new() else { return };
+    let daemon = card.daemon("pin_cache_seconds = 1\n");
+    let mut client = daemon.client().await;
+    login(&mut client, PIN).await.unwrap();
+    sign(&mut client).await.unwrap();
+    // The login is kept one second; allow the slow machine some margin.
+    let mut error = None;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if let Err(e) = sign(&mut client).await {
+            error = Some(daemon_error::<()>(Err(e)));
+            break;
+        }
+    }
+    assert_eq!(
+        error.expect("the login expired").kind,
+        ErrorKind::PinRequired {
+            token: "card".into()
+        }
+    );
+
+    // The card goes away mid-session: a typed error, and the daemon goes on serving.
+    login(&mut client, PIN).await.unwrap();
+    card.softhsm(&["--delete-token", "--token", "card"]);
+    let error = daemon_error(sign(&mut client).await);
+    assert!(
+        matches!(
+            error.kind,
+            ErrorKind::TokenNotPresent { .. } | ErrorKind::CertNotFound { .. }
+        ),
+        "{error:?}"
+    );
+    client
+        .call::<daemon::Ping>(&daemon::PingParams::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_key_made_on_the_card_gets_a_certificate_through_a_csr() {
+    let Some(card) = Card::new() else { return };
+    let daemon = card.daemon("");
+    let mut client = daemon.client().await;
+    login(&mut client, PIN).await.unwrap();
+    let generated = client
+        .call::<token::GenerateKey>(&token::GenerateKeyParams {
+            token: "card".into(),
+            algorithm: token::CardKeyAlgorithm::EcP256,
+            label: "dora".into(),
+        })
+        .await
+        .unwrap();
+    let csr = client
+        .call::<token::Csr>(&token::CsrParams {
+            token: "card".into(),
+            id: generated.id.clone(),
+            name: "Dora".into(),
+            email: "dora@example.com".into(),
+        })
+        .await
+        .unwrap();
+    let dir = card.pki.dir();
+    std::fs::write(dir.join("dora.csr"), csr.csr.as_slice()).unwrap();
+    let verified = Command::new("openssl")
+        .current_dir(dir)
+        .args([
+            "req", "-verify", "-noout", "-inform", "DER", "-in", "dora.csr",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    std::fs::write(dir.join("dora.ext"), "subjectAltName=email:dora@example.com\nkeyUsage=critical,digitalSignature,keyAgreement\nextendedKeyUsage=emailProtection\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-inform",
+            "DER",
+            "-in",
+            "dora.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "dora.ext",
+            "-out",
+            "dora.pem",
+        ],
+    );
+    let stored = client
+        .call::<token::ImportCert>(&token::ImportCertParams {
+            token: "card".into(),
+            certificate: std::fs::read(dir.join("dora.pem")).unwrap().into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.id, generated.id);
+
+    let listed = client.call::<token::List>(&Empty {}).await.unwrap();
+    assert!(
+        listed.tokens[0]
+            .identities
+            .iter()
+            .any(|i| i.certificate.emails == vec!["dora@example.com"])
+    );
+    let message = MESSAGE.replace("Carl <carl@example.com>", "Dora <dora@example.com>");
+    let params = smime::SignParams {
+        message: message.into_bytes().into(),
+        key_id: None,
+        mode: SignatureMode::Opaque,
+        rsa_pss: false,
+    };
+    let signed = client
+        .call::<smime::Sign>(&params)
+        .await
+        .unwrap()
+        .message
+        .into_inner();
+    std::fs::write(dir.join("dora.eml"), signed).unwrap();
+    let content = openssl(
+        dir,
+        &["cms", "-verify", "-in", "dora.eml", "-CAfile", "ca.pem"],
+    );
+    assert!(String::from_utf8_lossy(&content).contains("signed on a card"));
+}
