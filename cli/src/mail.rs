@@ -2,14 +2,16 @@
 //! Each reads a whole RFC 5322 message from a file or stdin and writes the result to a file
 //! or stdout; reports go to stderr (or, with `--json`, the whole result to stdout).
 
-use crate::Context;
 use crate::exit::CliError;
+use crate::{Context, secrets};
 use clap::{Args, ValueEnum};
 use mailseal_protocol::methods::report::{Outcome, Verdict};
 use mailseal_protocol::methods::smime::{
     self, ContentEncryption, Layer, OpenedResult, SignatureMode,
 };
-use std::io::{Read, Write};
+use mailseal_protocol::methods::{Method, token};
+use mailseal_protocol::{ClientError, ErrorKind, RpcError};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 /// Where the message comes from and goes to.
@@ -132,6 +134,28 @@ pub enum Incoming {
     Open,
 }
 
+/// Calls a method that may need a smart card; when the card wants its PIN and a person is at
+/// the terminal, asks for it, logs in and tries once more. Scripts (no terminal) get the
+/// `pin_required` error and exit code 6, and can call `mailseal token login` themselves.
+async fn call_with_pin<M: Method>(
+    ctx: &mut Context,
+    params: &M::Params,
+) -> Result<M::Result, CliError> {
+    match ctx.client.call::<M>(params).await {
+        Err(ClientError::Daemon(RpcError {
+            kind: ErrorKind::PinRequired { token },
+            ..
+        })) if std::io::stderr().is_terminal() => {
+            let pin = secrets::read(None, &format!("PIN for smart card {token:?}: "))?;
+            ctx.client
+                .call::<token::Login>(&token::LoginParams { token, pin })
+                .await?;
+            Ok(ctx.client.call::<M>(params).await?)
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Runs `sign`.
 pub async fn sign(ctx: &mut Context, args: SignArgs) -> Result<(), CliError> {
     let mode = if args.opaque {
@@ -145,7 +169,7 @@ pub async fn sign(ctx: &mut Context, args: SignArgs) -> Result<(), CliError> {
         mode,
         rsa_pss: args.rsa_pss,
     };
-    let result = ctx.client.call::<smime::Sign>(&params).await?;
+    let result = call_with_pin::<smime::Sign>(ctx, &params).await?;
     emit_message(ctx, &args.io, &result)
 }
 
@@ -157,7 +181,7 @@ pub async fn encrypt(ctx: &mut Context, args: EncryptArgs) -> Result<(), CliErro
         content_encryption: args.algorithm.map(Into::into),
         rsa_oaep: args.rsa_oaep,
     };
-    let result = ctx.client.call::<smime::Encrypt>(&params).await?;
+    let result = call_with_pin::<smime::Encrypt>(ctx, &params).await?;
     emit_message(ctx, &args.io, &result)
 }
 
@@ -172,7 +196,7 @@ pub async fn sign_encrypt(ctx: &mut Context, args: EncryptArgs) -> Result<(), Cl
         rsa_pss: args.rsa_pss,
         rsa_oaep: args.rsa_oaep,
     };
-    let result = ctx.client.call::<smime::SignEncrypt>(&params).await?;
+    let result = call_with_pin::<smime::SignEncrypt>(ctx, &params).await?;
     emit_message(ctx, &args.io, &result)
 }
 
@@ -194,9 +218,9 @@ pub async fn incoming(ctx: &mut Context, which: Incoming, io: Io) -> Result<(), 
         message: io.read()?.into(),
     };
     let result = match which {
-        Incoming::Decrypt => ctx.client.call::<smime::Decrypt>(&params).await?,
-        Incoming::Verify => ctx.client.call::<smime::Verify>(&params).await?,
-        Incoming::Open => ctx.client.call::<smime::Open>(&params).await?,
+        Incoming::Decrypt => call_with_pin::<smime::Decrypt>(ctx, &params).await?,
+        Incoming::Verify => call_with_pin::<smime::Verify>(ctx, &params).await?,
+        Incoming::Open => call_with_pin::<smime::Open>(ctx, &params).await?,
     };
     if ctx.json {
         println!(

@@ -404,3 +404,59 @@ async fn a_key_made_on_the_card_gets_a_certificate_through_a_csr() {
     );
     assert!(String::from_utf8_lossy(&content).contains("signed on a card"));
 }
+
+#[tokio::test]
+async fn the_cli_asks_for_the_pin_at_a_terminal_and_retries() {
+    let Some(card) = Card::new() else { return };
+    let daemon = card.daemon("");
+    let dir = card.pki.dir();
+    std::fs::write(dir.join("msg.eml"), MESSAGE).unwrap();
+    let cli = mailseal_tests::binary("mailseal");
+    // `script` gives the CLI a terminal whose keyboard is our stdin.
+    let command = format!(
+        "{} --socket {} sign {} -o {}",
+        cli.display(),
+        daemon.socket().display(),
+        dir.join("msg.eml").display(),
+        dir.join("signed.eml").display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    // Type the PIN only once the prompt is up (echo is off then), as a person would.
+    let mut screen = Vec::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut chunk = [0u8; 256];
+    while !String::from_utf8_lossy(&screen).contains("PIN for smart card \"card\": ") {
+        use std::io::Read;
+        let n = stdout.read(&mut chunk).unwrap();
+        assert!(
+            n > 0,
+            "the CLI ended without asking: {}",
+            String::from_utf8_lossy(&screen)
+        );
+        screen.extend_from_slice(&chunk[..n]);
+    }
+    {
+        use std::io::{Read, Write};
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PIN}\n").as_bytes())
+            .unwrap();
+        stdout.read_to_end(&mut screen).unwrap();
+    }
+    let status = child.wait().unwrap();
+    let screen = String::from_utf8_lossy(&screen);
+    assert!(status.success(), "{screen}");
+    assert!(!screen.contains(PIN), "the PIN is not echoed: {screen}");
+    let content = openssl(
+        dir,
+        &["cms", "-verify", "-in", "signed.eml", "-CAfile", "ca.pem"],
+    );
+    assert!(String::from_utf8_lossy(&content).contains("signed on a card"));
+}
