@@ -10,6 +10,7 @@ pub mod certs;
 pub mod config;
 pub mod keys;
 pub mod methods;
+pub mod native_host;
 pub mod own_identities;
 mod rpc_error;
 pub mod server;

@@ -33,6 +33,23 @@ enum Command {
         #[arg(long, env = "MAILSEAL_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Native-messaging host for the Thunderbird add-on: relays its requests (stdin/stdout,
+    /// Mozilla framing) to the user's daemon. Thunderbird starts it; people don't.
+    NativeHost {
+        /// The daemon's socket [default: as `serve`].
+        #[arg(long, env = "MAILSEAL_SOCKET")]
+        socket: Option<PathBuf>,
+        /// Print the host manifest for this add-on id (for installers) and exit.
+        #[arg(long, value_name = "EXTENSION_ID")]
+        print_manifest: Option<String>,
+        /// With --print-manifest: the wrapper Thunderbird runs, which execs `mailseald
+        /// native-host` (manifests cannot pass arguments).
+        #[arg(long, default_value = "/usr/lib/mailseal/mailseal-native-host")]
+        wrapper: PathBuf,
+        /// What Thunderbird passes to a host (manifest path, add-on id): not used.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        browser_args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,7 +62,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Command::Serve { socket, data_dir } = cli.command;
+    let (socket, data_dir) = match cli.command {
+        Command::Serve { socket, data_dir } => (socket, data_dir),
+        Command::NativeHost {
+            socket,
+            print_manifest,
+            wrapper,
+            browser_args: _,
+        } => {
+            config.socket = socket.or(config.socket);
+            if let Some(extension_id) = print_manifest {
+                let manifest =
+                    mailseal_daemon::native_host::manifest("mailseal", &wrapper, &extension_id);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&manifest).expect("manifests serialize")
+                );
+                return ExitCode::SUCCESS;
+            }
+            return native_host(&config);
+        }
+    };
     config.socket = socket.or(config.socket);
     config.data_dir = data_dir.or(config.data_dir);
     init_logging(&config.log_level);
@@ -72,6 +109,34 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the native-messaging host until Thunderbird closes the port.
+fn native_host(config: &Config) -> ExitCode {
+    // stdout is the channel to Thunderbird: logs go to stderr only.
+    init_logging("warn");
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let socket = config.socket();
+    let outcome = runtime.block_on(async {
+        let (mut stdin, mut stdout) = (tokio::io::stdin(), tokio::io::stdout());
+        mailseal_daemon::native_host::run(&socket, &mut stdin, &mut stdout).await
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("native messaging failed: {e}");
             ExitCode::FAILURE
         }
     }

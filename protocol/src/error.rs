@@ -37,6 +37,9 @@ pub enum ErrorKind {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The daemon is not running or not reachable; sent by bridges (the native-messaging host)
+    /// that relay to it, so an add-on can tell the user to start it.
+    DaemonUnavailable,
     /// `daemon.hello` offered no protocol version this daemon speaks.
     UnsupportedVersion {
         /// The versions the daemon speaks.
@@ -118,6 +121,7 @@ impl ErrorKind {
             Self::Internal | Self::Unknown => -32603,
             Self::FrameTooLarge { .. } => -32001,
             Self::UnsupportedVersion { .. } => -32002,
+            Self::DaemonUnavailable => -32003,
             Self::KeyLocked { .. } => 1001,
             Self::PinRequired { .. } => 1002,
             Self::WrongPassword => 1003,
@@ -261,6 +265,7 @@ mod tests {
                 final_try: false,
             },
             ErrorKind::PinLocked { token: "t".into() },
+            ErrorKind::DaemonUnavailable,
             ErrorKind::TokenNotPresent { token: "t".into() },
         ];
         let mut codes: Vec<i64> = kinds.iter().map(ErrorKind::code).collect();
@@ -272,7 +277,7 @@ mod tests {
         }
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), 19, "every kind has its own code");
+        assert_eq!(codes.len(), 20, "every kind has its own code");
     }
 
     #[test]

@@ -1,0 +1,134 @@
+//! `mailseald native-host`: the bridge between the Thunderbird add-on and the user's daemon.
+//!
+//! Thunderbird starts it and speaks native messaging on its stdin/stdout; every message is a
+//! JSON-RPC request of the Mailseal protocol, relayed over the daemon's socket, and its reply
+//! comes back (chunked when over Thunderbird's 1 MiB limit, see [`framing`]). The host decides
+//! nothing: it carries bytes and says when the daemon cannot be reached.
+
+pub mod framing;
+
+use framing::{Incoming, frames_for, read_message, write_message};
+use mailseal_protocol::{
+    Client, ClientError, DEFAULT_MAX_FRAME, ErrorKind, Request, Response, RpcError,
+};
+use serde_json::json;
+use std::io;
+use std::path::Path;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// The host manifest Thunderbird needs to find this host (installed by the packages under
+/// `~/.mozilla/native-messaging-hosts/` and friends; see `installer/`).
+pub fn manifest(name: &str, host_path: &Path, extension_id: &str) -> serde_json::Value {
+    json!({
+        "name": name,
+        "description": "Mailseal: S/MIME through the user's mailseald",
+        "path": host_path,
+        "type": "stdio",
+        "allowed_extensions": [extension_id],
+    })
+}
+
+/// Relays requests from `input` to the daemon at `socket` and replies to `output` until the
+/// add-on closes the port.
+pub async fn run<R, W>(socket: &Path, input: &mut R, output: &mut W) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut daemon: Option<Client> = None;
+    while let Some(incoming) = read_message(input, DEFAULT_MAX_FRAME).await? {
+        let reply = match incoming {
+            Incoming::TooLarge { length } => Response::error(
+                None,
+                RpcError::new(
+                    ErrorKind::FrameTooLarge {
+                        limit: DEFAULT_MAX_FRAME as u64,
+                    },
+                    format!(
+                        "a {length}-byte request is over the limit of {DEFAULT_MAX_FRAME} bytes"
+                    ),
+                ),
+            ),
+            Incoming::Message(bytes) => match Request::parse(&bytes) {
+                Ok(request) => relay(&mut daemon, socket, request).await,
+                Err((id, error)) => Response::error(id, error),
+            },
+        };
+        let id = reply.id.clone();
+        let bytes = serde_json::to_vec(&reply).expect("responses serialize");
+        for frame in frames_for(&id, bytes) {
+            write_message(output, &frame).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends one request to the daemon, connecting (again) when needed.
+async fn relay(daemon: &mut Option<Client>, socket: &Path, request: Request) -> Response {
+    let Request {
+        id, method, params, ..
+    } = request;
+    if daemon.is_none() {
+        match Client::connect(socket).await {
+            Ok(client) => *daemon = Some(client),
+            Err(e) => return Response::error(Some(id), unavailable(&e)),
+        }
+    }
+    let client = daemon.as_mut().expect("connected above");
+    match client.request(&method, params).await {
+        Ok(result) => Response::result(id, result),
+        Err(ClientError::Daemon(error)) => Response::error(Some(id), error),
+        Err(e) => {
+            // The connection broke (daemon stopped or restarted): reconnect next time.
+            *daemon = None;
+            Response::error(Some(id), unavailable(&e))
+        }
+    }
+}
+
+fn unavailable(error: &ClientError) -> RpcError {
+    RpcError::new(
+        ErrorKind::DaemonUnavailable,
+        format!("{error}; start it with `systemctl --user start mailseald` (or `mailseald serve`)"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_a_daemon_every_request_gets_daemon_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut to_host, mut host_in) = tokio::io::duplex(64 * 1024);
+        let (mut host_out, mut from_host) = tokio::io::duplex(64 * 1024);
+        write_message(&mut to_host, br#"{"jsonrpc":"2.0","id":1,"method":"daemon.hello","params":{"protocol_versions":[1]}}"#).await.unwrap();
+        write_message(&mut to_host, b"not json").await.unwrap();
+        drop(to_host);
+        run(&dir.path().join("none.sock"), &mut host_in, &mut host_out)
+            .await
+            .unwrap();
+        drop(host_out);
+        let mut replies = Vec::new();
+        while let Some(Incoming::Message(reply)) =
+            read_message(&mut from_host, 1 << 20).await.unwrap()
+        {
+            replies.push(serde_json::from_slice::<serde_json::Value>(&reply).unwrap());
+        }
+        assert_eq!(replies.len(), 2);
+        assert_eq!(
+            (
+                replies[0]["id"].as_i64(),
+                replies[0]["error"]["data"]["kind"].as_str()
+            ),
+            (Some(1), Some("daemon_unavailable"))
+        );
+        assert!(
+            replies[0]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("systemctl --user start mailseald")
+        );
+        assert_eq!(replies[1]["error"]["data"]["kind"], "parse_error");
+    }
+}
