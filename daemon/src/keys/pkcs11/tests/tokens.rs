@@ -113,7 +113,7 @@ fn key_needs_a_login_and_the_login_expires() {
         // A key handed out before the expiry stops working too.
         assert!(matches!(
             card.sign(PKCS1, b"m"),
-            Err(KeyError::InvalidKey { .. })
+            Err(KeyError::PinRequired { .. })
         ));
 
         pkcs11.login("L", PIN).unwrap();
@@ -121,7 +121,7 @@ fn key_needs_a_login_and_the_login_expires() {
         pkcs11.logout("L").unwrap();
         assert!(matches!(
             card.sign(PKCS1, b"m"),
-            Err(KeyError::InvalidKey { .. })
+            Err(KeyError::PinRequired { .. })
         ));
     });
 }
@@ -197,9 +197,7 @@ fn a_removed_token_is_not_present_and_others_still_work() {
         // Noticed by the operation itself, before any refresh.
         assert_eq!(
             key_a.sign(SignatureScheme::Ecdsa(Hash::Sha256), b"m"),
-            Err(KeyError::InvalidKey {
-                reason: "the token holding the key is not present"
-            })
+            Err(KeyError::TokenNotPresent { token: "A".into() })
         );
         assert!(matches!(
             pkcs11.login("A", PIN),
@@ -233,9 +231,7 @@ fn a_removed_token_is_not_present_and_others_still_work() {
         assert!(pkcs11.tokens().is_empty());
         assert_eq!(
             key_b.sign(PKCS1, b"m"),
-            Err(KeyError::InvalidKey {
-                reason: "the token holding the key is not present"
-            })
+            Err(KeyError::TokenNotPresent { token: "B".into() })
         );
 
         // A new card shows up at the next refresh. SoftHSM2 reads its token directory once,
