@@ -421,3 +421,47 @@ async fn deeply_nested_messages_are_refused() {
     };
     assert!(err.message.contains("nested more than 10"), "{err:?}");
 }
+
+#[tokio::test]
+async fn rsa_pss_signatures_and_rsa_oaep_encryption_open_in_openssl() {
+    let (world, mut client) = World::new().await;
+    // Ann's key is RSA: sign with RSASSA-PSS.
+    let signed = client
+        .call::<smime::Sign>(&smime::SignParams {
+            message: MESSAGE.as_bytes().to_vec().into(),
+            key_id: None,
+            mode: SignatureMode::Detached,
+            rsa_pss: true,
+        })
+        .await
+        .unwrap()
+        .message
+        .into_inner();
+    let file = world.write("pss.eml", &signed);
+    let content = world.openssl(&["cms", "-verify", "-in", &file, "-CAfile", "ca.pem"]);
+    assert!(String::from_utf8_lossy(&content).contains("Gr=C3=BC=C3=9Fe from Ann."));
+    let printed =
+        String::from_utf8(world.openssl(&["cms", "-cmsout", "-print", "-in", &file])).unwrap();
+    assert!(printed.contains("rsassaPss"), "{printed}");
+
+    // Encrypt with RSAES-OAEP to an RSA recipient (Ann herself, whose key OpenSSL has too).
+    let encrypted = client
+        .call::<smime::Encrypt>(&smime::EncryptParams {
+            message: MESSAGE.as_bytes().to_vec().into(),
+            recipients: Some(vec!["bob@example.com".into()]),
+            content_encryption: None,
+            rsa_oaep: true,
+        })
+        .await
+        .unwrap()
+        .message
+        .into_inner();
+    let file = world.write("oaep.eml", &encrypted);
+    let printed =
+        String::from_utf8(world.openssl(&["cms", "-cmsout", "-print", "-in", &file])).unwrap();
+    assert!(printed.contains("rsaesOaep"), "{printed}");
+    let plain = world.openssl(&[
+        "cms", "-decrypt", "-in", &file, "-recip", "ann.pem", "-inkey", "ann.key",
+    ]);
+    assert!(String::from_utf8_lossy(&plain).contains("Gr=C3=BC=C3=9Fe from Ann."));
+}
