@@ -5,6 +5,7 @@ use crate::output::{certificate, print};
 use crate::{Context, mail, secrets};
 use clap::Subcommand;
 use mailseal_protocol::methods::{Empty, KeyState, cert, daemon, identity, key};
+use mailseal_protocol::{ClientError, ErrorKind, RpcError};
 use std::path::PathBuf;
 
 /// What `mailseal` can do.
@@ -81,6 +82,13 @@ pub enum CertsCommand {
         /// Its SHA-256 fingerprint (colons allowed).
         fingerprint: String,
     },
+    /// Find the certificate mail to ADDRESS would be encrypted to (own identities, stored
+    /// certificates, the company directory), and why each other candidate is not it; exit
+    /// code 7 when none is usable.
+    Find {
+        /// The mail address.
+        address: String,
+    },
 }
 
 fn read_file(path: &PathBuf) -> Result<Vec<u8>, CliError> {
@@ -96,6 +104,57 @@ fn list_certificates(result: &cert::CertificatesResult) -> String {
         .iter()
         .map(|c| format!("certificate\n{}", certificate(c)))
         .collect()
+}
+
+fn found_certificate(result: &cert::FindResult) -> String {
+    let mut out = match (&result.certificate, result.source) {
+        (Some(chosen), Some(source)) => {
+            format!(
+                "encrypt to this certificate ({source})\n{}",
+                certificate(chosen)
+            )
+        }
+        _ => "no usable certificate\n".to_owned(),
+    };
+    if !result.candidates.is_empty() {
+        out.push_str("candidates\n");
+    }
+    for candidate in &result.candidates {
+        out.push_str(&format!(
+            "  {:<8} {:<9} {}…  {}\n",
+            if candidate.usable {
+                "usable"
+            } else {
+                "rejected"
+            },
+            candidate.source.to_string(),
+            candidate
+                .certificate
+                .fingerprint
+                .get(..16)
+                .unwrap_or_default(),
+            candidate.reason
+        ));
+    }
+    out.push_str(&match &result.directory {
+        cert::DirectoryStatus::NotConfigured => "directory: not configured\n".to_owned(),
+        cert::DirectoryStatus::Answered {
+            certificates,
+            cached,
+            unreadable,
+        } => {
+            let mut line = format!(
+                "directory: {certificates} certificate(s){}\n",
+                if *cached { " (cached answer)" } else { "" }
+            );
+            for problem in unreadable {
+                line.push_str(&format!("  unreadable: {problem}\n"));
+            }
+            line
+        }
+        cert::DirectoryStatus::Failed { error } => format!("directory: FAILED: {error}\n"),
+    });
+    out
 }
 
 impl Command {
@@ -221,6 +280,24 @@ impl Command {
                     .call::<cert::Remove>(&cert::RemoveParams { fingerprint })
                     .await?;
                 print(ctx.json, &result, |r| format!("removed {}\n", r.removed));
+            }
+            Self::Certs(CertsCommand::Find { address }) => {
+                let result = client
+                    .call::<cert::Find>(&cert::FindParams {
+                        email: address.clone(),
+                    })
+                    .await?;
+                print(ctx.json, &result, found_certificate);
+                if result.certificate.is_none() {
+                    // The same exit code as `mailseal encrypt` to this address would give.
+                    return Err(ClientError::Daemon(RpcError::new(
+                        ErrorKind::CertNotFound {
+                            query: address.clone(),
+                        },
+                        format!("no usable certificate for {address}"),
+                    ))
+                    .into());
+                }
             }
         }
         Ok(())

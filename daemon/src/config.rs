@@ -3,7 +3,7 @@
 //! Every key is optional; a missing file means all defaults. An unknown key is an error rather
 //! than silently ignored, so a typo in a setting that matters (a cache time, a limit) is noticed.
 
-use mailseal_protocol::DEFAULT_MAX_FRAME;
+use mailseal_protocol::{DEFAULT_MAX_FRAME, Secret};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,10 @@ use std::path::{Path, PathBuf};
 /// trusted_ca_files = ["/etc/mailseal/company-ca.pem"]
 /// pkcs11_modules = ["/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"]
 /// pin_cache_seconds = 600
+///
+/// [directory]
+/// url = "ldaps://ldap.example.com"
+/// base_dn = "ou=people,dc=example,dc=com"
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -49,6 +53,98 @@ pub struct Config {
     /// How long a card login (after `token.login`) is kept; 0 asks for the PIN before every
     /// operation.
     pub pin_cache_seconds: u64,
+    /// The company directory to look recipients' certificates up in; none by default, so
+    /// that a default start needs no network.
+    pub directory: Option<DirectoryConfig>,
+}
+
+/// The `[directory]` section: an LDAP server holding people's certificates under `mail`.
+///
+/// ```toml
+/// [directory]
+/// url = "ldaps://ldap.example.com"          # or ldap://host:389
+/// base_dn = "ou=people,dc=example,dc=com"
+/// bind_dn = "cn=mailseal,dc=example,dc=com"  # optional: anonymous search without it
+/// bind_password = "…"                        # with bind_dn; never logged
+/// ca_file = "/etc/mailseal/company-ca.pem"   # optional: TLS roots instead of the system's
+/// starttls = false                           # true: ldap:// upgraded with StartTLS
+/// timeout_seconds = 5
+/// cache_seconds = 3600
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// `ldap://host[:port]` or `ldaps://host[:port]` (TLS, the server's certificate checked
+    /// against `ca_file` or else the system's trusted roots).
+    pub url: String,
+    /// Where in the tree people are searched, the whole subtree below.
+    pub base_dn: String,
+    /// Whom to bind as; anonymous when absent.
+    #[serde(default)]
+    pub bind_dn: Option<String>,
+    /// The bind password; a [`Secret`] so that it never reaches a log.
+    #[serde(default)]
+    pub bind_password: Option<Secret>,
+    /// PEM file of the CA certificate(s) that issued the directory server's certificate,
+    /// trusted for its TLS instead of the system's roots: a company directory's certificate
+    /// usually comes from the company CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Upgrade an `ldap://` connection to TLS with StartTLS (RFC 4511 §4.14) before binding,
+    /// for directories that offer no `ldaps://` port.
+    #[serde(default)]
+    pub starttls: bool,
+    /// How long one lookup (connect, bind, search) may take before it counts as failed, so
+    /// that a dead directory never holds up a request longer.
+    #[serde(default = "DirectoryConfig::default_timeout")]
+    pub timeout_seconds: u64,
+    /// How long an answer is reused; a failure is remembered for at most 30 s of it, so that a
+    /// dead directory costs one timeout, not one per recipient. 0 asks every time.
+    #[serde(default = "DirectoryConfig::default_cache")]
+    pub cache_seconds: u64,
+}
+
+impl DirectoryConfig {
+    fn default_timeout() -> u64 {
+        5
+    }
+
+    fn default_cache() -> u64 {
+        3600
+    }
+
+    /// Whether the connection is encrypted: `ldaps://`, or `ldap://` with StartTLS.
+    pub fn uses_tls(&self) -> bool {
+        self.starttls || self.url.to_ascii_lowercase().starts_with("ldaps://")
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let scheme = self
+            .url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("ldap") => {}
+            Some("ldaps") if self.starttls => {
+                return Err(
+                    "directory.starttls is for ldap:// URLs; ldaps:// is TLS already".into(),
+                );
+            }
+            Some("ldaps") => {}
+            _ => return Err("directory.url must start with ldap:// or ldaps://".into()),
+        }
+        if self.ca_file.is_some() && !self.uses_tls() {
+            return Err("directory.ca_file needs ldaps:// or starttls = true".into());
+        }
+        if !(1..=300).contains(&self.timeout_seconds) {
+            return Err("directory.timeout_seconds must be between 1 and 300".into());
+        }
+        match (&self.bind_dn, &self.bind_password) {
+            (Some(_), None) => Err("directory.bind_dn needs directory.bind_password".into()),
+            (None, Some(_)) => Err("directory.bind_password needs directory.bind_dn".into()),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for Config {
@@ -64,6 +160,7 @@ impl Default for Config {
             trusted_ca_files: Vec::new(),
             pkcs11_modules: None,
             pin_cache_seconds: 600,
+            directory: None,
         }
     }
 }
@@ -132,7 +229,9 @@ impl Config {
         if self.max_connections == 0 {
             return Err("max_connections must be at least 1".into());
         }
-        Ok(())
+        self.directory
+            .as_ref()
+            .map_or(Ok(()), DirectoryConfig::validate)
     }
 
     /// The data directory in effect.
@@ -186,5 +285,46 @@ mod tests {
         );
         let err = parse("max_frame_bytes = 10\n").unwrap_err();
         assert!(err.contains("max_frame_bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_directory_section() {
+        assert_eq!(parse("").unwrap().directory, None);
+        let config = parse(
+            "[directory]\nurl = \"ldaps://ldap.example.com\"\nbase_dn = \"dc=example,dc=com\"\n\
+             bind_dn = \"cn=ms\"\nbind_password = \"hunter2\"\n",
+        )
+        .unwrap();
+        let directory = config.directory.unwrap();
+        assert_eq!(directory.timeout_seconds, 5);
+        assert_eq!(directory.cache_seconds, 3600);
+        assert!(!format!("{directory:?}").contains("hunter2"));
+        for (text, complaint) in [
+            (
+                "url = \"http://x\"\nbase_dn = \"dc=x\"",
+                "ldap:// or ldaps://",
+            ),
+            ("url = \"ldap://x\"", "base_dn"),
+            (
+                "url = \"ldap://x\"\nbase_dn = \"dc=x\"\ntimeout_seconds = 0",
+                "timeout",
+            ),
+            (
+                "url = \"ldap://x\"\nbase_dn = \"dc=x\"\nbind_dn = \"cn=a\"",
+                "bind_password",
+            ),
+            ("url = \"ldap://x\"\nbase_dn = \"dc=x\"\nport = 1", "port"),
+            (
+                "url = \"ldaps://x\"\nbase_dn = \"dc=x\"\nstarttls = true",
+                "starttls",
+            ),
+            (
+                "url = \"ldap://x\"\nbase_dn = \"dc=x\"\nca_file = \"/ca\"",
+                "ca_file",
+            ),
+        ] {
+            let err = parse(&format!("[directory]\n{text}\n")).unwrap_err();
+            assert!(err.contains(complaint), "{text}: {err}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Everything a request handler can reach: settings, stores and the key cache.
 
 use crate::certs::describe::parse_certificates;
+use crate::certs::directory::Directory;
 use crate::certs::store::CertStore;
 use crate::config::Config;
 use crate::keys::backend::PrivateKeyOps;
@@ -8,7 +9,7 @@ use crate::keys::cache::KeyCache;
 use crate::keys::pkcs11::Pkcs11;
 use crate::keys::store::IdentityStore;
 use crate::store_error::StoreError;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use x509_cert::Certificate;
@@ -32,6 +33,8 @@ pub struct Daemon {
     pub tokens: Pkcs11,
     /// Trust anchors for signatures, from `trusted_ca_files`.
     pub anchors: Vec<Certificate>,
+    /// The company directory, when `[directory]` configures one.
+    pub directory: Option<Directory>,
     /// When the daemon started, for `daemon.status`.
     pub started: Instant,
 }
@@ -42,13 +45,18 @@ impl Daemon {
         let data_dir = config.data_dir();
         let mut anchors = Vec::new();
         for file in &config.trusted_ca_files {
-            let pem = std::fs::read(file).map_err(StoreError::io("read", file))?;
-            anchors.extend(parse_certificates(&pem).map_err(|e| StoreError::Io {
-                action: "read certificates from",
-                path: file.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-            })?);
+            anchors.extend(read_certificates(file)?);
         }
+        let directory = match &config.directory {
+            Some(directory) => {
+                let roots = match &directory.ca_file {
+                    Some(file) => read_certificates(file)?,
+                    None => Vec::new(),
+                };
+                Some(Directory::new(directory.clone(), &roots))
+            }
+            None => None,
+        };
         crate::atomic_file::create_private_dir(&data_dir)
             .map_err(StoreError::io("create", &data_dir))?;
         Ok(Self {
@@ -64,9 +72,20 @@ impl Daemon {
                 Duration::from_secs(config.pin_cache_seconds),
             ),
             anchors,
+            directory,
             started: Instant::now(),
             data_dir,
             config,
         })
     }
+}
+
+/// The certificates of a PEM file the configuration names.
+fn read_certificates(file: &Path) -> Result<Vec<Certificate>, StoreError> {
+    let pem = std::fs::read(file).map_err(StoreError::io("read", file))?;
+    parse_certificates(&pem).map_err(|e| StoreError::Io {
+        action: "read certificates from",
+        path: file.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+    })
 }

@@ -1,4 +1,7 @@
-//! Certificates: describing them, and storing other people's.
+//! Certificates: describing them, storing other people's, finding the one to encrypt to
+//! (locally or in the company directory), and checking paths.
 pub mod describe;
+pub mod directory;
+pub mod find;
 pub mod path;
 pub mod store;

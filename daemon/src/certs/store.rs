@@ -16,11 +16,44 @@ use x509_cert::Certificate;
 /// Beside each certificate harvested from signed mail, `<fingerprint>.caps` keeps the
 /// content-encryption algorithms its owner announced (SMIMECapabilities, RFC 8551 §2.5.2), one
 /// OID per line, so that mail to them can use the best algorithm they read.
+///
+/// `<fingerprint>.source` records where a certificate came from when it was not imported
+/// ([`Origin`]), so that `cert.find` can tell the user; the first arrival is what counts.
 #[derive(Debug)]
 pub struct CertStore {
     dir: PathBuf,
     index: RwLock<BTreeMap<Fingerprint, Certificate>>,
     capabilities: RwLock<HashMap<Fingerprint, Vec<ObjectIdentifier>>>,
+    origins: RwLock<HashMap<Fingerprint, Origin>>,
+}
+
+/// How a certificate reached the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Imported by the user (`cert.import`); also every certificate stored before origins were
+    /// recorded, which have no `.source` file.
+    Imported,
+    /// Taken from a verified signature in mail the user opened.
+    Harvested,
+    /// Found in the company directory.
+    Directory,
+}
+
+impl Origin {
+    /// The word in a `.source` file; `None` for [`Origin::Imported`], which needs no file.
+    fn word(self) -> Option<&'static str> {
+        match self {
+            Self::Imported => None,
+            Self::Harvested => Some("harvested"),
+            Self::Directory => Some("directory"),
+        }
+    }
+
+    fn from_word(word: &str) -> Option<Self> {
+        [Self::Harvested, Self::Directory]
+            .into_iter()
+            .find(|origin| origin.word() == Some(word))
+    }
 }
 
 impl CertStore {
@@ -32,11 +65,23 @@ impl CertStore {
         create_private_dir(dir).map_err(StoreError::io("create", dir))?;
         let mut index = BTreeMap::new();
         let mut capabilities = HashMap::new();
+        let mut origins = HashMap::new();
         for entry in std::fs::read_dir(dir).map_err(StoreError::io("read", dir))? {
             let path = entry.map_err(StoreError::io("read", dir))?.path();
             if path.extension().is_some_and(|ext| ext == "caps") {
                 if let Some((fingerprint, oids)) = read_capabilities(&path) {
                     capabilities.insert(fingerprint, oids);
+                }
+                continue;
+            }
+            if path.extension().is_some_and(|ext| ext == "source") {
+                match read_origin(&path) {
+                    Some((fingerprint, origin)) => {
+                        origins.insert(fingerprint, origin);
+                    }
+                    None => {
+                        tracing::warn!(file = %path.display(), "ignoring unreadable certificate source file")
+                    }
                 }
                 continue;
             }
@@ -63,6 +108,7 @@ impl CertStore {
             dir: dir.to_owned(),
             index: RwLock::new(index),
             capabilities: RwLock::new(capabilities),
+            origins: RwLock::new(origins),
         })
     }
 
@@ -91,12 +137,38 @@ impl CertStore {
             .cloned()
     }
 
-    /// Stores certificates (already stored ones are kept as they are) and returns them.
+    /// Stores certificates the user imports (already stored ones are kept as they are) and
+    /// returns them.
     pub fn import(&self, certs: Vec<Certificate>) -> Result<Vec<Certificate>, StoreError> {
+        self.add(certs, Origin::Imported)
+    }
+
+    /// Stores certificates that arrived by `origin` and returns them. Already stored ones are
+    /// kept as they are, origin included.
+    pub fn add(
+        &self,
+        certs: Vec<Certificate>,
+        origin: Origin,
+    ) -> Result<Vec<Certificate>, StoreError> {
         for cert in &certs {
             let fingerprint = Fingerprint::of(cert);
             if self.read().contains_key(&fingerprint) {
                 continue;
+            }
+            // The origin first: a crash in between leaves at worst a `.source` file without its
+            // certificate (which a later import clears), never a certificate that claims to
+            // have been imported.
+            match origin.word() {
+                Some(word) => {
+                    let path = self.source_path_of(&fingerprint);
+                    write_atomically(&path, format!("{word}\n").as_bytes())
+                        .map_err(StoreError::io("write", &path))?;
+                    self.origins
+                        .write()
+                        .expect("origins lock")
+                        .insert(fingerprint, origin);
+                }
+                None => self.forget_origin(&fingerprint)?,
             }
             let pem = cert
                 .to_pem(LineEnding::LF)
@@ -128,7 +200,17 @@ impl CertStore {
             .collect()
     }
 
-    /// Removes a certificate; `false` if it was not stored.
+    /// How a stored certificate arrived ([`Origin::Imported`] when nothing else is recorded).
+    pub fn origin(&self, fingerprint: &Fingerprint) -> Origin {
+        self.origins
+            .read()
+            .expect("origins lock")
+            .get(fingerprint)
+            .copied()
+            .unwrap_or(Origin::Imported)
+    }
+
+    /// Removes a certificate (and the record of its origin); `false` if it was not stored.
     pub fn remove(&self, fingerprint: &Fingerprint) -> Result<bool, StoreError> {
         let mut index = self.index.write().expect("certificate index lock");
         if !index.contains_key(fingerprint) {
@@ -137,6 +219,7 @@ impl CertStore {
         let path = self.path_of(fingerprint);
         remove_durably(&path).map_err(StoreError::io("remove", &path))?;
         index.remove(fingerprint);
+        self.forget_origin(fingerprint)?;
         Ok(true)
     }
 
@@ -157,6 +240,29 @@ impl CertStore {
     fn path_of(&self, fingerprint: &Fingerprint) -> PathBuf {
         self.dir.join(format!("{fingerprint}.pem"))
     }
+
+    /// Drops the record of a certificate's origin, file included, if there is one.
+    fn forget_origin(&self, fingerprint: &Fingerprint) -> Result<(), StoreError> {
+        let mut origins = self.origins.write().expect("origins lock");
+        if origins.contains_key(fingerprint) {
+            let path = self.source_path_of(fingerprint);
+            remove_durably(&path).map_err(StoreError::io("remove", &path))?;
+            origins.remove(fingerprint);
+        }
+        Ok(())
+    }
+
+    fn source_path_of(&self, fingerprint: &Fingerprint) -> PathBuf {
+        self.dir.join(format!("{fingerprint}.source"))
+    }
+}
+
+/// Reads a `<fingerprint>.source` file; `None` when it is damaged (the certificate then counts
+/// as imported, which only changes what `cert.find` reports).
+fn read_origin(path: &Path) -> Option<(Fingerprint, Origin)> {
+    let fingerprint = path.file_stem()?.to_str()?.parse().ok()?;
+    let text = std::fs::read_to_string(path).ok()?;
+    Some((fingerprint, Origin::from_word(text.trim())?))
 }
 
 /// Reads a `<fingerprint>.caps` file; a damaged one is ignored (the owner is then treated as
@@ -201,6 +307,41 @@ mod tests {
         assert!(reopened.remove(&Fingerprint::of(&bob)).unwrap());
         assert!(!reopened.remove(&Fingerprint::of(&bob)).unwrap());
         assert!(CertStore::open(store_dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn origins_are_recorded_kept_and_removed() {
+        let pki = TempPki::new();
+        let bob = pki.self_signed("ec", "/CN=Bob", Some("bob@example.com"));
+        let carol = pki.self_signed("rsa", "/CN=Carol", Some("carol@example.com"));
+        let dan = pki.self_signed("rsa", "/CN=Dan", Some("dan@example.com"));
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = CertStore::open(store_dir.path()).unwrap();
+        store.add(vec![bob.clone()], Origin::Harvested).unwrap();
+        store.add(vec![carol.clone()], Origin::Directory).unwrap();
+        store.import(vec![dan.clone()]).unwrap();
+        // The first arrival counts: importing a harvested certificate changes nothing.
+        store.import(vec![bob.clone()]).unwrap();
+
+        let reopened = CertStore::open(store_dir.path()).unwrap();
+        let origin = |cert| reopened.origin(&Fingerprint::of(cert));
+        assert_eq!(origin(&bob), Origin::Harvested);
+        assert_eq!(origin(&carol), Origin::Directory);
+        assert_eq!(origin(&dan), Origin::Imported);
+        assert!(reopened.remove(&Fingerprint::of(&carol)).unwrap());
+        assert_eq!(origin(&carol), Origin::Imported);
+        let source = store_dir
+            .path()
+            .join(format!("{}.source", Fingerprint::of(&carol)));
+        assert!(!source.exists());
+
+        // A `.source` left without its certificate does not make a later import look
+        // harvested.
+        std::fs::write(&source, "harvested\n").unwrap();
+        let reopened = CertStore::open(store_dir.path()).unwrap();
+        reopened.import(vec![carol.clone()]).unwrap();
+        assert_eq!(reopened.origin(&Fingerprint::of(&carol)), Origin::Imported);
+        assert!(!source.exists());
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! `cert.import`, `cert.list`, `cert.remove`.
+//! `cert.import`, `cert.list`, `cert.remove`, `cert.find`.
 
 use super::blocking;
 use crate::certs::describe::{Fingerprint, describe, parse_certificates};
+use crate::certs::find;
 use crate::state::Daemon;
 use mailseal_protocol::methods::cert::{
-    CertificatesResult, ImportParams, ListParams, RemoveParams, RemoveResult,
+    Candidate, CertificatesResult, FindParams, FindResult, ImportParams, ListParams, RemoveParams,
+    RemoveResult,
 };
 use mailseal_protocol::{ErrorKind, RpcError};
 use std::sync::Arc;
@@ -57,5 +59,34 @@ pub async fn remove(daemon: Arc<Daemon>, params: RemoveParams) -> Result<RemoveR
     }
     Ok(RemoveResult {
         removed: fingerprint.to_string(),
+    })
+}
+
+/// Finds the certificate to encrypt to an address, with every candidate judged.
+pub async fn find(daemon: Arc<Daemon>, params: FindParams) -> Result<FindResult, RpcError> {
+    let address = params.email.trim();
+    if address.is_empty() || address.chars().any(char::is_control) {
+        return Err(RpcError::new(
+            ErrorKind::bad_input("params.email"),
+            "params.email: expected a mail address (not empty, no control characters)",
+        ));
+    }
+    let now = SystemTime::now();
+    let finding = find::find(&daemon, address, now).await;
+    let best = finding.best();
+    Ok(FindResult {
+        certificate: best.map(|c| describe(&c.certificate, now)),
+        source: best.map(|c| c.source),
+        candidates: finding
+            .candidates
+            .iter()
+            .map(|c| Candidate {
+                certificate: describe(&c.certificate, now),
+                source: c.source,
+                usable: c.verdict.is_usable(),
+                reason: c.verdict.reason().to_owned(),
+            })
+            .collect(),
+        directory: finding.directory,
     })
 }

@@ -3,6 +3,8 @@
 
 use super::blocking;
 use crate::certs::describe::{Fingerprint, emails};
+use crate::certs::find;
+use crate::certs::store::Origin;
 use crate::keys::backend::{Hash, PrivateKeyOps, RsaPadding};
 use crate::own_identities::OwnIdentity;
 use crate::smime::envelope::{EnvelopeError, OwnKey, Recipient};
@@ -45,7 +47,8 @@ pub async fn encrypt(
         params.recipients,
         params.content_encryption,
         params.rsa_oaep,
-    )?;
+    )
+    .await?;
     let encrypted = blocking(move || plan.run(&message)).await?;
     Ok(MessageResult {
         message: encrypted.into(),
@@ -65,7 +68,8 @@ pub async fn sign_encrypt(
         params.recipients,
         params.content_encryption,
         params.rsa_oaep,
-    )?;
+    )
+    .await?;
     let wrapped = blocking(move || {
         let signed = sign_with(
             &identity,
@@ -170,7 +174,9 @@ pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedR
     blocking(move || {
         for signer in harvest.into_iter().filter(|h| h.signature_ok) {
             let fingerprint = Fingerprint::of(&signer.certificate);
-            store.certs.import(vec![signer.certificate])?;
+            store
+                .certs
+                .add(vec![signer.certificate], Origin::Harvested)?;
             if !signer.capabilities.is_empty() {
                 store
                     .certs
@@ -283,8 +289,8 @@ struct EncryptionPlan {
 }
 
 impl EncryptionPlan {
-    fn new(
-        daemon: &Daemon,
+    async fn new(
+        daemon: &Arc<Daemon>,
         message: &[u8],
         recipients: Option<Vec<String>>,
         algorithm: Option<ContentEncryption>,
@@ -306,22 +312,35 @@ impl EncryptionPlan {
         let mut missing = Vec::new();
         let mut readable = PREFERENCE.to_vec();
         for address in &addresses {
-            match recipient_certificate(daemon, address, now) {
-                Some(cert) => {
+            // The same choice `cert.find` shows, with its reasons when there is none.
+            let finding = find::find(daemon, address, now).await;
+            match finding.best() {
+                Some(best) => {
+                    let cert = best.certificate.clone();
                     let announced = daemon.certs.capabilities(&Fingerprint::of(&cert));
                     readable.retain(|candidate| can_read(announced.as_deref(), *candidate));
                     certificates.push(cert);
                 }
-                None => missing.push(address.clone()),
+                None => missing.push((address.clone(), finding.why_none())),
             }
         }
         if !missing.is_empty() {
-            let list = missing.join(", ");
+            let list: Vec<&str> = missing
+                .iter()
+                .map(|(address, _)| address.as_str())
+                .collect();
+            let why: Vec<String> = missing
+                .iter()
+                .map(|(address, why)| format!("{address} ({why})"))
+                .collect();
             return Err(RpcError::new(
                 ErrorKind::CertNotFound {
-                    query: list.clone(),
+                    query: list.join(", "),
                 },
-                format!("no valid encryption certificate for {list}; nothing was encrypted"),
+                format!(
+                    "no valid encryption certificate for {}; nothing was encrypted",
+                    why.join(", ")
+                ),
             ));
         }
         certificates.dedup_by_key(|c| Fingerprint::of(c));
@@ -385,26 +404,4 @@ fn can_read(
             ContentEncryption::Aes256Cbc | ContentEncryption::Aes128Cbc
         ),
     }
-}
-
-/// The best stored certificate for `address`: current, able to encrypt, latest expiry; our own
-/// identities count too (mail to oneself).
-fn recipient_certificate(daemon: &Daemon, address: &str, now: SystemTime) -> Option<Certificate> {
-    let own = daemon.own_identities().into_iter().map(|i| i.certificate);
-    daemon
-        .certs
-        .list(Some(address))
-        .into_iter()
-        .chain(own.filter(|c| emails(c).iter().any(|e| e == address)))
-        .filter(|c| is_current(c, now) && can_encrypt_to(c))
-        .max_by_key(|c| c.tbs_certificate().validity().not_after.to_system_time())
-}
-
-/// Ed25519 keys sign only; every other key type we know can receive.
-fn can_encrypt_to(cert: &Certificate) -> bool {
-    cert.tbs_certificate()
-        .subject_public_key_info()
-        .algorithm
-        .oid
-        != const_oid::db::rfc8410::ID_ED_25519
 }

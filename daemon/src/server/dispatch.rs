@@ -21,6 +21,7 @@ pub const METHODS: &[&str] = &[
     cert::Import::NAME,
     cert::List::NAME,
     cert::Remove::NAME,
+    cert::Find::NAME,
     smime::Sign::NAME,
     smime::Encrypt::NAME,
     smime::SignEncrypt::NAME,
@@ -81,6 +82,7 @@ async fn route(daemon: Arc<Daemon>, method: &str, params: Value) -> Result<Value
         cert::Remove::NAME => {
             call::<cert::Remove, _, _>(daemon, params, methods::cert::remove).await
         }
+        cert::Find::NAME => call::<cert::Find, _, _>(daemon, params, methods::cert::find).await,
         smime::Sign::NAME => call::<smime::Sign, _, _>(daemon, params, methods::smime::sign).await,
         smime::Encrypt::NAME => {
             call::<smime::Encrypt, _, _>(daemon, params, methods::smime::encrypt).await

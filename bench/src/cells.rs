@@ -1,0 +1,329 @@
+//! One measurement ("cell"): a fixed amount of wall time of one operation on one input, either
+//! through the daemon's socket by one or more clients, or by `openssl cms` as a process per
+//! message.
+
+use crate::Op;
+use crate::daemon::CLIENT_NAME;
+use crate::procfs::CpuTimes;
+use mailseal_protocol::Client;
+use mailseal_protocol::methods::key;
+use mailseal_protocol::methods::report::Verdict;
+use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, SignatureMode};
+use mailseal_protocol::{Base64Bytes, Secret};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Barrier;
+use tokio::task::JoinSet;
+
+/// What one cell measured.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    /// Messages done in the timed part.
+    pub count: u64,
+    /// Wall time of the timed part.
+    pub elapsed: Duration,
+    /// Each message's latency (request written → reply read, or process start → exit).
+    pub latencies: Vec<Duration>,
+    /// CPU time of the daemon during the timed part.
+    pub daemon_cpu: Option<Duration>,
+    /// CPU time of this benchmark process (the clients) during the timed part, and of the
+    /// `openssl` processes it ran.
+    pub bench_cpu: Option<CpuTimes>,
+}
+
+impl Cell {
+    /// Messages per second.
+    pub fn rate(&self) -> f64 {
+        self.count as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The `q` quantile (0–1) of the latencies.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let last = sorted.len().checked_sub(1)?;
+        sorted.get(((last as f64) * q).round() as usize).copied()
+    }
+}
+
+/// What a daemon cell sends, prepared once and shared by its clients.
+pub struct Job {
+    /// The operation.
+    pub op: Op,
+    /// The identity signing (sign, sign+encrypt).
+    pub key_id: String,
+    /// The plain message (sign, encrypt, sign+encrypt), or the signed (verify) or encrypted
+    /// (decrypt) one.
+    pub input: Arc<Vec<u8>>,
+    /// The plain message, to check what verify and decrypt return.
+    pub plain: Arc<Vec<u8>>,
+}
+
+/// A failed call, as text.
+fn failed(op: Op) -> impl Fn(mailseal_protocol::ClientError) -> String {
+    move |e| format!("{}: {e}", op.method())
+}
+
+impl Job {
+    fn bytes(&self) -> Base64Bytes {
+        Base64Bytes(self.input.as_ref().clone())
+    }
+
+    /// Makes one call; with `check`, also checks that the reply is what the operation should
+    /// produce (done on the warm-up call only, so as not to measure the checks).
+    pub async fn call(&self, client: &mut Client, check: bool) -> Result<Vec<u8>, String> {
+        let op = self.op;
+        let (message, layers) = match op {
+            Op::Sign => {
+                let params = smime::SignParams {
+                    message: self.bytes(),
+                    key_id: Some(self.key_id.clone()),
+                    mode: SignatureMode::Detached,
+                    rsa_pss: false,
+                };
+                let reply = client.call::<smime::Sign>(&params).await;
+                (reply.map_err(failed(op))?.message.into_inner(), Vec::new())
+            }
+            Op::Encrypt => {
+                let params = smime::EncryptParams {
+                    message: self.bytes(),
+                    recipients: None,
+                    content_encryption: Some(ContentEncryption::Aes256Gcm),
+                    rsa_oaep: false,
+                };
+                let reply = client.call::<smime::Encrypt>(&params).await;
+                (reply.map_err(failed(op))?.message.into_inner(), Vec::new())
+            }
+            Op::SignEncrypt => {
+                let params = smime::SignEncryptParams {
+                    message: self.bytes(),
+                    key_id: Some(self.key_id.clone()),
+                    recipients: None,
+                    content_encryption: Some(ContentEncryption::Aes256Gcm),
+                    triple_wrap: false,
+                    rsa_pss: false,
+                    rsa_oaep: false,
+                };
+                let reply = client.call::<smime::SignEncrypt>(&params).await;
+                (reply.map_err(failed(op))?.message.into_inner(), Vec::new())
+            }
+            Op::Verify => {
+                let params = smime::IncomingParams {
+                    message: self.bytes(),
+                };
+                let reply = client
+                    .call::<smime::Verify>(&params)
+                    .await
+                    .map_err(failed(op))?;
+                (reply.message.into_inner(), reply.layers)
+            }
+            Op::Decrypt => {
+                let params = smime::IncomingParams {
+                    message: self.bytes(),
+                };
+                let reply = client
+                    .call::<smime::Decrypt>(&params)
+                    .await
+                    .map_err(failed(op))?;
+                (reply.message.into_inner(), reply.layers)
+            }
+        };
+        if check {
+            self.check(&message, &layers)?;
+        }
+        Ok(message)
+    }
+
+    fn check(&self, message: &[u8], layers: &[Layer]) -> Result<(), String> {
+        let contains = |needle: &[u8]| message.windows(needle.len()).any(|w| w == needle);
+        let tail = &self.plain[self.plain.len().saturating_sub(64)..];
+        let ok = match self.op {
+            Op::Sign => contains(b"multipart/signed"),
+            Op::Encrypt | Op::SignEncrypt => contains(b"authEnveloped-data"),
+            Op::Verify => {
+                message.ends_with(tail)
+                    && layers.iter().any(|layer| {
+                        matches!(layer, Layer::Signed { signatures, .. }
+                            if !signatures.is_empty()
+                                && signatures.iter().all(|s| s.verdict() == Verdict::Valid))
+                    })
+            }
+            Op::Decrypt => {
+                message.ends_with(tail)
+                    && layers.iter().any(|layer| {
+                        matches!(
+                            layer,
+                            Layer::Encrypted {
+                                algorithm: ContentEncryption::Aes256Gcm,
+                                ..
+                            }
+                        )
+                    })
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: the reply is not what it should be (layers: {layers:?})",
+                self.op.method()
+            ))
+        }
+    }
+}
+
+/// Unlocks `key_id` in the daemon at `socket`.
+pub async fn unlock(socket: &Path, key_id: &str, passphrase: &str) -> Result<(), String> {
+    let (mut client, _) = Client::connect_and_hello(socket, CLIENT_NAME)
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .call::<key::Unlock>(&key::UnlockParams {
+            key_id: key_id.to_owned(),
+            passphrase: Secret::new(passphrase.to_owned()),
+        })
+        .await
+        .map_err(|e| format!("key.unlock: {e}"))?;
+    Ok(())
+}
+
+/// `clients` connections calling `job` one request at a time each, for `duration` of wall
+/// time after one checked warm-up call per client; at least one timed call per client.
+pub async fn daemon_cell(
+    socket: PathBuf,
+    pid: u32,
+    ticks: u64,
+    clients: usize,
+    duration: Duration,
+    job: Arc<Job>,
+) -> Result<Cell, String> {
+    let warmed = Arc::new(Barrier::new(clients + 1));
+    let go = Arc::new(Barrier::new(clients + 1));
+    let mut tasks = JoinSet::new();
+    for _ in 0..clients {
+        let (socket, job) = (socket.clone(), Arc::clone(&job));
+        let (warmed, go) = (Arc::clone(&warmed), Arc::clone(&go));
+        tasks.spawn(async move {
+            let warm_up = async {
+                let (mut client, _) = Client::connect_and_hello(&socket, CLIENT_NAME)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                job.call(&mut client, true).await?;
+                Ok::<_, String>(client)
+            }
+            .await;
+            // Every client reaches both barriers, even after a failure, so none waits forever.
+            warmed.wait().await;
+            go.wait().await;
+            let mut client = warm_up?;
+            let start = Instant::now();
+            let deadline = start + duration;
+            let mut latencies = Vec::new();
+            while latencies.is_empty() || Instant::now() < deadline {
+                let sent = Instant::now();
+                job.call(&mut client, false).await?;
+                latencies.push(sent.elapsed());
+            }
+            Ok::<_, String>((start, Instant::now(), latencies))
+        });
+    }
+    warmed.wait().await;
+    let before = (
+        CpuTimes::read(&pid.to_string(), ticks),
+        CpuTimes::read("self", ticks),
+    );
+    go.wait().await;
+    let mut cell = Cell::default();
+    let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
+    let mut error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.map_err(|e| e.to_string()).and_then(|r| r) {
+            Ok((start, end, latencies)) => {
+                first = Some(first.map_or(start, |f| f.min(start)));
+                last = Some(last.map_or(end, |l| l.max(end)));
+                cell.count += latencies.len() as u64;
+                cell.latencies.extend(latencies);
+            }
+            Err(e) => error = error.or(Some(e)),
+        }
+    }
+    let after = (
+        CpuTimes::read(&pid.to_string(), ticks),
+        CpuTimes::read("self", ticks),
+    );
+    if let Some(e) = error {
+        return Err(e);
+    }
+    cell.elapsed = last.zip(first).map(|(l, f)| l - f).unwrap_or_default();
+    cell.daemon_cpu = after.0.zip(before.0).map(|(a, b)| a.since(b).own);
+    cell.bench_cpu = after.1.zip(before.1).map(|(a, b)| a.since(b));
+    Ok(cell)
+}
+
+/// An `openssl` command line, or two piped into each other (sign | encrypt).
+pub type Pipeline = Vec<Vec<String>>;
+
+/// Runs `pipeline` in `dir` once; its standard error if a process fails.
+fn run_pipeline(dir: &Path, pipeline: &Pipeline) -> Result<(), String> {
+    let mut children = Vec::new();
+    let mut input = Stdio::null();
+    for (i, args) in pipeline.iter().enumerate() {
+        let output = if i + 1 < pipeline.len() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        let mut child = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(input)
+            .stdout(output)
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run openssl: {e}"))?;
+        input = child.stdout.take().map_or_else(Stdio::null, Stdio::from);
+        children.push((args, child));
+    }
+    for (args, child) in children {
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "openssl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `pipeline` run again and again, one process (or pipe) per message, for `duration` of wall
+/// time; after one unmeasured run when `warm_up`; at least one measured run.
+pub fn openssl_cell(
+    dir: &Path,
+    pipeline: &Pipeline,
+    duration: Duration,
+    warm_up: bool,
+    ticks: u64,
+) -> Result<Cell, String> {
+    if warm_up {
+        run_pipeline(dir, pipeline)?;
+    }
+    let before = CpuTimes::read("self", ticks);
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut cell = Cell::default();
+    while cell.latencies.is_empty() || Instant::now() < deadline {
+        let began = Instant::now();
+        run_pipeline(dir, pipeline)?;
+        cell.latencies.push(began.elapsed());
+    }
+    cell.elapsed = start.elapsed();
+    cell.count = cell.latencies.len() as u64;
+    cell.bench_cpu = CpuTimes::read("self", ticks)
+        .zip(before)
+        .map(|(a, b)| a.since(b));
+    Ok(cell)
+}

@@ -1,0 +1,829 @@
+//! `mailseal-bench`: how fast the Mailseal daemon signs, verifies, encrypts and decrypts on this
+//! machine, next to `openssl cms` run as a process per message and next to the raw speed of the
+//! cryptography (`openssl speed`). It prints a markdown report; it is not a test and asserts
+//! nothing about time. README.md ("Benchmarks") has the command.
+#![forbid(unsafe_code)]
+
+mod awslc;
+mod cells;
+mod daemon;
+mod pki;
+mod procfs;
+mod report;
+mod speed;
+
+use cells::{Cell, Job, Pipeline};
+use clap::Parser;
+use mailseal_protocol::methods::{cert, key};
+use mailseal_protocol::{Client, Secret};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Measures the release `mailseald` against `openssl cms` and `openssl speed` on this machine.
+///
+/// Build first: `cargo build --release --bins && cargo run --release -p mailseal-bench -- --out
+/// bench/results.md`. Every key, certificate and message is made in a temporary directory; the
+/// daemon listens on a socket there; nothing goes over the network.
+#[derive(Debug, Parser)]
+#[command(name = "mailseal-bench", version)]
+struct Args {
+    /// About 1 s per cell and `openssl speed -seconds 1` (a few minutes in all) instead of 3 s.
+    #[arg(long)]
+    quick: bool,
+    /// Also the 1 GiB encrypt and decrypt rows (openssl only until the daemon streams).
+    #[arg(long)]
+    huge: bool,
+    /// Write the report to this file too.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write the raw numbers as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Seconds of wall time per cell [default: 1 with --quick, else 3].
+    #[arg(long, value_name = "SECONDS")]
+    seconds: Option<f64>,
+    /// Clients in the "many clients" column [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    clients: Option<usize>,
+    /// Only the rows whose name ("RSA-2048 sign 1 KiB") contains this text, ignoring case.
+    #[arg(long, value_name = "TEXT")]
+    only: Option<String>,
+    /// The `mailseald` to measure [default: target/release/mailseald].
+    #[arg(long, value_name = "PATH")]
+    daemon: Option<PathBuf>,
+}
+
+/// The kind of a private key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA with this many bits.
+    Rsa(u32),
+    /// ECDSA/ECDH on NIST P-256.
+    P256,
+}
+
+/// An identity of the daemon's user: signs, and is the sender whose own copy is encrypted.
+#[derive(Debug)]
+pub struct IdentitySpec {
+    /// How the report names it.
+    pub label: &'static str,
+    /// Its file names and the local part of its address.
+    pub name: &'static str,
+    /// Its key.
+    pub key: KeyKind,
+}
+
+/// The identities measured.
+pub const IDENTITIES: [IdentitySpec; 3] = [
+    IdentitySpec {
+        label: "RSA-2048",
+        name: "rsa2048",
+        key: KeyKind::Rsa(2048),
+    },
+    IdentitySpec {
+        label: "RSA-3072",
+        name: "rsa3072",
+        key: KeyKind::Rsa(3072),
+    },
+    IdentitySpec {
+        label: "P-256",
+        name: "p256",
+        key: KeyKind::P256,
+    },
+];
+
+/// The recipients every message is encrypted to (RSA-2048), besides the sender.
+pub const RECIPIENTS: [&str; 3] = ["bob", "carol", "dave"];
+
+/// An S/MIME operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `smime.sign`, detached.
+    Sign,
+    /// `smime.verify` of a message the identity signed.
+    Verify,
+    /// `smime.encrypt` to the 3 recipients and the sender.
+    Encrypt,
+    /// `smime.decrypt` of a message encrypted so.
+    Decrypt,
+    /// `smime.sign_encrypt`.
+    SignEncrypt,
+}
+
+/// Every operation, in report order.
+pub const OPS: [Op; 5] = [
+    Op::Sign,
+    Op::Verify,
+    Op::Encrypt,
+    Op::Decrypt,
+    Op::SignEncrypt,
+];
+
+impl Op {
+    /// The name in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Op::Sign => "sign",
+            Op::Verify => "verify",
+            Op::Encrypt => "encrypt",
+            Op::Decrypt => "decrypt",
+            Op::SignEncrypt => "sign+encrypt",
+        }
+    }
+
+    /// The protocol method.
+    pub fn method(self) -> &'static str {
+        match self {
+            Op::Sign => "smime.sign",
+            Op::Verify => "smime.verify",
+            Op::Encrypt => "smime.encrypt",
+            Op::Decrypt => "smime.decrypt",
+            Op::SignEncrypt => "smime.sign_encrypt",
+        }
+    }
+}
+
+/// A message size.
+#[derive(Debug, Clone, Copy)]
+pub struct SizeSpec {
+    /// How the report names it.
+    pub label: &'static str,
+    /// The whole message (headers and body), bytes.
+    pub bytes: usize,
+}
+
+/// The sizes measured for every operation.
+pub const SIZES: [SizeSpec; 3] = [
+    SizeSpec {
+        label: "1 KiB",
+        bytes: 1024,
+    },
+    SizeSpec {
+        label: "100 KiB",
+        bytes: 100 * 1024,
+    },
+    SizeSpec {
+        label: "10 MiB",
+        bytes: 10 * 1024 * 1024,
+    },
+];
+
+/// The size measured with `--huge`, for encrypt and decrypt only.
+pub const HUGE: SizeSpec = SizeSpec {
+    label: "1 GiB",
+    bytes: 1 << 30,
+};
+
+/// What a cell of the report holds.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// A measurement.
+    Measured(Cell),
+    /// The measurement failed; why.
+    Failed(String),
+    /// Not measured; why.
+    Absent(&'static str),
+}
+
+impl Outcome {
+    /// The measurement, if there is one.
+    pub fn cell(&self) -> Option<&Cell> {
+        match self {
+            Outcome::Measured(cell) => Some(cell),
+            _ => None,
+        }
+    }
+
+    fn of(result: Result<Cell, String>) -> Self {
+        result.map_or_else(Outcome::Failed, Outcome::Measured)
+    }
+}
+
+/// The daemon's memory during a row.
+#[derive(Debug, Clone, Copy)]
+pub struct RowRss {
+    /// Resident memory before the row's first request (key unlocked), bytes.
+    pub idle: u64,
+    /// Peak resident memory during the row, bytes.
+    pub peak: u64,
+    /// Whether the peak was sampled (the kernel's peak could not be reset).
+    pub sampled: bool,
+}
+
+/// One row: an identity, an operation and a size.
+#[derive(Debug)]
+pub struct Row {
+    /// Index into [`IDENTITIES`].
+    pub identity: usize,
+    /// The operation.
+    pub op: Op,
+    /// The message size.
+    pub size: SizeSpec,
+    /// Through the daemon, one client.
+    pub one: Outcome,
+    /// Through the daemon, one client per core.
+    pub many: Outcome,
+    /// `openssl cms`, a process per message.
+    pub openssl: Outcome,
+    /// The daemon's memory.
+    pub rss: Option<RowRss>,
+    /// CPU seconds one core needs for the cryptography alone, by `openssl speed` (see
+    /// [`speed::Limits`]).
+    pub crypto_seconds: f64,
+    /// The same by aws-lc, the daemon's library, measured in this process.
+    pub crypto_seconds_awslc: f64,
+}
+
+/// What describes this machine and this run in the report's header.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// When the run started (UTC).
+    pub date: String,
+    /// `nproc`.
+    pub cores: usize,
+    /// From /proc/cpuinfo.
+    pub cpu: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// Total memory, bytes.
+    pub memory: u64,
+    /// `openssl version`.
+    pub openssl: String,
+    /// The daemon's version and path.
+    pub daemon: String,
+    /// The source measured: git commit, and whether the work tree differs from it.
+    pub source: String,
+    /// /proc/loadavg when the run started.
+    pub load_before: String,
+    /// /proc/loadavg when it ended.
+    pub load_after: String,
+}
+
+/// The whole run, for the report.
+#[derive(Debug)]
+pub struct Run {
+    /// The machine.
+    pub machine: Machine,
+    /// Seconds per cell.
+    pub seconds: f64,
+    /// Clients in the "many" column.
+    pub clients: usize,
+    /// `--quick`.
+    pub quick: bool,
+    /// `--huge`.
+    pub huge: bool,
+    /// The command line, as run.
+    pub command: String,
+    /// The physical limit by `openssl speed`.
+    pub limits: speed::Limits,
+    /// The same primitives by aws-lc.
+    pub awslc: speed::Limits,
+    /// The measurements.
+    pub rows: Vec<Row>,
+    /// Whether this benchmark itself was built without optimizations.
+    pub debug_build: bool,
+    /// The openssl command lines of one identity's rows, for the report.
+    pub openssl_commands: Vec<(Op, String)>,
+    /// Wall time of the whole run.
+    pub total: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailseal-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The message measured: headers for one identity (From) and the 3 recipients (To), and a
+/// 7-bit text body of lines of 74 characters, `bytes` in all.
+fn message(from: &str, bytes: usize, out: &mut impl Write) -> std::io::Result<()> {
+    let head = format!(
+        "From: {from}\r\nTo: Bob <bob@example.com>, Carol <carol@example.com>, Dave <dave@example.com>\r\nSubject: benchmark message of {bytes} bytes\r\nDate: Mon, 23 Nov 2026 19:00:00 +0000\r\nMessage-ID: <bench-{bytes}@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+    );
+    out.write_all(head.as_bytes())?;
+    let mut left = bytes.saturating_sub(head.len());
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut line = Vec::with_capacity(76);
+    const LETTERS: &[u8; 32] = b"etaoinshrdlucmfwypvbgkqjxz      ";
+    while left > 0 {
+        // Never leave a single byte for the last line.
+        let len = if left == 77 { 75 } else { left.min(76) };
+        line.clear();
+        for i in 0..len.saturating_sub(2) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let c = LETTERS[(state >> 59) as usize];
+            // No space at either end of a line.
+            let edge = i == 0 || i + 3 == len;
+            line.push(if c == b' ' && edge { b'x' } else { c });
+        }
+        line.extend_from_slice(if len >= 2 { b"\r\n" } else { b"x" });
+        out.write_all(&line)?;
+        left -= len;
+    }
+    Ok(())
+}
+
+/// The inputs of one identity and size.
+struct Inputs {
+    plain: Arc<Vec<u8>>,
+    signed: Arc<Vec<u8>>,
+    encrypted: Arc<Vec<u8>>,
+    /// File names (in the PKI directory) of the three, for openssl.
+    files: [String; 3],
+}
+
+/// The `openssl cms` commands doing `op` on `files` (plain, signed, encrypted) for `identity`,
+/// writing `out`.
+fn openssl_pipeline(op: Op, identity: &IdentitySpec, files: &[String; 3], out: &str) -> Pipeline {
+    let cert = format!("{}.pem", identity.name);
+    let key = format!("{}.key", identity.name);
+    let owned = |args: &[&str]| {
+        args.iter()
+            .map(|a| (*a).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let sign = |input: &str, output: Option<&str>| {
+        let mut args = owned(&[
+            "cms",
+            "-sign",
+            "-in",
+            input,
+            "-signer",
+            &cert,
+            "-inkey",
+            &key,
+            "-certfile",
+            "ca.pem",
+        ]);
+        if let Some(output) = output {
+            args.extend(owned(&["-out", output]));
+        }
+        args
+    };
+    let encrypt = |input: Option<&str>| {
+        let mut args = owned(&["cms", "-encrypt", "-aes-256-gcm"]);
+        if let Some(input) = input {
+            args.extend(owned(&["-in", input]));
+        }
+        args.extend(owned(&["-out", out]));
+        args.extend(RECIPIENTS.iter().map(|r| format!("{r}.pem")));
+        args.push(cert.clone());
+        args
+    };
+    match op {
+        Op::Sign => vec![sign(&files[0], Some(out))],
+        Op::Verify => vec![owned(&[
+            "cms", "-verify", "-in", &files[1], "-CAfile", "ca.pem", "-out", out,
+        ])],
+        Op::Encrypt => vec![encrypt(Some(&files[0]))],
+        Op::Decrypt => vec![owned(&[
+            "cms", "-decrypt", "-in", &files[2], "-recip", &cert, "-inkey", &key, "-out", out,
+        ])],
+        Op::SignEncrypt => vec![sign(&files[0], None), encrypt(None)],
+    }
+}
+
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn probe_machine(daemon: &Path) -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |text: &str, name: &str| {
+        text.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key.trim() == name).then(|| value.trim().to_owned())
+        })
+    };
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| field(&m, "MemTotal"))
+        .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024);
+    Machine {
+        date: command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+            .unwrap_or_else(|| "unknown".into()),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu: field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into()),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_or_else(|_| "unknown".into(), |k| k.trim().to_owned()),
+        memory,
+        openssl: command_output("openssl", &["version"]).unwrap_or_else(|| "unknown".into()),
+        daemon: daemon.display().to_string(),
+        source: source_version(),
+        load_before: load_average(),
+        load_after: String::new(),
+    }
+}
+
+/// The commit of the work tree this benchmark was built in (read-only git commands).
+fn source_version() -> String {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."));
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(workspace)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+    };
+    let Some(commit) = git(&["rev-parse", "--short", "HEAD"])
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    else {
+        return "unknown".into();
+    };
+    let clean =
+        git(&["diff-index", "--quiet", "HEAD", "--"]).is_some_and(|out| out.status.success());
+    if clean {
+        format!("git {commit}")
+    } else {
+        format!("git {commit} with uncommitted changes")
+    }
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `target/release/mailseald` beside this program's target directory.
+fn default_daemon() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("cannot find the target directory")?;
+    let path = target.join("release").join("mailseald");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: run `cargo build --release --bins` first",
+            path.display()
+        ))
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let started = Instant::now();
+    let daemon_binary = match &args.daemon {
+        Some(path) => path.clone(),
+        None => default_daemon()?,
+    };
+    let mut machine = probe_machine(&daemon_binary);
+    let seconds = args
+        .seconds
+        .unwrap_or(if args.quick { 1.0 } else { 3.0 })
+        .max(0.05);
+    let duration = Duration::from_secs_f64(seconds);
+    let clients = args.clients.unwrap_or(machine.cores).max(1);
+    let ticks = procfs::clock_ticks();
+    let debug_build = cfg!(debug_assertions);
+    if debug_build {
+        eprintln!(
+            "warning: this benchmark is a debug build; its client side is slow (use cargo run --release)"
+        );
+    }
+
+    eprintln!(
+        "openssl speed ({}s per primitive)…",
+        if args.quick { 1 } else { 3 }
+    );
+    let limits = speed::measure(if args.quick { 1 } else { 3 })?;
+    eprintln!("aws-lc speed…");
+    let awslc = awslc::measure(if args.quick { 1.0 } else { 3.0 })?;
+
+    let work = tempfile::Builder::new()
+        .prefix("mailseal-bench-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    eprintln!("keys and certificates in {}…", work.path().display());
+    let pki = pki::Pki::create(work.path().join("pki"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let home = daemon::Home::new(
+        daemon_binary.clone(),
+        work.path().join("d"),
+        &pki.path("ca.pem"),
+    )?;
+
+    // Set up once: identities, recipients, and the signed and encrypted inputs.
+    let mut daemon = home.start(&runtime)?;
+    let socket = home.socket();
+    let (key_ids, inputs, version) = runtime.block_on(async {
+        let (mut client, hello) = Client::connect_and_hello(&socket, daemon::CLIENT_NAME)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut key_ids = Vec::new();
+        for identity in &IDENTITIES {
+            let p12 = std::fs::read(pki.path(&format!("{}.p12", identity.name)))
+                .map_err(|e| e.to_string())?;
+            let imported = client
+                .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
+                    data: p12.into(),
+                    password: Secret::new(pki::PASSWORD.into()),
+                    passphrase: None,
+                })
+                .await
+                .map_err(|e| format!("key.import_pkcs12: {e}"))?;
+            key_ids.push(imported.identity.key_id);
+        }
+        for recipient in RECIPIENTS {
+            let pem =
+                std::fs::read(pki.path(&format!("{recipient}.pem"))).map_err(|e| e.to_string())?;
+            client
+                .call::<cert::Import>(&cert::ImportParams { data: pem.into() })
+                .await
+                .map_err(|e| format!("cert.import: {e}"))?;
+        }
+        let mut inputs: Vec<Vec<Inputs>> = Vec::new();
+        for (identity, key_id) in IDENTITIES.iter().zip(&key_ids) {
+            let mut per_size = Vec::new();
+            for (s, size) in SIZES.iter().enumerate() {
+                let mut plain = Vec::with_capacity(size.bytes);
+                message(
+                    &format!("{} <{}@example.com>", identity.label, identity.name),
+                    size.bytes,
+                    &mut plain,
+                )
+                .map_err(|e| e.to_string())?;
+                let plain = Arc::new(plain);
+                let job = |op| Job {
+                    op,
+                    key_id: key_id.clone(),
+                    input: Arc::clone(&plain),
+                    plain: Arc::clone(&plain),
+                };
+                let signed = Arc::new(job(Op::Sign).call(&mut client, true).await?);
+                let encrypted = Arc::new(job(Op::Encrypt).call(&mut client, true).await?);
+                let files = [
+                    format!("{}-{s}.eml", identity.name),
+                    format!("{}-{s}.signed.eml", identity.name),
+                    format!("{}-{s}.enc.eml", identity.name),
+                ];
+                for (file, data) in files.iter().zip([&plain, &signed, &encrypted]) {
+                    std::fs::write(pki.path(file), data.as_slice()).map_err(|e| e.to_string())?;
+                }
+                per_size.push(Inputs {
+                    plain,
+                    signed,
+                    encrypted,
+                    files,
+                });
+            }
+            inputs.push(per_size);
+        }
+        Ok::<_, String>((key_ids, inputs, hello.daemon_version))
+    })?;
+    daemon.stop();
+    machine.daemon = format!("mailseald {version} ({})", machine.daemon);
+
+    let mut plan = Vec::new();
+    for (i, identity) in IDENTITIES.iter().enumerate() {
+        for op in OPS {
+            for (s, size) in SIZES.iter().enumerate() {
+                let name = format!("{} {} {}", identity.label, op.label(), size.label);
+                if selected(&args.only, &name) {
+                    plan.push((i, op, s, name));
+                }
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (n, (i, op, s, name)) in plan.iter().enumerate() {
+        let (i, op, s) = (*i, *op, *s);
+        let (identity, size, input) = (&IDENTITIES[i], SIZES[s], &inputs[i][s]);
+        eprint!("[{:>2}/{}] {name}: ", n + 1, plan.len());
+        let job = Arc::new(Job {
+            op,
+            key_id: key_ids[i].clone(),
+            input: Arc::clone(match op {
+                Op::Verify => &input.signed,
+                Op::Decrypt => &input.encrypted,
+                _ => &input.plain,
+            }),
+            plain: Arc::clone(&input.plain),
+        });
+        let (one, many, rss) =
+            measure_daemon(&home, &runtime, &key_ids[i], job, clients, duration, ticks)?;
+        let pipeline = openssl_pipeline(op, identity, &input.files, "out.eml");
+        let openssl = Outcome::of(cells::openssl_cell(
+            &pki.dir, &pipeline, duration, true, ticks,
+        ));
+        let row = Row {
+            identity: i,
+            op,
+            size,
+            one,
+            many,
+            openssl,
+            rss,
+            crypto_seconds: limits.seconds_per_message(op, identity.key, size.bytes),
+            crypto_seconds_awslc: awslc.seconds_per_message(op, identity.key, size.bytes),
+        };
+        eprintln!("{}", report::progress(&row, clients));
+        rows.push(row);
+    }
+
+    if args.huge {
+        huge_rows(
+            &pki,
+            [&limits, &awslc],
+            duration,
+            ticks,
+            &args.only,
+            &mut rows,
+        )?;
+    }
+
+    let openssl_commands = OPS
+        .iter()
+        .map(|&op| {
+            let pipeline = openssl_pipeline(op, &IDENTITIES[0], &inputs[0][0].files, "out.eml");
+            let line = pipeline
+                .iter()
+                .map(|args| format!("openssl {}", args.join(" ")))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            (op, line)
+        })
+        .collect();
+    let command = std::iter::once("mailseal-bench".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    machine.load_after = load_average();
+    let run = Run {
+        machine,
+        seconds,
+        clients,
+        quick: args.quick,
+        huge: args.huge,
+        command,
+        limits,
+        awslc,
+        rows,
+        debug_build,
+        openssl_commands,
+        total: started.elapsed(),
+    };
+    let text = report::markdown(&run);
+    print!("{text}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &text).map_err(|e| format!("{}: {e}", out.display()))?;
+        eprintln!("report written to {}", out.display());
+    }
+    if let Some(json) = &args.json {
+        let value = report::json(&run);
+        let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+        std::fs::write(json, text).map_err(|e| format!("{}: {e}", json.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether `--only` lets the row `name` run.
+fn selected(only: &Option<String>, name: &str) -> bool {
+    only.as_ref()
+        .is_none_or(|only| name.to_lowercase().contains(&only.to_lowercase()))
+}
+
+/// One row's daemon cells: a fresh daemon, the identity's key unlocked, the peak memory reset,
+/// then 1 client and `clients` clients.
+fn measure_daemon(
+    home: &daemon::Home,
+    runtime: &tokio::runtime::Runtime,
+    key_id: &str,
+    job: Arc<Job>,
+    clients: usize,
+    duration: Duration,
+    ticks: u64,
+) -> Result<(Outcome, Outcome, Option<RowRss>), String> {
+    let mut daemon = home.start(runtime)?;
+    runtime.block_on(cells::unlock(&home.socket(), key_id, pki::PASSWORD))?;
+    // Unlocking runs scrypt (32 MiB); the row's peak starts after it.
+    let reset = procfs::reset_peak(daemon.pid);
+    let idle = daemon.rss().unwrap_or(0);
+    let sampler = procfs::RssSampler::start(daemon.pid);
+    let cell = |n: usize| {
+        Outcome::of(runtime.block_on(cells::daemon_cell(
+            home.socket(),
+            daemon.pid,
+            ticks,
+            n,
+            duration,
+            Arc::clone(&job),
+        )))
+    };
+    let one = cell(1);
+    let many = cell(clients);
+    let sampled = sampler.finish();
+    let peak = if reset { daemon.peak() } else { None };
+    let rss = Some(RowRss {
+        idle,
+        peak: peak.unwrap_or(sampled),
+        sampled: peak.is_none(),
+    });
+    daemon.stop();
+    Ok((one, many, rss))
+}
+
+/// The 1 GiB rows: encrypt and decrypt by openssl, and the daemon's cells marked as needing
+/// streaming (a 1 GiB message cannot go through one 64 MiB frame).
+fn huge_rows(
+    pki: &pki::Pki,
+    [limits, awslc]: [&speed::Limits; 2],
+    duration: Duration,
+    ticks: u64,
+    only: &Option<String>,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    const NEEDS_STREAMING: &str = "not supported yet (needs streaming)";
+    let any = IDENTITIES.iter().any(|identity| {
+        [Op::Encrypt, Op::Decrypt].iter().any(|op| {
+            selected(
+                only,
+                &format!("{} {} {}", identity.label, op.label(), HUGE.label),
+            )
+        })
+    });
+    if !any {
+        return Ok(());
+    }
+    let plain = "huge.eml";
+    eprintln!("writing a 1 GiB message…");
+    {
+        let file = std::fs::File::create(pki.path(plain)).map_err(|e| e.to_string())?;
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+        message(
+            &format!(
+                "{} <{}@example.com>",
+                IDENTITIES[0].label, IDENTITIES[0].name
+            ),
+            HUGE.bytes,
+            &mut writer,
+        )
+        .and_then(|()| writer.flush())
+        .map_err(|e| e.to_string())?;
+    }
+    for (i, identity) in IDENTITIES.iter().enumerate() {
+        let encrypted = format!("huge-{}.enc.eml", identity.name);
+        let files = [plain.to_owned(), String::new(), encrypted.clone()];
+        for op in [Op::Encrypt, Op::Decrypt] {
+            let name = format!("{} {} {}", identity.label, op.label(), HUGE.label);
+            // Decryption needs the encryption's output.
+            let wanted = selected(only, &name)
+                || (op == Op::Encrypt && selected(only, &name.replace("encrypt", "decrypt")));
+            if !wanted {
+                continue;
+            }
+            eprint!("[1 GiB] {} {}: ", identity.label, op.label());
+            let out = if op == Op::Encrypt {
+                encrypted.as_str()
+            } else {
+                "out.eml"
+            };
+            let pipeline = openssl_pipeline(op, identity, &files, out);
+            let openssl = Outcome::of(cells::openssl_cell(
+                &pki.dir, &pipeline, duration, false, ticks,
+            ));
+            let row = Row {
+                identity: i,
+                op,
+                size: HUGE,
+                one: Outcome::Absent(NEEDS_STREAMING),
+                many: Outcome::Absent(NEEDS_STREAMING),
+                openssl,
+                rss: None,
+                crypto_seconds: limits.seconds_per_message(op, identity.key, HUGE.bytes),
+                crypto_seconds_awslc: awslc.seconds_per_message(op, identity.key, HUGE.bytes),
+            };
+            eprintln!("{}", report::progress(&row, 1));
+            rows.push(row);
+        }
+        let _ = std::fs::remove_file(pki.path(&encrypted));
+        let _ = std::fs::remove_file(pki.path("out.eml"));
+    }
+    let _ = std::fs::remove_file(pki.path(plain));
+    Ok(())
+}

@@ -1,0 +1,786 @@
+//! The company directory end to end: a real OpenLDAP `slapd`, started by each test on a free
+//! loopback port with a configuration of its own, holds people's certificates; the daemon
+//! finds them (`cert.find`), encrypts to them without any `cert.import`, escapes addresses in
+//! its LDAP filter, and reports a stopped or stalled directory cleanly within its timeout.
+
+use mailseal_protocol::methods::cert::{self, CertSource, DirectoryStatus, FindResult};
+use mailseal_protocol::methods::{daemon, key, smime};
+use mailseal_protocol::{Client, ClientError, ErrorKind, Secret};
+use mailseal_tests::{Pki, TestDaemon, openssl};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SUFFIX: &str = "dc=example,dc=com";
+const ROOT_DN: &str = "cn=admin,dc=example,dc=com";
+const ROOT_PASSWORD: &str = "directory-secret";
+
+/// Where Debian installs the server and its schemas.
+const SLAPD: &str = "/usr/sbin/slapd";
+const SLAPADD: &str = "/usr/sbin/slapadd";
+const SCHEMAS: &str = "/etc/ldap/schema";
+
+/// A person in the directory: `mail` values and certificate attribute values (DER).
+struct Entry<'a> {
+    uid: &'a str,
+    mail: &'a [&'a str],
+    user_certificates: Vec<Vec<u8>>,
+    smime_certificates: Vec<Vec<u8>>,
+}
+
+/// A private `slapd` serving `dc=example,dc=com` on 127.0.0.1, never the system's: plain
+/// LDAP (with StartTLS) on one port, LDAPS on another.
+struct Slapd {
+    dir: tempfile::TempDir,
+    port: u16,
+    tls_port: u16,
+    child: Option<Child>,
+}
+
+impl Slapd {
+    /// Loads `entries` and starts the server with the TLS certificate and key `tls`; `None`
+    /// (with the reason printed) when slapd is not installed.
+    fn start(entries: &[Entry<'_>], tls: (&Path, &Path)) -> Option<Self> {
+        if !Path::new(SLAPD).exists() || !Path::new(SLAPADD).exists() {
+            println!("skipped: slapd not installed (CI installs slapd and ldap-utils)");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("db")).unwrap();
+        let config = format!(
+            "include {SCHEMAS}/core.schema\ninclude {SCHEMAS}/cosine.schema\n\
+             include {SCHEMAS}/inetorgperson.schema\npidfile {pid}\n\
+             TLSCertificateFile {cert}\nTLSCertificateKeyFile {key}\n\
+             modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
+             database mdb\nsuffix \"{SUFFIX}\"\nrootdn \"{ROOT_DN}\"\nrootpw {ROOT_PASSWORD}\n\
+             directory {db}\n",
+            pid = dir.path().join("slapd.pid").display(),
+            db = dir.path().join("db").display(),
+            cert = tls.0.display(),
+            key = tls.1.display(),
+        );
+        std::fs::write(dir.path().join("slapd.conf"), config).unwrap();
+        std::fs::write(dir.path().join("data.ldif"), ldif(entries)).unwrap();
+        let out = Command::new(SLAPADD)
+            .arg("-f")
+            .arg(dir.path().join("slapd.conf"))
+            .arg("-l")
+            .arg(dir.path().join("data.ldif"))
+            .output()
+            .expect("slapadd runs");
+        assert!(
+            out.status.success(),
+            "slapadd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (port, tls_port) = (free_port(), free_port());
+        let log = std::fs::File::create(dir.path().join("slapd.log")).unwrap();
+        // `-d 0` keeps slapd in the foreground, a child the test can stop.
+        let child = Command::new(SLAPD)
+            .arg("-f")
+            .arg(dir.path().join("slapd.conf"))
+            .arg("-h")
+            .arg(format!(
+                "ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/"
+            ))
+            .args(["-d", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start slapd");
+        let mut slapd = Self {
+            dir,
+            port,
+            tls_port,
+            child: Some(child),
+        };
+        slapd.wait_until_listening();
+        Some(slapd)
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let listening = |port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        while !listening(self.port) || !listening(self.tls_port) {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("slapd exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "slapd not listening:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    fn tls_url(&self) -> String {
+        format!("ldaps://127.0.0.1:{}", self.tls_port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default()
+    }
+
+    /// Stops the server and waits until it is gone.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The suffix entry and `entries` as LDIF, binary values base64 (RFC 2849).
+fn ldif(entries: &[Entry<'_>]) -> String {
+    use base64::Engine;
+    let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
+    let mut text = format!(
+        "dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n"
+    );
+    for entry in entries {
+        let uid = entry.uid;
+        write!(
+            text,
+            "\ndn: uid={uid},{SUFFIX}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\nsn: {uid}\n"
+        )
+        .unwrap();
+        for mail in entry.mail {
+            writeln!(text, "mail: {mail}").unwrap();
+        }
+        for der in &entry.user_certificates {
+            writeln!(text, "userCertificate;binary:: {}", b64(der)).unwrap();
+        }
+        for der in &entry.smime_certificates {
+            writeln!(text, "userSMIMECertificate:: {}", b64(der)).unwrap();
+        }
+    }
+    text
+}
+
+/// Issues `<name>.pem` (and `<name>.key`) for `email` through `openssl ca`, which takes
+/// explicit validity dates (YYYYMMDDHHMMSSZ) and keyUsage bits, and returns its DER.
+fn issue(pki: &Pki, name: &str, email: &str, key_usage: &str, dates: (&str, &str)) -> Vec<u8> {
+    let dir = pki.dir();
+    if !dir.join("ca.cnf").exists() {
+        std::fs::write(
+            dir.join("ca.cnf"),
+            "[ca]\ndefault_ca = CA_default\n[CA_default]\ndir = .\ndatabase = index.txt\n\
+             new_certs_dir = .\nserial = serial\npolicy = policy_any\ndefault_md = sha256\n\
+             copy_extensions = copy\n[policy_any]\ncommonName = supplied\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("index.txt"), "").unwrap();
+        std::fs::write(dir.join("serial"), "2000\n").unwrap();
+    }
+    let (key, csr, pem) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+    );
+    let subject = format!("/CN={name}");
+    let san = format!("subjectAltName=email:{email}");
+    let usage = format!("keyUsage=critical,{key_usage}");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "rsa:2048",
+            "-subj",
+            &subject,
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-addext",
+            &san,
+            "-addext",
+            &usage,
+            "-addext",
+            "extendedKeyUsage=emailProtection",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "ca",
+            "-batch",
+            "-notext",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            "ca.pem",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            &csr,
+            "-out",
+            &pem,
+            "-startdate",
+            dates.0,
+            "-enddate",
+            dates.1,
+        ],
+    );
+    der_of(dir, &pem)
+}
+
+/// A TLS server certificate for 127.0.0.1 issued by the test CA: (certificate, key) files.
+fn server_certificate(pki: &Pki) -> (PathBuf, PathBuf) {
+    let dir = pki.dir();
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "rsa:2048",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+    (dir.join("server.pem"), dir.join("server.key"))
+}
+
+/// The DER of the PEM certificate `file` in `dir`.
+fn der_of(dir: &Path, file: &str) -> Vec<u8> {
+    openssl(dir, &["x509", "-in", file, "-outform", "DER"])
+}
+
+const CURRENT: (&str, &str) = ("20200101000000Z", "20991231000000Z");
+const LONG_AGO: (&str, &str) = ("20200101000000Z", "20210101000000Z");
+
+/// The people of every test: Ann owns the daemon; the directory knows Bob (a good RSA
+/// certificate among an expired one, one for signing only and one for another address),
+/// Carol (an EC certificate in a PKCS #7 bag, as Outlook publishes them) and O'Brien, whose
+/// address is full of LDAP filter characters.
+struct World {
+    pki: Pki,
+    slapd: Slapd,
+}
+
+/// O'Brien's address: legal in mail, and full of characters special in an LDAP filter.
+const OBRIEN: &str = "o*brien(x)@example.com";
+
+impl World {
+    fn new() -> Option<Self> {
+        if !Path::new(SLAPD).exists() {
+            println!("skipped: slapd not installed (CI installs slapd and ldap-utils)");
+            return None;
+        }
+        let pki = Pki::new();
+        pki.user("ann", "ann@example.com", "rsa:2048");
+        let bob = issue(
+            &pki,
+            "bob",
+            "bob@example.com",
+            "digitalSignature,keyEncipherment",
+            CURRENT,
+        );
+        let expired = issue(
+            &pki,
+            "bob-old",
+            "bob@example.com",
+            "digitalSignature,keyEncipherment",
+            LONG_AGO,
+        );
+        let signing = issue(
+            &pki,
+            "bob-sig",
+            "bob@example.com",
+            "digitalSignature",
+            CURRENT,
+        );
+        let other = issue(
+            &pki,
+            "robert",
+            "robert@example.org",
+            "keyEncipherment",
+            CURRENT,
+        );
+        pki.user("carol", "carol@example.com", "ec");
+        openssl(
+            pki.dir(),
+            &[
+                "crl2pkcs7",
+                "-nocrl",
+                "-certfile",
+                "carol.pem",
+                "-certfile",
+                "ca.pem",
+                "-outform",
+                "DER",
+                "-out",
+                "carol.p7c",
+            ],
+        );
+        let carol_bag = std::fs::read(pki.dir().join("carol.p7c")).unwrap();
+        let obrien = issue(&pki, "obrien", OBRIEN, "keyEncipherment", CURRENT);
+        let server = server_certificate(&pki);
+        let slapd = Slapd::start(
+            &[
+                Entry {
+                    uid: "bob",
+                    mail: &["bob@example.com"],
+                    user_certificates: vec![bob, expired, signing, other],
+                    smime_certificates: Vec::new(),
+                },
+                Entry {
+                    uid: "carol",
+                    mail: &["carol@example.com"],
+                    user_certificates: Vec::new(),
+                    smime_certificates: vec![carol_bag],
+                },
+                Entry {
+                    uid: "obrien",
+                    mail: &[OBRIEN],
+                    user_certificates: vec![obrien],
+                    smime_certificates: Vec::new(),
+                },
+            ],
+            (&server.0, &server.1),
+        )?;
+        Some(Self { pki, slapd })
+    }
+
+    /// Ann's daemon with the directory at `url` and the extra `[directory]` lines.
+    async fn daemon(&self, url: &str, extra: &str) -> (TestDaemon, Client) {
+        let config = format!(
+            "[directory]\nurl = \"{url}\"\nbase_dn = \"{SUFFIX}\"\nbind_dn = \"{ROOT_DN}\"\n\
+             bind_password = \"{ROOT_PASSWORD}\"\n{extra}"
+        );
+        let daemon = TestDaemon::start(&config);
+        let mut client = daemon.client().await;
+        let p12 = std::fs::read(self.pki.pkcs12("ann", "pw", &[])).unwrap();
+        client
+            .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
+                data: p12.into(),
+                password: Secret::new("pw".into()),
+                passphrase: None,
+            })
+            .await
+            .unwrap();
+        (daemon, client)
+    }
+}
+
+async fn find(client: &mut Client, email: &str) -> FindResult {
+    client
+        .call::<cert::Find>(&cert::FindParams {
+            email: email.into(),
+        })
+        .await
+        .unwrap()
+}
+
+async fn encrypt_to(client: &mut Client, to: &str) -> Result<Vec<u8>, ClientError> {
+    let message = format!(
+        "From: Ann <ann@example.com>\r\nTo: {to}\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\nfor your eyes only\r\n"
+    );
+    client
+        .call::<smime::Encrypt>(&smime::EncryptParams {
+            message: message.into_bytes().into(),
+            recipients: None,
+            content_encryption: None,
+            rsa_oaep: false,
+        })
+        .await
+        .map(|result| result.message.into_inner())
+}
+
+/// Decrypts with OpenSSL as the recipient `name` of the PKI.
+fn openssl_decrypt(dir: &Path, encrypted: &[u8], name: &str) -> String {
+    let file: PathBuf = dir.join("encrypted.eml");
+    std::fs::write(&file, encrypted).unwrap();
+    let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
+    let plain = openssl(
+        dir,
+        &[
+            "cms",
+            "-decrypt",
+            "-in",
+            file.to_str().unwrap(),
+            "-recip",
+            &cert,
+            "-inkey",
+            &key,
+        ],
+    );
+    String::from_utf8_lossy(&plain).into_owned()
+}
+
+fn reason_of<'a>(result: &'a FindResult, subject: &str) -> &'a cert::Candidate {
+    result
+        .candidates
+        .iter()
+        .find(|c| c.certificate.subject == subject)
+        .unwrap_or_else(|| panic!("no candidate {subject}: {result:#?}"))
+}
+
+#[tokio::test]
+async fn directory_certificates_are_found_judged_and_encrypted_to() {
+    let Some(world) = World::new() else { return };
+    let (daemon, mut client) = world.daemon(&world.slapd.url(), "").await;
+
+    let found = find(&mut client, "Bob@Example.com").await;
+    let chosen = found.certificate.as_ref().expect("a usable certificate");
+    assert_eq!(chosen.subject, "CN=bob");
+    assert_eq!(found.source, Some(CertSource::Directory));
+    assert_eq!(
+        found.directory,
+        DirectoryStatus::Answered {
+            certificates: 4,
+            cached: false,
+            unreadable: Vec::new()
+        }
+    );
+    assert_eq!(found.candidates.len(), 4, "{found:#?}");
+    assert!(found.candidates[0].usable);
+    let expired = reason_of(&found, "CN=bob-old");
+    assert!(!expired.usable);
+    assert!(
+        expired.reason.starts_with("expired on 2021-01-01"),
+        "{}",
+        expired.reason
+    );
+    let signing = reason_of(&found, "CN=bob-sig");
+    assert!(!signing.usable);
+    assert!(
+        signing.reason.contains("wrong key usage"),
+        "{}",
+        signing.reason
+    );
+    let other = reason_of(&found, "CN=robert");
+    assert_eq!(
+        other.reason,
+        "it is for robert@example.org, not bob@example.com"
+    );
+    assert!(
+        found
+            .candidates
+            .iter()
+            .all(|c| c.source == CertSource::Directory)
+    );
+
+    // The directory's answer is cached, and the usable certificate stored.
+    let again = find(&mut client, "bob@example.com").await;
+    assert_eq!(again.certificate, found.certificate);
+    assert!(matches!(
+        again.directory,
+        DirectoryStatus::Answered { cached: true, .. }
+    ));
+    let stored = client
+        .call::<cert::List>(&cert::ListParams {
+            email: Some("bob@example.com".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.certificates, vec![chosen.clone()]);
+
+    // Encryption needs no cert.import: Bob's OpenSSL reads the mail.
+    let encrypted = encrypt_to(&mut client, "Bob <bob@example.com>")
+        .await
+        .unwrap();
+    assert!(openssl_decrypt(world.pki.dir(), &encrypted, "bob").contains("for your eyes only"));
+
+    // Carol's certificate comes out of a userSMIMECertificate PKCS #7 bag (the CA
+    // certificate beside it is chain, not a candidate), and is an EC key.
+    let carol = find(&mut client, "carol@example.com").await;
+    assert_eq!(carol.candidates.len(), 1, "{carol:#?}");
+    assert_eq!(carol.certificate.as_ref().unwrap().key_algorithm, "ec-p256");
+    let encrypted = encrypt_to(&mut client, "carol@example.com").await.unwrap();
+    assert!(openssl_decrypt(world.pki.dir(), &encrypted, "carol").contains("for your eyes only"));
+
+    // The CLI shows the same, for people and for scripts.
+    let out = daemon.cli(&["certs", "find", "bob@example.com"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("encrypt to this certificate (directory)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rejected") && text.contains("expired on 2021"),
+        "{text}"
+    );
+    let out = daemon.cli(&["--json", "certs", "find", "nobody@example.com"]);
+    assert_eq!(out.status.code(), Some(7));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["certificate"], serde_json::Value::Null);
+    assert_eq!(json["directory"]["status"], "answered");
+}
+
+#[tokio::test]
+async fn addresses_are_escaped_in_the_ldap_filter() {
+    let Some(world) = World::new() else { return };
+    let (_daemon, mut client) = world.daemon(&world.slapd.url(), "").await;
+
+    // Found by its exact address, special characters and all.
+    let found = find(&mut client, OBRIEN).await;
+    assert_eq!(found.certificate.as_ref().unwrap().subject, "CN=obrien");
+
+    // Filter syntax in an address matches literally, and so matches nobody.
+    for injection in [
+        "*",
+        "*)(mail=*",
+        "bob@example.com)(mail=*",
+        "*)(|(mail=*",
+        "bob@example.com\\",
+        "bob@example.com\u{0}",
+    ] {
+        let result = client
+            .call::<cert::Find>(&cert::FindParams {
+                email: injection.into(),
+            })
+            .await;
+        match result {
+            Ok(found) => {
+                assert!(found.candidates.is_empty(), "{injection}: {found:#?}");
+                assert!(
+                    matches!(
+                        found.directory,
+                        DirectoryStatus::Answered {
+                            certificates: 0,
+                            ..
+                        }
+                    ),
+                    "{injection}: {:?}",
+                    found.directory
+                );
+            }
+            // Control characters are refused before any lookup.
+            Err(ClientError::Daemon(error)) => {
+                assert!(injection.contains('\u{0}'), "{injection}: {error}");
+                assert_eq!(error.kind, ErrorKind::bad_input("params.email"));
+            }
+            Err(other) => panic!("{injection}: {other}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dead_directory_is_reported_within_the_timeout() {
+    let Some(mut world) = World::new() else {
+        return;
+    };
+    let url = world.slapd.url();
+    let (_daemon, mut client) = world
+        .daemon(&url, "timeout_seconds = 2\ncache_seconds = 0\n")
+        .await;
+    assert!(
+        find(&mut client, "bob@example.com")
+            .await
+            .certificate
+            .is_some()
+    );
+    world.slapd.stop();
+
+    // Bob's certificate was stored when found: it still serves, and the failure is told.
+    let found = find(&mut client, "bob@example.com").await;
+    assert_eq!(found.source, Some(CertSource::Directory));
+    let DirectoryStatus::Failed { error } = &found.directory else {
+        panic!("{:?}", found.directory)
+    };
+    assert!(
+        error.contains("cannot connect to the directory") && error.contains(&url),
+        "{error}"
+    );
+
+    // Nobody else can be encrypted to: the error names the recipient and the directory.
+    let found = find(&mut client, "carol@example.com").await;
+    assert!(found.certificate.is_none() && found.candidates.is_empty());
+    let Err(ClientError::Daemon(error)) = encrypt_to(&mut client, "carol@example.com").await else {
+        panic!("encrypted without a certificate")
+    };
+    assert_eq!(
+        error.kind,
+        ErrorKind::CertNotFound {
+            query: "carol@example.com".into()
+        }
+    );
+    assert!(
+        error.message.contains(
+            "carol@example.com (no certificate is known; the directory could not be asked"
+        ),
+        "{}",
+        error.message
+    );
+
+    // A directory that accepts connections and never answers costs the timeout, no more.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("ldap://{}", silent.local_addr().unwrap());
+    let (_stalled, mut client) = world
+        .daemon(&silent_url, "timeout_seconds = 2\ncache_seconds = 0\n")
+        .await;
+    let started = Instant::now();
+    let found = find(&mut client, "bob@example.com").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let DirectoryStatus::Failed { error } = &found.directory else {
+        panic!("{:?}", found.directory)
+    };
+    assert!(error.contains("did not answer within 2 s"), "{error}");
+    // And the daemon keeps answering.
+    client
+        .call::<daemon::Ping>(&daemon::PingParams { delay_ms: 0 })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn tls_to_the_directory_is_checked_against_the_configured_ca() {
+    let Some(world) = World::new() else { return };
+    let ca_file = format!("ca_file = {:?}\n", world.pki.dir().join("ca.pem"));
+    for (url, extra) in [
+        (world.slapd.tls_url(), ca_file.clone()),
+        (world.slapd.url(), format!("{ca_file}starttls = true\n")),
+    ] {
+        let (_daemon, mut client) = world.daemon(&url, &extra).await;
+        let found = find(&mut client, "bob@example.com").await;
+        assert_eq!(
+            found.source,
+            Some(CertSource::Directory),
+            "{url}: {:?}",
+            found.directory
+        );
+    }
+    // Without the company CA the server is not trusted, and nothing is read from it.
+    let (_daemon, mut client) = world.daemon(&world.slapd.tls_url(), "").await;
+    let found = find(&mut client, "bob@example.com").await;
+    assert!(found.candidates.is_empty(), "{found:#?}");
+    let DirectoryStatus::Failed { error } = &found.directory else {
+        panic!("{:?}", found.directory)
+    };
+    assert!(
+        error.contains("cannot connect to the directory ldaps://"),
+        "{error}"
+    );
+}
+
+/// Without a directory (the default), `cert.find` still tells the user's own certificate, an
+/// imported one and one harvested from signed mail apart.
+#[tokio::test]
+async fn without_a_directory_sources_are_told_apart() {
+    let pki = Pki::new();
+    pki.user("ann", "ann@example.com", "rsa:2048");
+    pki.user("bob", "bob@example.com", "ec");
+    pki.user("dave", "dave@example.com", "rsa:2048");
+    let daemon = TestDaemon::start("");
+    let mut client = daemon.client().await;
+    let p12 = std::fs::read(pki.pkcs12("ann", "pw", &[])).unwrap();
+    client
+        .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
+            data: p12.into(),
+            password: Secret::new("pw".into()),
+            passphrase: None,
+        })
+        .await
+        .unwrap();
+    let bob = std::fs::read(pki.dir().join("bob.pem")).unwrap();
+    client
+        .call::<cert::Import>(&cert::ImportParams { data: bob.into() })
+        .await
+        .unwrap();
+    std::fs::write(
+        pki.dir().join("note.txt"),
+        "Content-Type: text/plain\r\n\r\nhi\r\n",
+    )
+    .unwrap();
+    let signed = openssl(
+        pki.dir(),
+        &[
+            "cms",
+            "-sign",
+            "-in",
+            "note.txt",
+            "-signer",
+            "dave.pem",
+            "-inkey",
+            "dave.key",
+            "-from",
+            "dave@example.com",
+            "-to",
+            "ann@example.com",
+            "-subject",
+            "hi",
+        ],
+    );
+    client
+        .call::<smime::Open>(&smime::IncomingParams {
+            message: signed.into(),
+        })
+        .await
+        .unwrap();
+
+    for (address, source) in [
+        ("ann@example.com", CertSource::Own),
+        ("bob@example.com", CertSource::Store),
+        ("dave@example.com", CertSource::Harvested),
+    ] {
+        let found = find(&mut client, address).await;
+        assert_eq!(found.source, Some(source), "{address}: {found:#?}");
+        assert_eq!(found.directory, DirectoryStatus::NotConfigured);
+    }
+}
