@@ -194,16 +194,50 @@ impl Config {
         dirs::config_dir().map(|dir| dir.join("mailseal").join("config.toml"))
     }
 
-    /// Reads a configuration file; a missing file gives the defaults.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            }),
+    /// Where IT deploys the company policy file, which the packages install and users cannot
+    /// change: `/etc/mailseal/policy.toml` (Linux), `/Library/Application Support/Mailseal/`
+    /// (macOS), `%ProgramData%\Mailseal\` (Windows).
+    pub fn default_policy_path() -> PathBuf {
+        if cfg!(windows) {
+            std::env::var_os("ProgramData")
+                .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
+                .join("Mailseal")
+                .join("policy.toml")
+        } else if cfg!(target_os = "macos") {
+            PathBuf::from("/Library/Application Support/Mailseal/policy.toml")
+        } else {
+            PathBuf::from("/etc/mailseal/policy.toml")
         }
+    }
+
+    /// Reads the company policy over the user's configuration: every key the policy sets wins
+    /// (a table such as `[directory]` as a whole), so IT decides trust anchors, the directory
+    /// and PIN caching for everyone, and users choose the rest. Missing files count as empty.
+    /// Each file is checked on its own first, so an error names the file, line and key.
+    pub fn load_layered(policy: Option<&Path>, user: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut merged = toml::Table::new();
+        let mut last = None;
+        for path in [user, policy].into_iter().flatten() {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(ConfigError::Read {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            };
+            Self::parse(path, &text)?;
+            let table: toml::Table = toml::from_str(&text).expect("parsed as a Config just above");
+            merged.extend(table);
+            last = Some(path);
+        }
+        let Some(last) = last else {
+            return Ok(Self::default());
+        };
+        let merged = toml::to_string(&merged).expect("TOML tables serialize");
+        Self::parse(last, &merged)
     }
 
     fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
@@ -326,5 +360,61 @@ mod tests {
             let err = parse(&format!("[directory]\n{text}\n")).unwrap_err();
             assert!(err.contains(complaint), "{text}: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_wins_over_the_user_and_missing_files_are_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let (policy, user) = (
+            dir.path().join("policy.toml"),
+            dir.path().join("config.toml"),
+        );
+        std::fs::write(
+            &user,
+            "pin_cache_seconds = 900\nkey_cache_seconds = 60\nlog_level = \"debug\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &policy,
+            "pin_cache_seconds = 0\ntrusted_ca_files = [\"/etc/mailseal/ca.pem\"]\n",
+        )
+        .unwrap();
+        let config = Config::load_layered(Some(&policy), Some(&user)).unwrap();
+        assert_eq!(config.pin_cache_seconds, 0, "the policy's");
+        assert_eq!(
+            config.key_cache_seconds, 60,
+            "the user's, where the policy says nothing"
+        );
+        assert_eq!(config.log_level, "debug");
+        assert_eq!(
+            config.trusted_ca_files,
+            vec![PathBuf::from("/etc/mailseal/ca.pem")]
+        );
+
+        let only_user =
+            Config::load_layered(Some(&dir.path().join("none.toml")), Some(&user)).unwrap();
+        assert_eq!(only_user.pin_cache_seconds, 900);
+        assert_eq!(Config::load_layered(None, None).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn an_error_in_the_policy_names_the_policy_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(&policy, "pin_cache_seconds = 0\npin_cahce = 1\n").unwrap();
+        let error = Config::load_layered(Some(&policy), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("policy.toml")
+                && error.contains("line 2")
+                && error.contains("pin_cahce"),
+            "{error}"
+        );
     }
 }

@@ -18,6 +18,10 @@ struct Cli {
     /// Configuration file [default: $XDG_CONFIG_HOME/mailseal/config.toml].
     #[arg(long, global = true, env = "MAILSEAL_CONFIG")]
     config: Option<PathBuf>,
+    /// Company policy file, whose settings win over the user's [default:
+    /// /etc/mailseal/policy.toml].
+    #[arg(long, global = true, env = "MAILSEAL_POLICY")]
+    policy: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,8 +59,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = cli.config.clone().or_else(Config::default_path);
-    let mut config = match config_path.as_deref().map(Config::load).transpose() {
-        Ok(config) => config.unwrap_or_default(),
+    let policy_path = cli
+        .policy
+        .clone()
+        .unwrap_or_else(Config::default_policy_path);
+    let mut config = match Config::load_layered(Some(&policy_path), config_path.as_deref()) {
+        Ok(config) => config,
         Err(e) => {
             eprintln!("mailseald: {e}");
             return ExitCode::from(2);

@@ -109,6 +109,8 @@ impl TestDaemon {
             .arg("--data-dir")
             .arg(self.data_dir())
             .env("RUST_LOG", "debug")
+            // Hermetic: no company policy of the machine running the tests, unless a test sets one.
+            .env("MAILSEAL_POLICY", self.home.path().join("policy.toml"))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -512,3 +512,17 @@ fn a_bad_config_file_is_named_with_line_and_key() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_company_policy_wins_over_the_user_configuration() {
+    let policy_dir = tempfile::tempdir().unwrap();
+    let policy = policy_dir.path().join("policy.toml");
+    std::fs::write(&policy, "key_cache_seconds = 42\n").unwrap();
+    let daemon = TestDaemon::start_with_env(
+        "key_cache_seconds = 5\nmax_connections = 7\n",
+        &[("MAILSEAL_POLICY", policy.to_str().unwrap())],
+    );
+    let mut client = daemon.client().await;
+    let status = client.call::<daemon::Status>(&Empty {}).await.unwrap();
+    assert_eq!(status.key_cache_seconds, 42);
+}
