@@ -403,6 +403,15 @@ mod policy_tests {
     }
 
     #[test]
+    fn the_shipped_policy_template_is_valid() {
+        let template =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../installer/policy.toml.example");
+        let config = Config::load_layered(Some(&template), None).unwrap();
+        assert_eq!(config.pin_cache_seconds, 600);
+        assert!(config.directory.is_some());
+    }
+
+    #[test]
     fn an_error_in_the_policy_names_the_policy_file() {
         let dir = tempfile::tempdir().unwrap();
         let policy = dir.path().join("policy.toml");
