@@ -9,6 +9,8 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 pub use mailseal_protocol::Client;
+use mailseal_protocol::methods::{cert, key};
+use mailseal_protocol::{ClientError, RpcError, Secret};
 
 /// Path of a workspace binary (`mailseald`, `mailseal`), built fresh on first use so the tests
 /// never run against a stale build.
@@ -209,19 +211,55 @@ impl Drop for TestDaemon {
     }
 }
 
-/// Runs `openssl` in `dir`, panicking with its stderr on failure.
-pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
+/// Runs `command` to its end and returns its standard output, panicking with the command and
+/// its standard error unless it exits 0: when a peer refuses, its own words are the diagnosis.
+pub fn run(command: &mut Command) -> Vec<u8> {
+    let out = command
         .output()
-        .expect("openssl runs");
+        .unwrap_or_else(|e| panic!("{command:?} does not run: {e}"));
     assert!(
         out.status.success(),
-        "openssl {args:?}: {}",
+        "{command:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// Runs `openssl` in `dir`, panicking with its stderr on failure.
+pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    run(Command::new("openssl").args(args).current_dir(dir))
+}
+
+/// The error the daemon answered `result` with, panicking on success or on any other failure:
+/// the tests of refusals check what the daemon said, not that the connection held.
+pub fn daemon_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> RpcError {
+    match result {
+        Err(ClientError::Daemon(error)) => error,
+        other => panic!("expected an error from the daemon, got {other:?}"),
+    }
+}
+
+/// The password of the PKCS#12 files that [`Pki::import_pkcs12`] and [`Pki::daemon`] import:
+/// one for all, since no test is about a particular password there.
+pub const P12_PASSWORD: &str = "pw";
+
+/// How long a certificate issued by [`Pki::issue`] is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity<'a> {
+    /// From now on for this many days (`openssl x509 -days`).
+    Days(u32),
+    /// From the first to the second date (`YYYYMMDDHHMMSSZ`), for certificates that have
+    /// expired or are not valid yet; only `openssl ca` takes explicit dates.
+    Between(&'a str, &'a str),
+}
+
+/// The extensions of an S/MIME user certificate for `email` (subjectAltName, critical keyUsage
+/// `key_usage`, extendedKeyUsage emailProtection) for [`Pki::issue`]: the profile the daemon
+/// requires (RFC 8550), so a test varies only the key usage it is about.
+pub fn email_extensions(email: &str, key_usage: &str) -> String {
+    format!(
+        "subjectAltName=email:{email}\nkeyUsage=critical,{key_usage}\nextendedKeyUsage=emailProtection\n"
+    )
 }
 
 /// A throwaway CA and users made with `openssl` in a temporary directory.
@@ -269,56 +307,127 @@ impl Pki {
         self.dir.path()
     }
 
+    /// Writes `data` to the file `name` in [`Self::dir`] and returns `name`, to hand the file
+    /// to a command run there.
+    pub fn write(&self, name: &str, data: &[u8]) -> String {
+        std::fs::write(self.dir().join(name), data).unwrap();
+        name.to_owned()
+    }
+
+    /// A new unencrypted key `<name>.key` (`rsa:2048` or `ec` for P-256) and a certificate
+    /// request `<name>.csr` for it with `subject` (`/CN=…`): apart from [`Self::issue`], so
+    /// that requests made elsewhere (on a card, for a key in gpg-agent) are issued the same way.
+    pub fn request(&self, name: &str, subject: &str, key: &str) {
+        let (key_file, csr) = (format!("{name}.key"), format!("{name}.csr"));
+        let mut args = vec![
+            "req", "-new", "-nodes", "-subj", subject, "-keyout", &key_file, "-out", &csr,
+        ];
+        match key {
+            "ec" => args.extend(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+            rsa => args.extend(["-newkey", rsa]),
+        }
+        openssl(self.dir(), &args);
+    }
+
+    /// Issues the certificate `<name>.pem` for the request `<name>.csr` with exactly the
+    /// `extensions` (lines of an OpenSSL extension file, e.g. [`email_extensions`]), valid as
+    /// `validity` says. `extra` are further options of the signing command (`openssl x509
+    /// -req` for [`Validity::Days`], `openssl ca` for [`Validity::Between`]), such as
+    /// `-inform DER` or `-force_pubkey`.
+    pub fn issue(
+        &self,
+        name: &str,
+        extensions: &str,
+        validity: Validity<'_>,
+        extra: &[&str],
+    ) -> PathBuf {
+        let (csr, ext, cert) = (
+            format!("{name}.csr"),
+            format!("{name}.ext"),
+            format!("{name}.pem"),
+        );
+        self.write(&ext, extensions.as_bytes());
+        let days;
+        let mut args = match validity {
+            Validity::Days(n) => {
+                days = n.to_string();
+                vec![
+                    "x509",
+                    "-req",
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-days",
+                    &days,
+                ]
+            }
+            Validity::Between(start, end) => {
+                self.ca_database();
+                vec![
+                    "ca",
+                    "-batch",
+                    "-notext",
+                    "-config",
+                    "ca.cnf",
+                    "-cert",
+                    "ca.pem",
+                    "-keyfile",
+                    "ca.key",
+                    "-startdate",
+                    start,
+                    "-enddate",
+                    end,
+                ]
+            }
+        };
+        args.extend(["-in", &csr, "-extfile", &ext, "-out", &cert]);
+        args.extend_from_slice(extra);
+        openssl(self.dir(), &args);
+        self.dir().join(cert)
+    }
+
+    /// The configuration, index and serial file `openssl ca` needs, made once.
+    fn ca_database(&self) {
+        if self.dir().join("ca.cnf").exists() {
+            return;
+        }
+        self.write(
+            "ca.cnf",
+            b"[ca]\ndefault_ca = CA_default\n[CA_default]\ndir = .\ndatabase = index.txt\n\
+              new_certs_dir = .\nserial = serial\npolicy = policy_any\ndefault_md = sha256\n\
+              [policy_any]\ncommonName = supplied\n",
+        );
+        self.write("index.txt", b"");
+        self.write("serial", b"1000\n");
+    }
+
     /// A user `name` with key `<name>.key` (`rsa:2048` or `ec` P-256) and certificate
     /// `<name>.pem` for `email`, issued by the CA.
     pub fn user(&self, name: &str, email: &str, key: &str) -> PathBuf {
-        let newkey: Vec<&str> = match key {
-            "ec" => vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-            rsa => vec!["-newkey", rsa],
-        };
-        let (key_file, csr, cert) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-        );
-        let subject = format!("/CN={name}");
-        let mut args = vec![
-            "req", "-new", "-nodes", "-subj", &subject, "-keyout", &key_file, "-out", &csr,
-        ];
-        args.extend(newkey);
-        openssl(self.dir(), &args);
         // RSA keys encrypt by key transport, EC keys by key agreement (RFC 8550 §4.4.2).
         let usage = if key == "ec" {
-            "keyAgreement"
+            "digitalSignature,keyAgreement"
         } else {
-            "keyEncipherment"
+            "digitalSignature,keyEncipherment"
         };
-        let ext = format!(
-            "subjectAltName=email:{email}\nkeyUsage=critical,digitalSignature,{usage}\nextendedKeyUsage=emailProtection\n"
-        );
-        std::fs::write(self.dir().join(format!("{name}.ext")), ext).unwrap();
-        let ext_file = format!("{name}.ext");
-        openssl(
-            self.dir(),
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "30",
-                "-extfile",
-                &ext_file,
-                "-out",
-                &cert,
-            ],
-        );
-        self.dir().join(cert)
+        self.user_with(name, email, key, usage, Validity::Days(30))
+    }
+
+    /// A user as [`Self::user`] makes one, but with the key usage bits `key_usage` and
+    /// `validity` given: the certificates a daemon has to judge and refuse (signing only,
+    /// expired, not yet valid).
+    pub fn user_with(
+        &self,
+        name: &str,
+        email: &str,
+        key: &str,
+        key_usage: &str,
+        validity: Validity<'_>,
+    ) -> PathBuf {
+        self.request(name, &format!("/CN={name}"), key);
+        self.issue(name, &email_extensions(email, key_usage), validity, &[])
     }
 
     /// A PKCS#12 file `<name>.p12` of the user's key, certificate and the CA, under `password`,
@@ -350,6 +459,209 @@ impl Pki {
         openssl(self.dir(), &args);
         self.dir().join(out)
     }
+
+    /// The `config.toml` line that makes a daemon trust this CA, so that certificates it
+    /// issued verify.
+    pub fn trust_config(&self) -> String {
+        format!("trusted_ca_files = [{:?}]\n", self.dir().join("ca.pem"))
+    }
+
+    /// Imports `user`'s PKCS#12 (made here under [`P12_PASSWORD`]) into the daemon of
+    /// `client`; the result is left to the caller, for tests of what importing does.
+    pub async fn import_pkcs12(
+        &self,
+        client: &mut Client,
+        user: &str,
+    ) -> Result<key::ImportPkcs12Result, ClientError> {
+        let p12 = std::fs::read(self.pkcs12(user, P12_PASSWORD, &[])).unwrap();
+        client
+            .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
+                data: p12.into(),
+                password: Secret::new(P12_PASSWORD.into()),
+                passphrase: None,
+            })
+            .await
+    }
+
+    /// A daemon trusting this CA, as most tests of mail need one: see [`Self::daemon_with`].
+    pub async fn daemon(&self, users: &[&str], correspondents: &[&str]) -> (TestDaemon, Client) {
+        self.daemon_with(&self.trust_config(), users, correspondents)
+            .await
+    }
+
+    /// A daemon started with `config` that holds the keys of `users` (their PKCS#12 imported)
+    /// and knows the certificates of `correspondents` (imported), with a client connected to
+    /// it: the daemon of someone who signs and decrypts, and encrypts to those people.
+    pub async fn daemon_with(
+        &self,
+        config: &str,
+        users: &[&str],
+        correspondents: &[&str],
+    ) -> (TestDaemon, Client) {
+        let daemon = TestDaemon::start(config);
+        let mut client = daemon.client().await;
+        for user in users {
+            self.import_pkcs12(&mut client, user).await.unwrap();
+        }
+        for name in correspondents {
+            let pem = std::fs::read(self.dir().join(format!("{name}.pem"))).unwrap();
+            client
+                .call::<cert::Import>(&cert::ImportParams { data: pem.into() })
+                .await
+                .unwrap();
+        }
+        (daemon, client)
+    }
+
+    /// What OpenSSL, checking the signature against this CA, finds signed in `signed` (an
+    /// S/MIME message): the proof that another implementation accepts it.
+    pub fn openssl_verify(&self, signed: &[u8]) -> Vec<u8> {
+        let file = self.write("openssl-verify.eml", signed);
+        openssl(
+            self.dir(),
+            &["cms", "-verify", "-in", &file, "-CAfile", "ca.pem"],
+        )
+    }
+
+    /// What OpenSSL, as the user `recipient` of this CA (`<recipient>.pem` and `.key`), reads
+    /// in the encrypted S/MIME message `encrypted`: the proof that a correspondent with
+    /// another implementation can read what was encrypted to them.
+    pub fn openssl_decrypt(&self, encrypted: &[u8], recipient: &str) -> Vec<u8> {
+        let file = self.write("openssl-decrypt.eml", encrypted);
+        let (cert, key) = (format!("{recipient}.pem"), format!("{recipient}.key"));
+        openssl(
+            self.dir(),
+            &[
+                "cms", "-decrypt", "-in", &file, "-recip", &cert, "-inkey", &key,
+            ],
+        )
+    }
+}
+
+/// The daemon's S/MIME calls with the parameters most tests want, and readers of the reports
+/// they return, so that a test spells out only what it is about.
+pub mod rpc {
+    use mailseal_protocol::methods::report::{Check, CheckName, SignatureReport};
+    use mailseal_protocol::methods::smime::{
+        self, ContentEncryption, Layer, OpenedResult, SignatureMode,
+    };
+    use mailseal_protocol::methods::{Method, daemon};
+    use mailseal_protocol::{Client, ClientError};
+
+    /// Signs `message` in `mode` with the identity the daemon picks for its From address
+    /// (PKCS #1 v1.5 for RSA); the signed message.
+    pub async fn sign(
+        client: &mut Client,
+        message: &[u8],
+        mode: SignatureMode,
+    ) -> Result<Vec<u8>, ClientError> {
+        client
+            .call::<smime::Sign>(&smime::SignParams {
+                message: message.to_vec().into(),
+                key_id: None,
+                mode,
+                rsa_pss: false,
+            })
+            .await
+            .map(|result| result.message.into_inner())
+    }
+
+    /// Encrypts `message` to its addressees and the sender with the algorithm the daemon
+    /// chooses (RSA key transport with PKCS #1 v1.5); the encrypted message.
+    pub async fn encrypt(client: &mut Client, message: &[u8]) -> Result<Vec<u8>, ClientError> {
+        client
+            .call::<smime::Encrypt>(&smime::EncryptParams {
+                message: message.to_vec().into(),
+                recipients: None,
+                content_encryption: None,
+                rsa_oaep: false,
+            })
+            .await
+            .map(|result| result.message.into_inner())
+    }
+
+    /// Signs `message` and encrypts the signed message (and, with `triple_wrap`, signs that
+    /// again, RFC 2634 §1.1), with the daemon's choice of identity and algorithms.
+    pub async fn sign_encrypt(
+        client: &mut Client,
+        message: &[u8],
+        triple_wrap: bool,
+    ) -> Result<Vec<u8>, ClientError> {
+        client
+            .call::<smime::SignEncrypt>(&smime::SignEncryptParams {
+                message: message.to_vec().into(),
+                key_id: None,
+                recipients: None,
+                content_encryption: None,
+                triple_wrap,
+                rsa_pss: false,
+                rsa_oaep: false,
+            })
+            .await
+            .map(|result| result.message.into_inner())
+    }
+
+    async fn incoming<M>(client: &mut Client, message: &[u8]) -> Result<OpenedResult, ClientError>
+    where
+        M: Method<Params = smime::IncomingParams, Result = OpenedResult>,
+    {
+        client
+            .call::<M>(&smime::IncomingParams {
+                message: message.to_vec().into(),
+            })
+            .await
+    }
+
+    /// `smime.open`: every layer of `message` taken off, as a mail client shows incoming mail.
+    pub async fn open(client: &mut Client, message: &[u8]) -> Result<OpenedResult, ClientError> {
+        incoming::<smime::Open>(client, message).await
+    }
+
+    /// `smime.verify`: the signature of `message` checked, for tests of signatures only.
+    pub async fn verify(client: &mut Client, message: &[u8]) -> Result<OpenedResult, ClientError> {
+        incoming::<smime::Verify>(client, message).await
+    }
+
+    /// `smime.decrypt`: `message` decrypted, for tests of encryption only.
+    pub async fn decrypt(client: &mut Client, message: &[u8]) -> Result<OpenedResult, ClientError> {
+        incoming::<smime::Decrypt>(client, message).await
+    }
+
+    /// Pings over `client`, panicking unless the daemon answers: it is still serving.
+    pub async fn ping(client: &mut Client) {
+        client
+            .call::<daemon::Ping>(&daemon::PingParams::default())
+            .await
+            .unwrap();
+    }
+
+    /// The report of the one signature in `layers`, which must be one signed layer with one
+    /// signature and nothing else, so that anything more (or less) fails the test.
+    pub fn only_signature(layers: &[Layer]) -> &SignatureReport {
+        match layers {
+            [Layer::Signed { signatures, .. }] if signatures.len() == 1 => &signatures[0],
+            other => panic!("expected one signed layer with one signature: {other:?}"),
+        }
+    }
+
+    /// The content encryption of `layers`, which must be one encrypted layer and nothing else,
+    /// so that anything more (or less) fails the test.
+    pub fn only_encryption(layers: &[Layer]) -> ContentEncryption {
+        match layers {
+            [Layer::Encrypted { algorithm, .. }] => *algorithm,
+            other => panic!("expected one encrypted layer: {other:?}"),
+        }
+    }
+
+    /// The check `name` of `report`, panicking when the report lacks it: a dropped check
+    /// fails the test rather than passing unexamined.
+    pub fn check(report: &SignatureReport, name: CheckName) -> &Check {
+        report
+            .checks()
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name:?} check in {report:?}"))
+    }
 }
 
 /// Taking S/MIME messages apart and putting them together by hand, independently of the
@@ -373,6 +685,11 @@ pub mod mime {
             }
         }
         (message, &[])
+    }
+
+    /// The body of `message` as text, for checking what a reader of it sees.
+    pub fn body_text(message: &[u8]) -> String {
+        String::from_utf8_lossy(split_head(message).1).into_owned()
     }
 
     /// The value of header `name` (case-insensitive), unfolded, from the header block of

@@ -4,9 +4,9 @@
 //! its LDAP filter, and reports a stopped or stalled directory cleanly within its timeout.
 
 use mailseal_protocol::methods::cert::{self, CertSource, DirectoryStatus, FindResult};
-use mailseal_protocol::methods::{daemon, key, smime};
-use mailseal_protocol::{Client, ClientError, ErrorKind, Secret};
-use mailseal_tests::{Pki, TestDaemon, openssl};
+use mailseal_protocol::{Client, ClientError, ErrorKind};
+use mailseal_tests::rpc::{self, open, ping};
+use mailseal_tests::{Pki, TestDaemon, Validity, daemon_error, openssl, run};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -62,18 +62,11 @@ impl Slapd {
         );
         std::fs::write(dir.path().join("slapd.conf"), config).unwrap();
         std::fs::write(dir.path().join("data.ldif"), ldif(entries)).unwrap();
-        let out = Command::new(SLAPADD)
+        run(Command::new(SLAPADD)
             .arg("-f")
             .arg(dir.path().join("slapd.conf"))
             .arg("-l")
-            .arg(dir.path().join("data.ldif"))
-            .output()
-            .expect("slapadd runs");
-        assert!(
-            out.status.success(),
-            "slapadd: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .arg(dir.path().join("data.ldif")));
         let (port, tls_port) = (free_port(), free_port());
         let log = std::fs::File::create(dir.path().join("slapd.log")).unwrap();
         // `-d 0` keeps slapd in the foreground, a child the test can stop.
@@ -179,131 +172,31 @@ fn ldif(entries: &[Entry<'_>]) -> String {
     text
 }
 
-/// Issues `<name>.pem` (and `<name>.key`) for `email` through `openssl ca`, which takes
-/// explicit validity dates (YYYYMMDDHHMMSSZ) and keyUsage bits, and returns its DER.
-fn issue(pki: &Pki, name: &str, email: &str, key_usage: &str, dates: (&str, &str)) -> Vec<u8> {
-    let dir = pki.dir();
-    if !dir.join("ca.cnf").exists() {
-        std::fs::write(
-            dir.join("ca.cnf"),
-            "[ca]\ndefault_ca = CA_default\n[CA_default]\ndir = .\ndatabase = index.txt\n\
-             new_certs_dir = .\nserial = serial\npolicy = policy_any\ndefault_md = sha256\n\
-             copy_extensions = copy\n[policy_any]\ncommonName = supplied\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("index.txt"), "").unwrap();
-        std::fs::write(dir.join("serial"), "2000\n").unwrap();
-    }
-    let (key, csr, pem) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.pem"),
-    );
-    let subject = format!("/CN={name}");
-    let san = format!("subjectAltName=email:{email}");
-    let usage = format!("keyUsage=critical,{key_usage}");
+/// Issues `<name>.pem` (and `<name>.key`) for `email` with the keyUsage bits `key_usage` and
+/// `validity`, and returns its DER, as the directory holds it.
+fn issue(pki: &Pki, name: &str, email: &str, key_usage: &str, validity: Validity) -> Vec<u8> {
+    let pem = pki.user_with(name, email, "rsa:2048", key_usage, validity);
     openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "rsa:2048",
-            "-subj",
-            &subject,
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-addext",
-            &san,
-            "-addext",
-            &usage,
-            "-addext",
-            "extendedKeyUsage=emailProtection",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "ca",
-            "-batch",
-            "-notext",
-            "-config",
-            "ca.cnf",
-            "-cert",
-            "ca.pem",
-            "-keyfile",
-            "ca.key",
-            "-in",
-            &csr,
-            "-out",
-            &pem,
-            "-startdate",
-            dates.0,
-            "-enddate",
-            dates.1,
-        ],
-    );
-    der_of(dir, &pem)
+        pki.dir(),
+        &["x509", "-in", pem.to_str().unwrap(), "-outform", "DER"],
+    )
 }
 
 /// A TLS server certificate for 127.0.0.1 issued by the test CA: (certificate, key) files.
 fn server_certificate(pki: &Pki) -> (PathBuf, PathBuf) {
-    let dir = pki.dir();
-    std::fs::write(
-        dir.join("server.ext"),
+    pki.request("server", "/CN=127.0.0.1", "rsa:2048");
+    let cert = pki.issue(
+        "server",
         "subjectAltName=IP:127.0.0.1\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
          extendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "rsa:2048",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
+        Validity::Days(30),
+        &[],
     );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-    (dir.join("server.pem"), dir.join("server.key"))
+    (cert, pki.dir().join("server.key"))
 }
 
-/// The DER of the PEM certificate `file` in `dir`.
-fn der_of(dir: &Path, file: &str) -> Vec<u8> {
-    openssl(dir, &["x509", "-in", file, "-outform", "DER"])
-}
-
-const CURRENT: (&str, &str) = ("20200101000000Z", "20991231000000Z");
-const LONG_AGO: (&str, &str) = ("20200101000000Z", "20210101000000Z");
+const CURRENT: Validity = Validity::Between("20200101000000Z", "20991231000000Z");
+const LONG_AGO: Validity = Validity::Between("20200101000000Z", "20210101000000Z");
 
 /// The people of every test: Ann owns the daemon; the directory knows Bob (a good RSA
 /// certificate among an expired one, one for signing only and one for another address),
@@ -404,18 +297,7 @@ impl World {
             "[directory]\nurl = \"{url}\"\nbase_dn = \"{SUFFIX}\"\nbind_dn = \"{ROOT_DN}\"\n\
              bind_password = \"{ROOT_PASSWORD}\"\n{extra}"
         );
-        let daemon = TestDaemon::start(&config);
-        let mut client = daemon.client().await;
-        let p12 = std::fs::read(self.pki.pkcs12("ann", "pw", &[])).unwrap();
-        client
-            .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
-                data: p12.into(),
-                password: Secret::new("pw".into()),
-                passphrase: None,
-            })
-            .await
-            .unwrap();
-        (daemon, client)
+        self.pki.daemon_with(&config, &["ann"], &[]).await
     }
 }
 
@@ -432,36 +314,7 @@ async fn encrypt_to(client: &mut Client, to: &str) -> Result<Vec<u8>, ClientErro
     let message = format!(
         "From: Ann <ann@example.com>\r\nTo: {to}\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\nfor your eyes only\r\n"
     );
-    client
-        .call::<smime::Encrypt>(&smime::EncryptParams {
-            message: message.into_bytes().into(),
-            recipients: None,
-            content_encryption: None,
-            rsa_oaep: false,
-        })
-        .await
-        .map(|result| result.message.into_inner())
-}
-
-/// Decrypts with OpenSSL as the recipient `name` of the PKI.
-fn openssl_decrypt(dir: &Path, encrypted: &[u8], name: &str) -> String {
-    let file: PathBuf = dir.join("encrypted.eml");
-    std::fs::write(&file, encrypted).unwrap();
-    let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
-    let plain = openssl(
-        dir,
-        &[
-            "cms",
-            "-decrypt",
-            "-in",
-            file.to_str().unwrap(),
-            "-recip",
-            &cert,
-            "-inkey",
-            &key,
-        ],
-    );
-    String::from_utf8_lossy(&plain).into_owned()
+    rpc::encrypt(client, message.as_bytes()).await
 }
 
 fn reason_of<'a>(result: &'a FindResult, subject: &str) -> &'a cert::Candidate {
@@ -536,7 +389,8 @@ async fn directory_certificates_are_found_judged_and_encrypted_to() {
     let encrypted = encrypt_to(&mut client, "Bob <bob@example.com>")
         .await
         .unwrap();
-    assert!(openssl_decrypt(world.pki.dir(), &encrypted, "bob").contains("for your eyes only"));
+    let plain = world.pki.openssl_decrypt(&encrypted, "bob");
+    assert!(String::from_utf8_lossy(&plain).contains("for your eyes only"));
 
     // Carol's certificate comes out of a userSMIMECertificate PKCS #7 bag (the CA
     // certificate beside it is chain, not a candidate), and is an EC key.
@@ -544,7 +398,8 @@ async fn directory_certificates_are_found_judged_and_encrypted_to() {
     assert_eq!(carol.candidates.len(), 1, "{carol:#?}");
     assert_eq!(carol.certificate.as_ref().unwrap().key_algorithm, "ec-p256");
     let encrypted = encrypt_to(&mut client, "carol@example.com").await.unwrap();
-    assert!(openssl_decrypt(world.pki.dir(), &encrypted, "carol").contains("for your eyes only"));
+    let plain = world.pki.openssl_decrypt(&encrypted, "carol");
+    assert!(String::from_utf8_lossy(&plain).contains("for your eyes only"));
 
     // The CLI shows the same, for people and for scripts.
     let out = daemon.cli(&["certs", "find", "bob@example.com"]);
@@ -648,9 +503,7 @@ async fn a_dead_directory_is_reported_within_the_timeout() {
     // Nobody else can be encrypted to: the error names the recipient and the directory.
     let found = find(&mut client, "carol@example.com").await;
     assert!(found.certificate.is_none() && found.candidates.is_empty());
-    let Err(ClientError::Daemon(error)) = encrypt_to(&mut client, "carol@example.com").await else {
-        panic!("encrypted without a certificate")
-    };
+    let error = daemon_error(encrypt_to(&mut client, "carol@example.com").await);
     assert_eq!(
         error.kind,
         ErrorKind::CertNotFound {
@@ -683,10 +536,7 @@ async fn a_dead_directory_is_reported_within_the_timeout() {
     };
     assert!(error.contains("did not answer within 2 s"), "{error}");
     // And the daemon keeps answering.
-    client
-        .call::<daemon::Ping>(&daemon::PingParams { delay_ms: 0 })
-        .await
-        .unwrap();
+    ping(&mut client).await;
 }
 
 #[tokio::test]
@@ -727,27 +577,8 @@ async fn without_a_directory_sources_are_told_apart() {
     pki.user("ann", "ann@example.com", "rsa:2048");
     pki.user("bob", "bob@example.com", "ec");
     pki.user("dave", "dave@example.com", "rsa:2048");
-    let daemon = TestDaemon::start("");
-    let mut client = daemon.client().await;
-    let p12 = std::fs::read(pki.pkcs12("ann", "pw", &[])).unwrap();
-    client
-        .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
-            data: p12.into(),
-            password: Secret::new("pw".into()),
-            passphrase: None,
-        })
-        .await
-        .unwrap();
-    let bob = std::fs::read(pki.dir().join("bob.pem")).unwrap();
-    client
-        .call::<cert::Import>(&cert::ImportParams { data: bob.into() })
-        .await
-        .unwrap();
-    std::fs::write(
-        pki.dir().join("note.txt"),
-        "Content-Type: text/plain\r\n\r\nhi\r\n",
-    )
-    .unwrap();
+    let (_daemon, mut client) = pki.daemon_with("", &["ann"], &["bob"]).await;
+    pki.write("note.txt", b"Content-Type: text/plain\r\n\r\nhi\r\n");
     let signed = openssl(
         pki.dir(),
         &[
@@ -767,12 +598,7 @@ async fn without_a_directory_sources_are_told_apart() {
             "hi",
         ],
     );
-    client
-        .call::<smime::Open>(&smime::IncomingParams {
-            message: signed.into(),
-        })
-        .await
-        .unwrap();
+    open(&mut client, &signed).await.unwrap();
 
     for (address, source) in [
         ("ann@example.com", CertSource::Own),

@@ -3,7 +3,8 @@
 
 use mailseal_protocol::methods::{Empty, daemon, identity, key};
 use mailseal_protocol::{ClientError, ErrorKind, PROTOCOL_VERSION, Secret};
-use mailseal_tests::{Pki, TestDaemon, binary};
+use mailseal_tests::rpc::ping;
+use mailseal_tests::{Pki, TestDaemon, binary, daemon_error};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -45,12 +46,9 @@ fn kind(reply: &Value) -> &str {
         .unwrap_or_else(|| panic!("not an error: {reply}"))
 }
 
+/// Pings over a new connection: the daemon still accepts and serves clients.
 async fn ping_ok(daemon: &TestDaemon) {
-    let mut client = daemon.client().await;
-    client
-        .call::<daemon::Ping>(&daemon::PingParams::default())
-        .await
-        .unwrap();
+    ping(&mut daemon.client().await).await;
 }
 
 #[tokio::test]
@@ -79,16 +77,14 @@ async fn hello_negotiates_the_version_and_lists_what_the_daemon_answers() {
         }
     }
 
-    let err = client
-        .call::<daemon::Hello>(&daemon::HelloParams {
-            client: None,
-            protocol_versions: vec![99],
-        })
-        .await
-        .unwrap_err();
-    let ClientError::Daemon(err) = err else {
-        panic!("{err}")
-    };
+    let err = daemon_error(
+        client
+            .call::<daemon::Hello>(&daemon::HelloParams {
+                client: None,
+                protocol_versions: vec![99],
+            })
+            .await,
+    );
     assert_eq!(
         err.kind,
         ErrorKind::UnsupportedVersion {
@@ -213,17 +209,15 @@ async fn pkcs12_import_with_right_and_wrong_password() {
     let daemon = TestDaemon::start("");
     let mut client = daemon.client().await;
 
-    let wrong = client
-        .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
-            data: p12.clone().into(),
-            password: Secret::new("wrong".into()),
-            passphrase: None,
-        })
-        .await
-        .unwrap_err();
-    let ClientError::Daemon(wrong) = wrong else {
-        panic!("{wrong}")
-    };
+    let wrong = daemon_error(
+        client
+            .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
+                data: p12.clone().into(),
+                password: Secret::new("wrong".into()),
+                passphrase: None,
+            })
+            .await,
+    );
     assert_eq!(wrong.kind, ErrorKind::WrongPassword);
     let stored = || {
         std::fs::read_dir(daemon.data_dir().join("identities"))
@@ -355,15 +349,10 @@ async fn identities_survive_a_restart_locked_and_unlock_with_the_passphrase() {
 async fn unlocked_keys_expire_after_the_cache_time() {
     let pki = Pki::new();
     pki.user("cat", "cat@example.com", "ec");
-    let p12 = std::fs::read(pki.pkcs12("cat", "pw", &[])).unwrap();
     let daemon = TestDaemon::start("key_cache_seconds = 1\n");
     let mut client = daemon.client().await;
-    let identity = client
-        .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
-            data: p12.into(),
-            password: Secret::new("pw".into()),
-            passphrase: None,
-        })
+    let identity = pki
+        .import_pkcs12(&mut client, "cat")
         .await
         .unwrap()
         .identity;

@@ -28,16 +28,19 @@
 //! - With `--passphrase-fd` it reads one passphrase and uses it for every question, so an
 //!   imported PKCS#12 key is protected in the agent under the PKCS#12 password itself.
 
-use mailseal_protocol::Secret;
-use mailseal_protocol::methods::report::{CheckName, Outcome, SignatureReport, Verdict};
-use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, OpenedResult};
-use mailseal_protocol::methods::{cert, key};
-use mailseal_tests::{Client, Pki, TestDaemon, mime, openssl};
+use mailseal_protocol::methods::cert;
+use mailseal_protocol::methods::report::{CheckName, Outcome, Verdict};
+use mailseal_protocol::methods::smime::{ContentEncryption, SignatureMode};
+use mailseal_tests::rpc::{
+    check, decrypt, encrypt, only_encryption, only_signature, open, sign, verify,
+};
+use mailseal_tests::{Pki, Validity, email_extensions, mime, openssl};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The password of every PKCS#12 file here, and so of gpgsm's imported keys.
-const PASSWORD: &str = "pw";
+/// The password of every PKCS#12 file here, and so of gpgsm's imported keys: the one the
+/// daemon's imports use too.
+const PASSWORD: &str = mailseal_tests::P12_PASSWORD;
 
 /// Options that make the legacy PKCS#12 gpgsm 2.2 can read.
 const LEGACY_P12: [&str; 6] = [
@@ -104,23 +107,13 @@ impl Gnupg {
             "allow-loopback-pinentry\n",
         )
         .unwrap();
-        let fingerprint = String::from_utf8(openssl(
-            pki.dir(),
-            &["x509", "-in", "ca.pem", "-noout", "-fingerprint", "-sha1"],
-        ))
-        .unwrap();
-        let fingerprint = fingerprint
-            .trim()
-            .split_once('=')
-            .expect("openssl prints NAME=FINGERPRINT")
-            .1;
         std::fs::write(
             home.path().join("trustlist.txt"),
-            format!("{fingerprint} S relax\n"),
+            format!("{} S relax\n", sha1_fingerprint(pki, "ca.pem")),
         )
         .unwrap();
         let gnupg = Self { home };
-        gnupg.gpgsm(&["--import", &path_str(&pki.dir().join("ca.pem"))], b"");
+        gnupg.import(&pki.dir().join("ca.pem"));
         gnupg
     }
 
@@ -173,6 +166,11 @@ impl Gnupg {
             String::from_utf8_lossy(&out.stderr)
         );
         out
+    }
+
+    /// Imports certificates (PEM or DER) without keys.
+    fn import(&self, file: &Path) {
+        self.gpgsm(&["--import", &path_str(file)], b"");
     }
 
     /// Imports a user's legacy PKCS#12 (key, certificate, CA); the key ends up protected in
@@ -263,6 +261,28 @@ impl Gnupg {
         std::fs::write(&path, data).unwrap();
         path_str(&path)
     }
+
+    /// A mail with `headers` signed by `signer` with gpgsm: its detached signature over
+    /// `entity`, wrapped into `multipart/signed` by hand; and gpgsm's output.
+    fn signed_mail(&self, signer: &str, headers: &str, entity: &[u8]) -> (Vec<u8>, Output) {
+        let file = self.write("entity", entity);
+        let sig_path = self.dir().join(format!("{signer}.p7s"));
+        let out = self.gpgsm(
+            &[
+                "--local-user",
+                signer,
+                "--sign",
+                "--detach",
+                "--output",
+                &path_str(&sig_path),
+                &file,
+            ],
+            format!("{PASSWORD}\n").as_bytes(),
+        );
+        let signature = std::fs::read(&sig_path).unwrap();
+        let message = mime::multipart_signed(headers, entity, &signature, "sha-256");
+        (message, out)
+    }
 }
 
 impl Drop for Gnupg {
@@ -282,82 +302,16 @@ fn path_str(path: &Path) -> String {
 }
 
 /// A certificate for `email` issued by the test CA over a public key made elsewhere (in
-/// gpg-agent): the request is signed by a throwaway key, its key replaced by `public_key`.
+/// gpg-agent): the request is signed by a throwaway key `<name>.key`, its key replaced by
+/// `public_key`.
 fn certify_public_key(pki: &Pki, name: &str, email: &str, public_key: &Path) -> PathBuf {
-    let (key, csr, ext, cert) = (
-        format!("{name}-throwaway.key"),
-        format!("{name}.csr"),
-        format!("{name}.ext"),
-        format!("{name}.pem"),
-    );
-    let subject = format!("/CN={name}");
-    openssl(
-        pki.dir(),
-        &[
-            "req",
-            "-new",
-            "-nodes",
-            "-subj",
-            &subject,
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-        ],
-    );
-    std::fs::write(
-        pki.dir().join(&ext),
-        format!(
-            "subjectAltName=email:{email}\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\n"
-        ),
+    pki.request(name, &format!("/CN={name}"), "ec");
+    pki.issue(
+        name,
+        &email_extensions(email, "digitalSignature"),
+        Validity::Days(30),
+        &["-force_pubkey", &path_str(public_key)],
     )
-    .unwrap();
-    openssl(
-        pki.dir(),
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-force_pubkey",
-            &path_str(public_key),
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            &ext,
-            "-out",
-            &cert,
-        ],
-    );
-    pki.dir().join(cert)
-}
-
-/// A daemon trusting the test CA, with the given users' PKCS#12 files imported.
-async fn daemon_with(pki: &Pki, users: &[&str]) -> (TestDaemon, Client) {
-    let config = format!("trusted_ca_files = [{:?}]\n", pki.dir().join("ca.pem"));
-    let daemon = TestDaemon::start(&config);
-    let mut client = daemon.client().await;
-    for user in users {
-        let p12 = std::fs::read(pki.pkcs12(user, PASSWORD, &[])).unwrap();
-        client
-            .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
-                data: p12.into(),
-                password: Secret::new(PASSWORD.into()),
-                passphrase: None,
-            })
-            .await
-            .unwrap();
-    }
-    (daemon, client)
 }
 
 fn status_lines(out: &Output) -> Vec<String> {
@@ -372,22 +326,6 @@ fn has_status(out: &Output, keyword: &str) -> bool {
     status_lines(out)
         .iter()
         .any(|l| l.split(' ').next() == Some(keyword))
-}
-
-fn only_signature(opened: &OpenedResult) -> &SignatureReport {
-    match opened.layers.as_slice() {
-        [Layer::Signed { signatures, .. }] if signatures.len() == 1 => &signatures[0],
-        other => panic!("expected one signed layer with one signature: {other:?}"),
-    }
-}
-
-fn outcome(report: &SignatureReport, name: CheckName) -> Outcome {
-    report
-        .checks()
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no {name:?} check in {report:?}"))
-        .outcome
 }
 
 /// SHA-1 fingerprint of a PEM certificate as gpgsm prints it (hex, upper case, no colons).
@@ -408,23 +346,15 @@ async fn our_signatures_verify_with_gpgsm() {
     let pki = Pki::new();
     pki.user("ann", "ann@example.com", "rsa:2048");
     pki.user("cara", "cara@example.com", "ec");
-    let (_daemon, mut client) = daemon_with(&pki, &["ann", "cara"]).await;
+    let (_daemon, mut client) = pki.daemon(&["ann", "cara"], &[]).await;
     let gnupg = Gnupg::new(&pki);
 
     // libgcrypt's algorithm numbers in VALIDSIG: 1 RSA, 301 ECDSA.
     for (user, pk_algo) in [("ann", "1"), ("cara", "301")] {
         let message = ANN_MESSAGE.replace("ann@example.com", &format!("{user}@example.com"));
-        let signed = client
-            .call::<smime::Sign>(&smime::SignParams {
-                message: message.into_bytes().into(),
-                key_id: None,
-                mode: smime::SignatureMode::Detached,
-                rsa_pss: false,
-            })
+        let signed = sign(&mut client, message.as_bytes(), SignatureMode::Detached)
             .await
-            .unwrap()
-            .message
-            .into_inner();
+            .unwrap();
         let (entity, signature) = mime::split_multipart_signed(&signed);
         let content = gnupg.write("content", &entity);
         let sig = gnupg.write("sig.p7s", &signature);
@@ -482,37 +412,17 @@ async fn gpgsm_signatures_verify_with_us() {
     gnupg.import_p12(&pki.pkcs12("bob", PASSWORD, &LEGACY_P12));
     let dave_key = gnupg.agent_p256_key();
     let dave = certify_public_key(&pki, "dave", "dave@example.com", &dave_key);
-    gnupg.gpgsm(&["--import", &path_str(&dave)], b"");
-    let (_daemon, mut client) = daemon_with(&pki, &[]).await;
+    gnupg.import(&dave);
+    let (_daemon, mut client) = pki.daemon(&[], &[]).await;
 
     let entity = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nHello Ann,\r\nthis was signed by gpgsm =E2=9C=93\r\n";
-    let file = gnupg.write("entity", entity.as_bytes());
     for (user, key_type) in [("bob", "rsa-2048"), ("dave", "ec-p256")] {
         let email = format!("{user}@example.com");
-        let sig_path = gnupg.dir().join(format!("{user}.p7s"));
-        let out = gnupg.gpgsm(
-            &[
-                "--local-user",
-                &email,
-                "--sign",
-                "--detach",
-                "--output",
-                &path_str(&sig_path),
-                &file,
-            ],
-            format!("{PASSWORD}\n").as_bytes(),
-        );
-        assert!(has_status(&out, "SIG_CREATED"), "{:?}", status_lines(&out));
-        let signature = std::fs::read(&sig_path).unwrap();
         let headers = format!("From: {email}\r\nTo: ann@example.com\r\nSubject: from gpgsm\r\n");
-        let message = mime::multipart_signed(&headers, entity.as_bytes(), &signature, "sha-256");
-        let opened = client
-            .call::<smime::Verify>(&smime::IncomingParams {
-                message: message.clone().into(),
-            })
-            .await
-            .unwrap();
-        let report = only_signature(&opened);
+        let (message, out) = gnupg.signed_mail(&email, &headers, entity.as_bytes());
+        assert!(has_status(&out, "SIG_CREATED"), "{:?}", status_lines(&out));
+        let opened = verify(&mut client, &message).await.unwrap();
+        let report = only_signature(&opened.layers);
         assert_eq!(report.verdict(), Verdict::Valid, "{user}: {report:?}");
         let signer = report.signer().expect("the signer's certificate");
         assert_eq!(signer.emails, vec![email.clone()]);
@@ -524,15 +434,10 @@ async fn gpgsm_signatures_verify_with_us() {
         let tampered = String::from_utf8(message)
             .unwrap()
             .replacen("Hello Ann,", "Hello Eve,", 1);
-        let opened = client
-            .call::<smime::Verify>(&smime::IncomingParams {
-                message: tampered.into_bytes().into(),
-            })
-            .await
-            .unwrap();
-        let report = only_signature(&opened);
+        let opened = verify(&mut client, tampered.as_bytes()).await.unwrap();
+        let report = only_signature(&opened.layers);
         assert_eq!(report.verdict(), Verdict::Invalid);
-        assert_eq!(outcome(report, CheckName::Digest), Outcome::Fail);
+        assert_eq!(check(report, CheckName::Digest).outcome, Outcome::Fail);
     }
 }
 
@@ -547,37 +452,16 @@ async fn our_encryption_decrypts_with_gpgsm() {
     pki.user("bob", "bob@example.com", "rsa:2048");
     let gnupg = Gnupg::new(&pki);
     gnupg.import_p12(&pki.pkcs12("bob", PASSWORD, &LEGACY_P12));
-    let (_daemon, mut client) = daemon_with(&pki, &["ann"]).await;
+    let (_daemon, mut client) = pki.daemon(&["ann"], &[]).await;
 
     // Bob writes first, signed with gpgsm; opening it stores his certificate and capabilities.
-    let entity = "Content-Type: text/plain\r\n\r\nHi Ann, write me encrypted.\r\n";
-    let file = gnupg.write("entity", entity.as_bytes());
-    let sig_path = gnupg.dir().join("bob.p7s");
-    gnupg.gpgsm(
-        &[
-            "--local-user",
-            "bob@example.com",
-            "--sign",
-            "--detach",
-            "--output",
-            &path_str(&sig_path),
-            &file,
-        ],
-        format!("{PASSWORD}\n").as_bytes(),
-    );
-    let from_bob = mime::multipart_signed(
+    let (from_bob, _) = gnupg.signed_mail(
+        "bob@example.com",
         "From: bob@example.com\r\nTo: ann@example.com\r\nSubject: hi\r\n",
-        entity.as_bytes(),
-        &std::fs::read(&sig_path).unwrap(),
-        "sha-256",
+        b"Content-Type: text/plain\r\n\r\nHi Ann, write me encrypted.\r\n",
     );
-    let opened = client
-        .call::<smime::Open>(&smime::IncomingParams {
-            message: from_bob.into(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(only_signature(&opened).verdict(), Verdict::Valid);
+    let opened = open(&mut client, &from_bob).await.unwrap();
+    assert_eq!(only_signature(&opened.layers).verdict(), Verdict::Valid);
     let bob_certs = client
         .call::<cert::List>(&cert::ListParams {
             email: Some("bob@example.com".into()),
@@ -586,17 +470,7 @@ async fn our_encryption_decrypts_with_gpgsm() {
         .unwrap();
     assert_eq!(bob_certs.certificates.len(), 1, "harvested from the mail");
 
-    let encrypted = client
-        .call::<smime::Encrypt>(&smime::EncryptParams {
-            message: ANN_MESSAGE.as_bytes().to_vec().into(),
-            recipients: None,
-            content_encryption: None,
-            rsa_oaep: false,
-        })
-        .await
-        .unwrap()
-        .message
-        .into_inner();
+    let encrypted = encrypt(&mut client, ANN_MESSAGE.as_bytes()).await.unwrap();
     let content_type = mime::header(&encrypted, "Content-Type").unwrap();
     assert!(
         content_type.contains("smime-type=enveloped-data"),
@@ -648,8 +522,8 @@ async fn gpgsm_encryption_decrypts_with_us() {
     let pki = Pki::new();
     let ann = pki.user("ann", "ann@example.com", "rsa:2048");
     let gnupg = Gnupg::new(&pki);
-    gnupg.gpgsm(&["--import", &path_str(&ann)], b"");
-    let (_daemon, mut client) = daemon_with(&pki, &["ann"]).await;
+    gnupg.import(&ann);
+    let (_daemon, mut client) = pki.daemon(&["ann"], &[]).await;
 
     let entity =
         "Content-Type: text/plain; charset=us-ascii\r\n\r\nFor Ann's eyes only, from gpgsm.\r\n";
@@ -673,17 +547,10 @@ async fn gpgsm_encryption_decrypts_with_us() {
             "enveloped-data",
             &der,
         );
-        let opened = client
-            .call::<smime::Decrypt>(&smime::IncomingParams {
-                message: message.into(),
-            })
+        let opened = decrypt(&mut client, &message)
             .await
             .unwrap_or_else(|e| panic!("{cipher:?}: {e}"));
-        assert!(
-            matches!(opened.layers.as_slice(), [Layer::Encrypted { algorithm, .. }] if *algorithm == expected),
-            "{cipher:?}: {:?}",
-            opened.layers
-        );
+        assert_eq!(only_encryption(&opened.layers), expected, "{cipher:?}");
         let text = String::from_utf8_lossy(opened.message.as_slice()).into_owned();
         assert!(text.contains("For Ann's eyes only, from gpgsm."), "{text}");
         assert!(

@@ -125,11 +125,8 @@ fn requests_relay_and_large_replies_arrive_in_chunks() {
     let signed = STANDARD
         .decode(signed["result"]["message"].as_str().unwrap())
         .unwrap();
-    std::fs::write(pki.dir().join("signed.eml"), &signed).unwrap();
-    let content = openssl(
-        pki.dir(),
-        &["cms", "-verify", "-in", "signed.eml", "-noverify"],
-    );
+    let file = pki.write("signed.eml", &signed);
+    let content = openssl(pki.dir(), &["cms", "-verify", "-in", &file, "-noverify"]);
     assert!(String::from_utf8_lossy(&content).contains("makes Ann a dull girl"));
 
     // Errors come back as the daemon sent them.

@@ -1,19 +1,25 @@
 //! Only the daemon's own user may talk to it: the OS refuses others at the socket's directory,
 //! and if permissions were loosened by mistake, the daemon refuses them by their credentials.
 
+use mailseal_tests::rpc::ping;
 use mailseal_tests::{TestDaemon, binary};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-fn as_nobody(daemon: &TestDaemon) -> std::process::Output {
-    Command::new("setpriv")
+/// Runs `mailseal status` as `nobody` against `daemon`, which must fail to reach the daemon
+/// (exit code 3); its standard error.
+fn refused_as_nobody(daemon: &TestDaemon) -> String {
+    let out = Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
         .arg(binary("mailseal"))
         .arg("--socket")
         .arg(daemon.socket())
         .arg("status")
         .output()
-        .expect("setpriv runs")
+        .expect("setpriv runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    stderr
 }
 
 #[tokio::test]
@@ -49,25 +55,12 @@ async fn a_client_running_as_another_user_is_refused() {
         0o600
     );
 
-    let out = as_nobody(&daemon);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+    assert!(refused_as_nobody(&daemon).contains("Permission denied"));
 
     // Loosened by mistake: the OS lets the connection through, the daemon's peer check does not.
     open(daemon.socket().parent().unwrap(), 0o755);
     open(&daemon.socket(), 0o666);
-    let out = as_nobody(&daemon);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    refused_as_nobody(&daemon);
     assert!(
         daemon
             .log()
@@ -76,9 +69,5 @@ async fn a_client_running_as_another_user_is_refused() {
         daemon.log()
     );
 
-    let mut client = daemon.client().await;
-    client
-        .call::<mailseal_protocol::methods::daemon::Ping>(&Default::default())
-        .await
-        .unwrap();
+    ping(&mut daemon.client().await).await;
 }

@@ -1,14 +1,14 @@
 //! End-to-end S/MIME through the real daemon, checked against the real `openssl` in both
 //! directions: our signatures and encryptions opened by OpenSSL, OpenSSL's opened by us.
 
-use base64::Engine;
+use mailseal_protocol::methods::key;
 use mailseal_protocol::methods::report::{CheckName, Outcome, Verdict};
-use mailseal_protocol::methods::smime::{
-    self, ContentEncryption, Layer, OpenedResult, SignatureMode,
+use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, SignatureMode};
+use mailseal_protocol::{Client, ErrorKind};
+use mailseal_tests::rpc::{
+    check, decrypt, encrypt, only_encryption, only_signature, open, sign, sign_encrypt,
 };
-use mailseal_protocol::methods::{cert, key};
-use mailseal_protocol::{Client, ClientError, ErrorKind, Secret};
-use mailseal_tests::{Pki, TestDaemon, openssl};
+use mailseal_tests::{Pki, TestDaemon, daemon_error, mime, openssl};
 use std::path::Path;
 
 const MESSAGE: &str = "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: numbers\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHello Bob,\r\nGrüße from Ann.\r\n";
@@ -24,23 +24,7 @@ impl World {
         let pki = Pki::new();
         pki.user("ann", "ann@example.com", "rsa:2048");
         pki.user("bob", "bob@example.com", "ec");
-        let p12 = std::fs::read(pki.pkcs12("ann", "pw", &[])).unwrap();
-        let config = format!("trusted_ca_files = [{:?}]\n", pki.dir().join("ca.pem"));
-        let daemon = TestDaemon::start(&config);
-        let mut client = daemon.client().await;
-        client
-            .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
-                data: p12.into(),
-                password: Secret::new("pw".into()),
-                passphrase: None,
-            })
-            .await
-            .unwrap();
-        let bob = std::fs::read(pki.dir().join("bob.pem")).unwrap();
-        client
-            .call::<cert::Import>(&cert::ImportParams { data: bob.into() })
-            .await
-            .unwrap();
+        let (daemon, client) = pki.daemon(&["ann"], &["bob"]).await;
         (Self { pki, daemon }, client)
     }
 
@@ -49,8 +33,7 @@ impl World {
     }
 
     fn write(&self, name: &str, data: &[u8]) -> String {
-        std::fs::write(self.dir().join(name), data).unwrap();
-        name.to_owned()
+        self.pki.write(name, data)
     }
 
     fn openssl(&self, args: &[&str]) -> Vec<u8> {
@@ -58,75 +41,17 @@ impl World {
     }
 }
 
-async fn sign(client: &mut Client, message: &[u8], mode: SignatureMode) -> Vec<u8> {
-    client
-        .call::<smime::Sign>(&smime::SignParams {
-            message: message.to_vec().into(),
-            key_id: None,
-            mode,
-            rsa_pss: false,
-        })
-        .await
-        .unwrap()
-        .message
-        .into_inner()
-}
-
-async fn open(client: &mut Client, message: &[u8]) -> OpenedResult {
-    client
-        .call::<smime::Open>(&smime::IncomingParams {
-            message: message.to_vec().into(),
-        })
-        .await
-        .unwrap()
-}
-
-fn only_signature(opened: &OpenedResult) -> &mailseal_protocol::methods::report::SignatureReport {
-    let signed: Vec<_> = opened
-        .layers
-        .iter()
-        .filter_map(|l| match l {
-            Layer::Signed { signatures, .. } => Some(signatures),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(signed.len(), 1, "{:?}", opened.layers);
-    assert_eq!(signed[0].len(), 1);
-    &signed[0][0]
-}
-
-fn outcome(
-    report: &mailseal_protocol::methods::report::SignatureReport,
-    name: CheckName,
-) -> Outcome {
-    report
-        .checks()
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no {name:?} check"))
-        .outcome
-}
-
-fn body_of(message: &[u8]) -> String {
-    let text = String::from_utf8_lossy(message).replace("\r\n", "\n");
-    text.split_once("\n\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn our_detached_and_opaque_signatures_verify_with_openssl() {
     let (world, mut client) = World::new().await;
     for mode in [SignatureMode::Detached, SignatureMode::Opaque] {
-        let signed = sign(&mut client, MESSAGE.as_bytes(), mode).await;
+        let signed = sign(&mut client, MESSAGE.as_bytes(), mode).await.unwrap();
         let text = String::from_utf8_lossy(&signed);
         assert!(
             text.starts_with("From: Ann <ann@example.com>\r\nTo: Bob"),
             "headers stay outside:\n{text}"
         );
-        let file = world.write("signed.eml", &signed);
-        let content = world.openssl(&["cms", "-verify", "-in", &file, "-CAfile", "ca.pem"]);
-        let content = String::from_utf8(content).unwrap();
+        let content = String::from_utf8(world.pki.openssl_verify(&signed)).unwrap();
         assert!(
             content.contains("Content-Transfer-Encoding: quoted-printable"),
             "{content}"
@@ -158,18 +83,18 @@ async fn openssl_signatures_verify_with_us_and_the_signer_is_harvested() {
         "-subject",
         "hi",
     ]);
-    let opened = open(&mut client, &signed).await;
-    let report = only_signature(&opened);
+    let opened = open(&mut client, &signed).await.unwrap();
+    let report = only_signature(&opened.layers);
     assert_eq!(report.verdict(), Verdict::Valid, "{report:?}");
     assert_eq!(report.signer().unwrap().emails, vec!["bob@example.com"]);
-    assert!(body_of(opened.message.as_slice()).contains("from bob"));
+    assert!(mime::body_text(opened.message.as_slice()).contains("from bob"));
 
     // Tampered body: the digest check names the change.
     let tampered = String::from_utf8(signed.clone())
         .unwrap()
         .replacen("from bob", "from eve", 1);
-    let report = open(&mut client, tampered.as_bytes()).await;
-    let report = only_signature(&report);
+    let opened = open(&mut client, tampered.as_bytes()).await.unwrap();
+    let report = only_signature(&opened.layers);
     assert_eq!(report.verdict(), Verdict::Invalid);
     assert_eq!(report.first_failure().unwrap().name, CheckName::Digest);
 
@@ -179,16 +104,18 @@ async fn openssl_signatures_verify_with_us_and_the_signer_is_harvested() {
         "From: boss@example.com",
         1,
     );
-    let opened = open(&mut client, forged.as_bytes()).await;
-    let report = only_signature(&opened);
-    assert_eq!(outcome(report, CheckName::Address), Outcome::Fail);
-    assert_eq!(outcome(report, CheckName::Digest), Outcome::Pass);
+    let opened = open(&mut client, forged.as_bytes()).await.unwrap();
+    let report = only_signature(&opened.layers);
+    assert_eq!(check(report, CheckName::Address).outcome, Outcome::Fail);
+    assert_eq!(check(report, CheckName::Digest).outcome, Outcome::Pass);
 }
 
 #[tokio::test]
 async fn the_cli_verify_exits_8_and_names_the_failed_check() {
     let (world, mut client) = World::new().await;
-    let signed = sign(&mut client, MESSAGE.as_bytes(), SignatureMode::Detached).await;
+    let signed = sign(&mut client, MESSAGE.as_bytes(), SignatureMode::Detached)
+        .await
+        .unwrap();
     let good = world.write("good.eml", &signed);
     let out = world
         .daemon
@@ -233,19 +160,14 @@ async fn our_encryption_opens_with_openssl_and_the_sender_copy_with_us() {
             .unwrap()
             .message
             .into_inner();
-        let file = world.write("encrypted.eml", &encrypted);
-        let plain = world.openssl(&[
-            "cms", "-decrypt", "-in", &file, "-recip", "bob.pem", "-inkey", "bob.key",
-        ]);
+        let plain = world.pki.openssl_decrypt(&encrypted, "bob");
         assert!(
             String::from_utf8_lossy(&plain).contains("Gr=C3=BC=C3=9Fe from Ann."),
             "{algorithm:?}"
         );
-        let opened = open(&mut client, &encrypted).await;
-        assert!(
-            matches!(opened.layers.as_slice(), [Layer::Encrypted { algorithm: a, .. }] if *a == algorithm)
-        );
-        assert!(body_of(opened.message.as_slice()).contains("Gr=C3=BC=C3=9Fe from Ann."));
+        let opened = open(&mut client, &encrypted).await.unwrap();
+        assert_eq!(only_encryption(&opened.layers), algorithm);
+        assert!(mime::body_text(opened.message.as_slice()).contains("Gr=C3=BC=C3=9Fe from Ann."));
     }
 }
 
@@ -269,14 +191,11 @@ async fn openssl_encryption_to_us_decrypts() {
             "ann@example.com",
             "ann.pem",
         ]);
-        let opened = client
-            .call::<smime::Decrypt>(&smime::IncomingParams {
-                message: encrypted.into(),
-            })
+        let opened = decrypt(&mut client, &encrypted)
             .await
             .unwrap_or_else(|e| panic!("{cipher}: {e}"));
         assert!(
-            body_of(opened.message.as_slice()).contains("secret for ann"),
+            mime::body_text(opened.message.as_slice()).contains("secret for ann"),
             "{cipher}"
         );
     }
@@ -285,34 +204,22 @@ async fn openssl_encryption_to_us_decrypts() {
 #[tokio::test]
 async fn sign_then_encrypt_opens_in_openssl_and_in_us() {
     let (world, mut client) = World::new().await;
-    let wrapped = client
-        .call::<smime::SignEncrypt>(&smime::SignEncryptParams {
-            message: MESSAGE.as_bytes().to_vec().into(),
-            key_id: None,
-            recipients: None,
-            content_encryption: None,
-            triple_wrap: false,
-            rsa_pss: false,
-            rsa_oaep: false,
-        })
+    let wrapped = sign_encrypt(&mut client, MESSAGE.as_bytes(), false)
         .await
-        .unwrap()
-        .message
-        .into_inner();
-    let file = world.write("wrapped.eml", &wrapped);
-    let signed = world.openssl(&[
-        "cms", "-decrypt", "-in", &file, "-recip", "bob.pem", "-inkey", "bob.key",
-    ]);
-    let signed_file = world.write("signed.eml", &signed);
-    let content = world.openssl(&["cms", "-verify", "-in", &signed_file, "-CAfile", "ca.pem"]);
+        .unwrap();
+    let signed = world.pki.openssl_decrypt(&wrapped, "bob");
+    let content = world.pki.openssl_verify(&signed);
     assert!(String::from_utf8_lossy(&content).contains("Gr=C3=BC=C3=9Fe from Ann."));
 
-    let opened = open(&mut client, &wrapped).await;
+    let opened = open(&mut client, &wrapped).await.unwrap();
     assert!(matches!(
         opened.layers.first(),
         Some(Layer::Encrypted { .. })
     ));
-    assert_eq!(only_signature(&opened).verdict(), Verdict::Valid);
+    assert_eq!(
+        only_signature(&opened.layers[1..]).verdict(),
+        Verdict::Valid
+    );
 }
 
 #[tokio::test]
@@ -323,18 +230,7 @@ async fn refusals_are_typed() {
         "To: Bob <bob@example.com>",
         "To: Bob <bob@example.com>, carol@example.com",
     );
-    let err = client
-        .call::<smime::Encrypt>(&smime::EncryptParams {
-            message: to_carol.into_bytes().into(),
-            recipients: None,
-            content_encryption: None,
-            rsa_oaep: false,
-        })
-        .await
-        .unwrap_err();
-    let ClientError::Daemon(err) = err else {
-        panic!("{err}")
-    };
+    let err = daemon_error(encrypt(&mut client, to_carol.as_bytes()).await);
     assert_eq!(
         err.kind,
         ErrorKind::CertNotFound {
@@ -348,58 +244,24 @@ async fn refusals_are_typed() {
         b"Content-Type: text/plain\r\n\r\nfor bob only\r\n",
     );
     let for_bob = world.openssl(&["cms", "-encrypt", "-aes256", "-in", &file, "bob.pem"]);
-    let err = client
-        .call::<smime::Decrypt>(&smime::IncomingParams {
-            message: for_bob.into(),
-        })
-        .await
-        .unwrap_err();
-    let ClientError::Daemon(err) = err else {
-        panic!("{err}")
-    };
+    let err = daemon_error(decrypt(&mut client, &for_bob).await);
     assert!(
         matches!(err.kind, ErrorKind::NotARecipient { .. }),
         "{err:?}"
     );
 
     // Garbage where CMS should be.
-    let garbage = format!(
-        "From: a@x\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-        base64::engine::general_purpose::STANDARD.encode(b"not cms at all")
-    );
-    let err = client
-        .call::<smime::Open>(&smime::IncomingParams {
-            message: garbage.into_bytes().into(),
-        })
-        .await
-        .unwrap_err();
-    let ClientError::Daemon(err) = err else {
-        panic!("{err}")
-    };
+    let garbage = mime::pkcs7_mime("From: a@x\r\n", "enveloped-data", b"not cms at all");
+    let err = daemon_error(open(&mut client, &garbage).await);
     assert!(matches!(err.kind, ErrorKind::BadInput { .. }), "{err:?}");
 
     // Locked key: encrypted mail needs the passphrase first.
-    let encrypted = client
-        .call::<smime::Encrypt>(&smime::EncryptParams {
-            message: MESSAGE.as_bytes().to_vec().into(),
-            recipients: None,
-            content_encryption: None,
-            rsa_oaep: false,
-        })
-        .await
-        .unwrap()
-        .message;
+    let encrypted = encrypt(&mut client, MESSAGE.as_bytes()).await.unwrap();
     client
         .call::<key::Lock>(&key::LockParams::default())
         .await
         .unwrap();
-    let err = client
-        .call::<smime::Open>(&smime::IncomingParams { message: encrypted })
-        .await
-        .unwrap_err();
-    let ClientError::Daemon(err) = err else {
-        panic!("{err}")
-    };
+    let err = daemon_error(open(&mut client, &encrypted).await);
     assert!(matches!(err.kind, ErrorKind::KeyLocked { .. }), "{err:?}");
 }
 
@@ -408,17 +270,11 @@ async fn deeply_nested_messages_are_refused() {
     let (_world, mut client) = World::new().await;
     let mut message = MESSAGE.as_bytes().to_vec();
     for _ in 0..11 {
-        message = sign(&mut client, &message, SignatureMode::Opaque).await;
+        message = sign(&mut client, &message, SignatureMode::Opaque)
+            .await
+            .unwrap();
     }
-    let err = client
-        .call::<smime::Open>(&smime::IncomingParams {
-            message: message.into(),
-        })
-        .await
-        .unwrap_err();
-    let ClientError::Daemon(err) = err else {
-        panic!("{err}")
-    };
+    let err = daemon_error(open(&mut client, &message).await);
     assert!(err.message.contains("nested more than 10"), "{err:?}");
 }
 
@@ -438,7 +294,7 @@ async fn rsa_pss_signatures_and_rsa_oaep_encryption_open_in_openssl() {
         .message
         .into_inner();
     let file = world.write("pss.eml", &signed);
-    let content = world.openssl(&["cms", "-verify", "-in", &file, "-CAfile", "ca.pem"]);
+    let content = world.pki.openssl_verify(&signed);
     assert!(String::from_utf8_lossy(&content).contains("Gr=C3=BC=C3=9Fe from Ann."));
     let printed =
         String::from_utf8(world.openssl(&["cms", "-cmsout", "-print", "-in", &file])).unwrap();
@@ -460,8 +316,6 @@ async fn rsa_pss_signatures_and_rsa_oaep_encryption_open_in_openssl() {
     let printed =
         String::from_utf8(world.openssl(&["cms", "-cmsout", "-print", "-in", &file])).unwrap();
     assert!(printed.contains("rsaesOaep"), "{printed}");
-    let plain = world.openssl(&[
-        "cms", "-decrypt", "-in", &file, "-recip", "ann.pem", "-inkey", "ann.key",
-    ]);
+    let plain = world.pki.openssl_decrypt(&encrypted, "ann");
     assert!(String::from_utf8_lossy(&plain).contains("Gr=C3=BC=C3=9Fe from Ann."));
 }

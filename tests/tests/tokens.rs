@@ -1,10 +1,11 @@
 //! Smart cards end to end: a real SoftHSM2 token through the real daemon (cryptoki path),
 //! with results checked by `openssl`. A fresh token directory per test.
 
-use mailseal_protocol::methods::smime::{self, SignatureMode};
-use mailseal_protocol::methods::{Empty, KeyLocation, daemon, identity, token};
+use mailseal_protocol::methods::smime::SignatureMode;
+use mailseal_protocol::methods::{Empty, KeyLocation, identity, token};
 use mailseal_protocol::{Client, ClientError, ErrorKind, Secret};
-use mailseal_tests::{Pki, TestDaemon, openssl};
+use mailseal_tests::rpc::{self, decrypt, ping};
+use mailseal_tests::{Pki, TestDaemon, Validity, daemon_error, email_extensions, openssl, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -103,20 +104,13 @@ impl Card {
     }
 
     fn softhsm(&self, args: &[&str]) {
-        let out = Command::new("softhsm2-util")
+        run(Command::new("softhsm2-util")
             .args(args)
-            .env("SOFTHSM2_CONF", &self.conf)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "softhsm2-util {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .env("SOFTHSM2_CONF", &self.conf));
     }
 
     fn tool(&self, args: &[&str]) {
-        let out = Command::new("pkcs11-tool")
+        run(Command::new("pkcs11-tool")
             .current_dir(self.pki.dir())
             .args([
                 "--module",
@@ -128,43 +122,21 @@ impl Card {
                 PIN,
             ])
             .args(args)
-            .env("SOFTHSM2_CONF", &self.conf)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pkcs11-tool {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .env("SOFTHSM2_CONF", &self.conf));
     }
 
     fn daemon(&self, extra: &str) -> TestDaemon {
         let config = format!(
-            "pkcs11_modules = [{SOFTHSM:?}]\ntrusted_ca_files = [{:?}]\n{extra}",
-            self.pki.dir().join("ca.pem")
+            "pkcs11_modules = [{SOFTHSM:?}]\n{}{extra}",
+            self.pki.trust_config()
         );
         TestDaemon::start_with_env(&config, &self.env())
     }
 }
 
-fn daemon_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> mailseal_protocol::RpcError {
-    match result {
-        Err(ClientError::Daemon(error)) => error,
-        other => panic!("expected a daemon error, got {other:?}"),
-    }
-}
-
+/// Signs [`MESSAGE`], detached.
 async fn sign(client: &mut Client) -> Result<Vec<u8>, ClientError> {
-    let params = smime::SignParams {
-        message: MESSAGE.as_bytes().to_vec().into(),
-        key_id: None,
-        mode: SignatureMode::Detached,
-        rsa_pss: false,
-    };
-    client
-        .call::<smime::Sign>(&params)
-        .await
-        .map(|r| r.message.into_inner())
+    rpc::sign(client, MESSAGE.as_bytes(), SignatureMode::Detached).await
 }
 
 async fn login(client: &mut Client, pin: &str) -> Result<token::LoginResult, ClientError> {
@@ -224,29 +196,19 @@ async fn a_card_identity_signs_and_decrypts_after_login() {
 
     login(&mut client, PIN).await.unwrap();
     let signed = sign(&mut client).await.unwrap();
-    std::fs::write(card.pki.dir().join("signed.eml"), &signed).unwrap();
-    let content = openssl(
-        card.pki.dir(),
-        &["cms", "-verify", "-in", "signed.eml", "-CAfile", "ca.pem"],
-    );
+    let content = card.pki.openssl_verify(&signed);
     assert!(String::from_utf8_lossy(&content).contains("signed on a card"));
 
     // Mail encrypted to the card's certificate by OpenSSL decrypts through the card.
-    std::fs::write(
-        card.pki.dir().join("inner.txt"),
-        "Content-Type: text/plain\r\n\r\nfor carl's card\r\n",
-    )
-    .unwrap();
+    let inner = card.pki.write(
+        "inner.txt",
+        b"Content-Type: text/plain\r\n\r\nfor carl's card\r\n",
+    );
     let encrypted = openssl(
         card.pki.dir(),
-        &["cms", "-encrypt", "-aes256", "-in", "inner.txt", "carl.pem"],
+        &["cms", "-encrypt", "-aes256", "-in", &inner, "carl.pem"],
     );
-    let opened = client
-        .call::<smime::Decrypt>(&smime::IncomingParams {
-            message: encrypted.into(),
-        })
-        .await
-        .unwrap();
+    let opened = decrypt(&mut client, &encrypted).await.unwrap();
     assert!(String::from_utf8_lossy(opened.message.as_slice()).contains("for carl's card"));
 }
 
@@ -302,10 +264,7 @@ async fn the_pin_cache_expires_and_a_removed_card_is_a_clean_error() {
         ),
         "{error:?}"
     );
-    client
-        .call::<daemon::Ping>(&daemon::PingParams::default())
-        .await
-        .unwrap();
+    ping(&mut client).await;
 }
 
 #[tokio::test]
@@ -331,47 +290,22 @@ async fn a_key_made_on_the_card_gets_a_certificate_through_a_csr() {
         })
         .await
         .unwrap();
-    let dir = card.pki.dir();
-    std::fs::write(dir.join("dora.csr"), csr.csr.as_slice()).unwrap();
-    let verified = Command::new("openssl")
-        .current_dir(dir)
-        .args([
-            "req", "-verify", "-noout", "-inform", "DER", "-in", "dora.csr",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stderr)
-    );
-    std::fs::write(dir.join("dora.ext"), "subjectAltName=email:dora@example.com\nkeyUsage=critical,digitalSignature,keyAgreement\nextendedKeyUsage=emailProtection\n").unwrap();
+    let pki = &card.pki;
+    let csr = pki.write("dora.csr", csr.csr.as_slice());
     openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-inform",
-            "DER",
-            "-in",
-            "dora.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "dora.ext",
-            "-out",
-            "dora.pem",
-        ],
+        pki.dir(),
+        &["req", "-verify", "-noout", "-inform", "DER", "-in", &csr],
+    );
+    let dora = pki.issue(
+        "dora",
+        &email_extensions("dora@example.com", "digitalSignature,keyAgreement"),
+        Validity::Days(30),
+        &["-inform", "DER"],
     );
     let stored = client
         .call::<token::ImportCert>(&token::ImportCertParams {
             token: "card".into(),
-            certificate: std::fs::read(dir.join("dora.pem")).unwrap().into(),
+            certificate: std::fs::read(dora).unwrap().into(),
         })
         .await
         .unwrap();
@@ -385,23 +319,10 @@ async fn a_key_made_on_the_card_gets_a_certificate_through_a_csr() {
             .any(|i| i.certificate.emails == vec!["dora@example.com"])
     );
     let message = MESSAGE.replace("Carl <carl@example.com>", "Dora <dora@example.com>");
-    let params = smime::SignParams {
-        message: message.into_bytes().into(),
-        key_id: None,
-        mode: SignatureMode::Opaque,
-        rsa_pss: false,
-    };
-    let signed = client
-        .call::<smime::Sign>(&params)
+    let signed = rpc::sign(&mut client, message.as_bytes(), SignatureMode::Opaque)
         .await
-        .unwrap()
-        .message
-        .into_inner();
-    std::fs::write(dir.join("dora.eml"), signed).unwrap();
-    let content = openssl(
-        dir,
-        &["cms", "-verify", "-in", "dora.eml", "-CAfile", "ca.pem"],
-    );
+        .unwrap();
+    let content = pki.openssl_verify(&signed);
     assert!(String::from_utf8_lossy(&content).contains("signed on a card"));
 }
 
