@@ -1,15 +1,38 @@
-// The read path: every displayed message goes to the daemon (`smime.open`), and what it says is
-// shown in the message display action. Nothing is decided here.
+// The add-on's background page: the read path (every displayed message goes to the daemon's
+// `smime.open`, and what it says is shown in the message display action) and the send path
+// (the compose action's Sign / Encrypt choice, installed on the compose window before sending
+// through the composeSecurity Experiment, whose message text goes to `smime.sign` /
+// `smime.encrypt` / `smime.sign_encrypt`). Nothing is decided here: keys, certificates,
+// algorithms and trust are the daemon's.
 
 import { encode } from "./lib/base64.js";
-import { Daemon } from "./lib/daemon.js";
+import {
+  bareAddress,
+  choiceTitle,
+  daemonRequest,
+  defaultChoice,
+  protectedPart,
+  recipientReport,
+  uniqueAddresses,
+} from "./lib/compose.js";
+import { Daemon, DaemonError } from "./lib/daemon.js";
 import { binaryStringToBytes, stripMozillaHeaders } from "./lib/message.js";
 import { describe, describeError } from "./lib/status.js";
+import { withUnlock } from "./lib/unlock.js";
 
 const daemon = new Daemon(() => messenger.runtime.connectNative("mailseal"));
-const statusByTab = new Map();
 
-async function check(tab, message) {
+// ---------------------------------------------------------------------------------------------
+// Read path
+
+const statusByTab = new Map();
+const displayedByTab = new Map(); // tab id → a number per display, so a slow answer for a message
+// no longer shown does not overwrite the verdict of the one that is
+
+// Thunderbird would otherwise try (and fail) to decrypt with its own keys and hide the message.
+messenger.mailsealReading.takeOverDecryption().catch((error) => console.error("Mailseal:", error));
+
+async function check(message) {
   try {
     const raw = await messenger.messages.getRaw(message.id, { decrypt: false });
     const bytes = binaryStringToBytes(stripMozillaHeaders(raw));
@@ -21,16 +44,164 @@ async function check(tab, message) {
 }
 
 messenger.messageDisplay.onMessageDisplayed.addListener(async (tab, message) => {
-  const status = await check(tab, message);
+  const display = (displayedByTab.get(tab.id) ?? 0) + 1;
+  displayedByTab.set(tab.id, display);
+  statusByTab.delete(tab.id);
+  await messenger.messageDisplayAction.setTitle({ tabId: tab.id, title: "Mailseal: checking…" });
+  await messenger.messageDisplayAction.setBadgeText({ tabId: tab.id, text: "" });
+  const status = await check(message);
+  if (displayedByTab.get(tab.id) !== display) {
+    return;
+  }
   statusByTab.set(tab.id, status);
   await messenger.messageDisplayAction.setTitle({ tabId: tab.id, title: status.title });
   const badge = { valid: "✔", invalid: "✘", unknown: "?", encrypted: "🔒", error: "!" }[status.level] ?? "";
   await messenger.messageDisplayAction.setBadgeText({ tabId: tab.id, text: badge });
 });
 
-messenger.runtime.onMessage.addListener((request) => {
-  if (request?.type === "status") {
-    return Promise.resolve(statusByTab.get(request.tabId) ?? null);
+// ---------------------------------------------------------------------------------------------
+// Send path
+
+const choiceByTab = new Map(); // compose tab id → {sign, encrypt} the user set in the popup
+
+/** Whether the user has an identity in the daemon for `from`, and which. */
+async function ownIdentity(from) {
+  const address = bareAddress(from).toLowerCase();
+  const { identities } = await daemon.call("identity.list", {});
+  return identities.find((identity) => identity.certificate.emails.includes(address)) ?? null;
+}
+
+/** `cert.find` for each address (or, from an older daemon, `cert.list`). */
+async function findCertificates(addresses) {
+  return Promise.all(
+    addresses.map(async (email) => {
+      try {
+        return { email, result: await daemon.call("cert.find", { email }) };
+      } catch (error) {
+        if (error instanceof DaemonError && error.kind === "unknown_method") {
+          const { certificates } = await daemon.call("cert.list", { email });
+          const current = certificates.find((c) => c.days_to_expiry >= 0) ?? null;
+          return { email, result: { certificate: current, source: current ? "store" : null, candidates: [] } };
+        }
+        return { email, error: describeError(error) };
+      }
+    }),
+  );
+}
+
+/** What the compose action knows about this compose tab, for its popup and for sending. */
+async function composeState(tabId) {
+  const details = await messenger.compose.getComposeDetails(tabId);
+  const addresses = uniqueAddresses([...details.to, ...details.cc, ...details.bcc].map(bareAddress));
+  const state = { from: bareAddress(details.from ?? ""), chosen: choiceByTab.get(tabId) ?? null };
+  try {
+    const [identity, found] = await Promise.all([ownIdentity(details.from ?? ""), findCertificates(addresses)]);
+    const report = recipientReport(found);
+    state.identity = identity ? { key_id: identity.key_id, state: identity.state, location: identity.location } : null;
+    state.recipients = report.recipients;
+    state.suggested = defaultChoice({ canSign: !!identity, allCanReceive: report.allCanReceive });
+  } catch (error) {
+    state.error = describeError(error);
+    state.recipients = [];
+    state.suggested = null;
   }
-  return undefined;
+  state.choice = state.chosen ?? state.suggested;
+  return state;
+}
+
+async function showChoice(tabId, choice, problem) {
+  const title = problem ? `Mailseal: ${problem}` : choiceTitle(choice);
+  const badge = problem ? "!" : choice.encrypt ? "🔒" : choice.sign ? "✔" : "";
+  await messenger.composeAction.setTitle({ tabId, title });
+  await messenger.composeAction.setBadgeText({ tabId, text: badge });
+}
+
+messenger.compose.onBeforeSend.addListener(async (tab) => {
+  const state = await composeState(tab.id);
+  // When the user chose nothing and the daemon could not be asked for a suggestion, the message
+  // is still handed to the daemon for signing: the send then stops with the daemon's reason
+  // (e.g. "Mailseal is not running") in Thunderbird's send error, rather than leaving unsigned.
+  const choice = state.choice ?? { sign: true, encrypt: false };
+  await messenger.mailsealCompose.setSecurity(tab.id, choice);
+  await showChoice(tab.id, choice, state.error);
+  return {};
+});
+
+// Passphrase and PIN prompts: a small window of the add-on's; its answer comes back as a message.
+const prompts = new Map(); // prompt id → {resolve, windowId}
+let nextPrompt = 1;
+
+async function askSecret(request) {
+  const id = nextPrompt++;
+  const answered = new Promise((resolve) => prompts.set(id, { resolve, windowId: null }));
+  const url = messenger.runtime.getURL(`prompt/unlock.html?request=${encodeURIComponent(JSON.stringify({ ...request, id }))}`);
+  const window = await messenger.windows.create({ type: "popup", url, width: 440, height: 260, allowScriptsToClose: true });
+  if (prompts.has(id)) {
+    prompts.get(id).windowId = window.id;
+  }
+  return answered;
+}
+
+function answerPrompt(id, answer) {
+  const prompt = prompts.get(id);
+  if (prompt) {
+    prompts.delete(id);
+    prompt.resolve(answer);
+    if (prompt.windowId !== null) {
+      messenger.windows.remove(prompt.windowId).catch(() => {}); // it may have closed itself
+    }
+  }
+}
+
+messenger.windows.onRemoved.addListener((windowId) => {
+  for (const [id, prompt] of prompts) {
+    if (prompt.windowId === windowId) {
+      answerPrompt(id, { cancelled: true });
+    }
+  }
+});
+
+async function keyEmails(keyId) {
+  const { identities } = await daemon.call("identity.list", {});
+  return identities.find((identity) => identity.key_id === keyId)?.certificate.emails ?? [];
+}
+
+// Thunderbird is writing the message: the daemon signs and/or encrypts it (asking for a
+// passphrase or PIN first when it needs one), or says why not, and the send stops.
+messenger.mailsealCompose.onEncapsulate.addListener(async (request) => {
+  try {
+    const { method, params } = daemonRequest(request);
+    const result = await withUnlock(() => daemon.call(method, params), { daemon, ask: askSecret, describeKey: keyEmails });
+    return { part: protectedPart(atob(result.message)) };
+  } catch (error) {
+    return { error: describeError(error) };
+  }
+});
+
+messenger.tabs.onRemoved.addListener((tabId) => {
+  choiceByTab.delete(tabId);
+  statusByTab.delete(tabId);
+  displayedByTab.delete(tabId);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Popups
+
+messenger.runtime.onMessage.addListener((request) => {
+  switch (request?.type) {
+    case "status":
+      return Promise.resolve(statusByTab.get(request.tabId) ?? null);
+    case "composeState":
+      return composeState(request.tabId);
+    case "promptAnswer":
+      answerPrompt(request.id, request.cancelled ? { cancelled: true } : { secret: String(request.secret ?? "") });
+      return Promise.resolve(true);
+    case "setChoice": {
+      const choice = { sign: !!request.choice.sign, encrypt: !!request.choice.encrypt };
+      choiceByTab.set(request.tabId, choice);
+      return showChoice(request.tabId, choice).then(() => choice);
+    }
+    default:
+      return undefined;
+  }
 });
