@@ -4,7 +4,7 @@
 
 use crate::Op;
 use crate::daemon::CLIENT_NAME;
-use crate::procfs::CpuTimes;
+use crate::procfs::{self, CpuTimes};
 use mailseal_protocol::Client;
 use mailseal_protocol::methods::key;
 use mailseal_protocol::methods::report::Verdict;
@@ -31,9 +31,18 @@ pub struct Cell {
     /// CPU time of this benchmark process (the clients) during the timed part, and of the
     /// `openssl` processes it ran.
     pub bench_cpu: Option<CpuTimes>,
+    /// CPU time the rest of the machine used meanwhile (every core's busy time less the
+    /// daemon's, this process's and its children's): other work disturbing the measurement.
+    pub other_cpu: Option<Duration>,
 }
 
 impl Cell {
+    /// How many cores other work kept busy on average during the cell.
+    pub fn other_load(&self) -> Option<f64> {
+        self.other_cpu
+            .map(|cpu| cpu.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9))
+    }
+
     /// Messages per second.
     pub fn rate(&self) -> f64 {
         self.count as f64 / self.elapsed.as_secs_f64()
@@ -233,6 +242,7 @@ pub async fn daemon_cell(
     let before = (
         CpuTimes::read(&pid.to_string(), ticks),
         CpuTimes::read("self", ticks),
+        procfs::machine_busy(ticks),
     );
     go.wait().await;
     let mut cell = Cell::default();
@@ -252,6 +262,7 @@ pub async fn daemon_cell(
     let after = (
         CpuTimes::read(&pid.to_string(), ticks),
         CpuTimes::read("self", ticks),
+        procfs::machine_busy(ticks),
     );
     if let Some(e) = error {
         return Err(e);
@@ -259,7 +270,20 @@ pub async fn daemon_cell(
     cell.elapsed = last.zip(first).map(|(l, f)| l - f).unwrap_or_default();
     cell.daemon_cpu = after.0.zip(before.0).map(|(a, b)| a.since(b).own);
     cell.bench_cpu = after.1.zip(before.1).map(|(a, b)| a.since(b));
+    cell.other_cpu = other(after.2.zip(before.2), cell.daemon_cpu, cell.bench_cpu);
     Ok(cell)
+}
+
+/// The machine's busy time between two readings less what the daemon and this process (with
+/// its children) used.
+fn other(
+    busy: Option<(Duration, Duration)>,
+    daemon: Option<Duration>,
+    bench: Option<CpuTimes>,
+) -> Option<Duration> {
+    let (after, before) = busy?;
+    let ours = daemon? + bench?.own + bench?.children;
+    Some(after.saturating_sub(before).saturating_sub(ours))
 }
 
 /// An `openssl` command line, or two piped into each other (sign | encrypt).
@@ -312,6 +336,7 @@ pub fn openssl_cell(
         run_pipeline(dir, pipeline)?;
     }
     let before = CpuTimes::read("self", ticks);
+    let busy_before = procfs::machine_busy(ticks);
     let start = Instant::now();
     let deadline = start + duration;
     let mut cell = Cell::default();
@@ -325,5 +350,7 @@ pub fn openssl_cell(
     cell.bench_cpu = CpuTimes::read("self", ticks)
         .zip(before)
         .map(|(a, b)| a.since(b));
+    let busy = procfs::machine_busy(ticks).zip(busy_before);
+    cell.other_cpu = other(busy, Some(Duration::ZERO), cell.bench_cpu);
     Ok(cell)
 }

@@ -69,6 +69,25 @@ impl CpuTimes {
     }
 }
 
+/// CPU time all cores of the machine spent busy (user, nice, system, irq, softirq, steal in
+/// the first line of /proc/stat), summed over cores.
+pub fn machine_busy(ticks: u64) -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum();
+    Some(Duration::from_secs_f64(busy as f64 / ticks as f64))
+}
+
 /// Samples `VmRSS` of a process every few milliseconds and keeps the largest value, for when
 /// the kernel's own peak cannot be reset.
 pub struct RssSampler {

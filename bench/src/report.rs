@@ -93,10 +93,11 @@ pub fn progress(row: &Row, clients: usize) -> String {
         Outcome::Absent(why) => (*why).to_owned(),
     };
     format!(
-        "daemon {} (×{clients}: {}), openssl {}",
+        "daemon {} (×{clients}: {}), openssl {}; other load {} cores",
         rate(&row.one),
         rate(&row.many),
-        rate(&row.openssl)
+        rate(&row.openssl),
+        other_load(row).map_or_else(|| "—".into(), |l| format!("{l:.2}"))
     )
 }
 
@@ -128,6 +129,22 @@ fn crypto_share(row: &Row) -> String {
     }
 }
 
+/// Cores kept busy by other work during a cell above which its row is marked as disturbed.
+const DISTURBED: f64 = 0.25;
+
+/// Whether other work disturbed one of the row's cells.
+pub fn disturbed(row: &Row) -> bool {
+    other_load(row).is_some_and(|l| l >= DISTURBED)
+}
+
+/// The most cores other work kept busy during one of the row's cells.
+pub fn other_load(row: &Row) -> Option<f64> {
+    [&row.one, &row.many, &row.openssl]
+        .iter()
+        .filter_map(|o| o.cell().and_then(|c| c.other_load()))
+        .reduce(f64::max)
+}
+
 fn table_row(row: &Row) -> String {
     let bytes = row.size.bytes;
     let one = rate_of(&row.one);
@@ -151,7 +168,11 @@ fn table_row(row: &Row) -> String {
     let dash = || "—".to_owned();
     format!(
         "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-        row.op.label(),
+        if disturbed(row) {
+            format!("{} ⚠", row.op.label())
+        } else {
+            row.op.label().to_owned()
+        },
         row.size.label,
         outcome(&row.one, bytes),
         outcome(&row.many, bytes),
@@ -181,6 +202,23 @@ fn find(run: &Run, identity: usize, op: Op, size: usize) -> Option<&Row> {
         .find(|r| r.identity == identity && r.op == op && r.size.bytes == size)
 }
 
+/// Other work's average load over every measured cell, weighted by the cells' time.
+fn mean_other_load(run: &Run) -> Option<f64> {
+    let (mut cpu, mut time) = (0.0, 0.0);
+    for row in &run.rows {
+        for cell in [&row.one, &row.many, &row.openssl]
+            .iter()
+            .filter_map(|o| o.cell())
+        {
+            if let Some(other) = cell.other_cpu {
+                cpu += other.as_secs_f64();
+                time += cell.elapsed.as_secs_f64();
+            }
+        }
+    }
+    (time > 0.0).then(|| cpu / time)
+}
+
 /// The whole report.
 pub fn markdown(run: &Run) -> String {
     let mut out = String::new();
@@ -189,7 +227,7 @@ pub fn markdown(run: &Run) -> String {
     let _ = writeln!(out, "# Mailseal benchmark\n");
     let _ = writeln!(
         out,
-        "- **Date:** {}\n- **Machine:** {} cores (nproc), {}, {:.0} GiB memory, Linux {}\n- **OpenSSL:** {}\n- **Daemon:** {}, built from {}\n- **Run:** `{}` — {} mode, {} s of wall time per cell, 1 and {} clients; whole run {:.0} s; load average {} before, {} after{}\n",
+        "- **Date:** {}\n- **Machine:** {} cores (nproc), {}, {:.0} GiB memory, Linux {}\n- **OpenSSL:** {}\n- **Daemon:** {}, built from {}\n- **Run:** `{}` — {} mode, {} s of wall time per cell, 1 and {} clients; whole run {:.0} s; load average {} before, {} after; other processes kept {} cores busy on average during the cells{}\n",
         m.date,
         m.cores,
         m.cpu,
@@ -205,6 +243,7 @@ pub fn markdown(run: &Run) -> String {
         run.total.as_secs_f64(),
         m.load_before,
         m.load_after,
+        mean_other_load(run).map_or_else(|| "—".into(), |l| format!("{l:.2}")),
         if run.debug_build {
             " — **the benchmark itself was a debug build: client-side numbers are pessimistic**"
         } else {
@@ -317,7 +356,8 @@ pub fn markdown(run: &Run) -> String {
         "- **gpgsm:** not measured. gpgsm 2.2 can neither encrypt with AES-GCM nor use ECDH (see `tests/tests/gpgsm.rs`), so it cannot do the same work for encrypt and decrypt, and its keys live in a gpg-agent that needs a home and a legacy PKCS#12 of its own.\n\
          - **Crypto limit:** the CPU time one core needs for the cryptography alone, from the `openssl speed` column above (as the issue defines the limit): sign = one private-key signature + SHA-256 over the message; verify = the signature check + the certificate's check by the RSA-2048 CA + SHA-256; encrypt = 3 RSA-2048 public-key operations + one for the sender's own copy (RSA public-key operation, or ≈ 2 ECDH for P-256) + AES-256-GCM over the message; decrypt = one private-key operation (or one ECDH) + AES-256-GCM; sign+encrypt = both. *daemon ÷ limit* compares the 1-client rate with one core.\n\
          - **CPU ms/msg:** from `/proc/<pid>/stat` over the 1-client cell: the daemon's CPU time, + this process's (the client: JSON and base64 on its side). *Crypto share* = the same cost model with the aws-lc-rs column (what the daemon's own library needs) ÷ the daemon's CPU time per message: the rest is the daemon's own work (JSON, base64, MIME, DER, copies, memory, system calls).\n\
-         - **RSS:** the daemon is restarted for every row and its key unlocked (scrypt, 32 MiB); then its peak is reset (`echo 5 > /proc/<pid>/clear_refs`) and *idle* is VmRSS; *peak* is VmHWM after the row's two daemon cells (1 and {n} clients). `~` marks a peak sampled from VmRSS every 5 ms where the reset was not allowed.\n"
+         - **RSS:** the daemon is restarted for every row and its key unlocked (scrypt, 32 MiB); then its peak is reset (`echo 5 > /proc/<pid>/clear_refs`) and *idle* is VmRSS; *peak* is VmHWM after the row's two daemon cells (1 and {n} clients). `~` marks a peak sampled from VmRSS every 5 ms where the reset was not allowed.\n\
+         - **⚠** marks a row during one of whose cells other processes kept ≥ {DISTURBED} cores busy on average (the machine's busy time in /proc/stat less the daemon's, this process's and openssl's): its numbers are disturbed; run again on a quiet machine.\n"
     );
     out
 }
@@ -452,6 +492,7 @@ pub fn json(run: &Run) -> serde_json::Value {
             "daemon_cpu_seconds": c.daemon_cpu.map(|d| d.as_secs_f64()),
             "bench_cpu_seconds": c.bench_cpu.map(|d| d.own.as_secs_f64()),
             "children_cpu_seconds": c.bench_cpu.map(|d| d.children.as_secs_f64()),
+            "other_load_cores": c.other_load(),
         }),
         Outcome::Failed(why) => json!({ "failed": why }),
         Outcome::Absent(why) => json!({ "absent": why }),
