@@ -226,8 +226,13 @@ impl Command {
                                 KeyState::Locked => "locked",
                                 KeyState::Unlocked => "unlocked",
                             };
+                            let warning = i
+                                .expiry_warning
+                                .as_ref()
+                                .map(|w| format!("  WARNING:     {w}\n"))
+                                .unwrap_or_default();
                             format!(
-                                "identity {} ({state})\n{}",
+                                "identity {} ({state})\n{}{warning}",
                                 i.key_id,
                                 certificate(&i.certificate)
                             )

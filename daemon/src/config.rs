@@ -53,6 +53,9 @@ pub struct Config {
     /// How long a card login (after `token.login`) is kept; 0 asks for the PIN before every
     /// operation.
     pub pin_cache_seconds: u64,
+    /// How many days before an own certificate expires the daemon starts warning (in its log
+    /// and in `identity.list`).
+    pub expiry_warning_days: u64,
     /// The company directory to look recipients' certificates up in; none by default, so
     /// that a default start needs no network.
     pub directory: Option<DirectoryConfig>,
@@ -160,6 +163,7 @@ impl Default for Config {
             trusted_ca_files: Vec::new(),
             pkcs11_modules: None,
             pin_cache_seconds: 600,
+            expiry_warning_days: 30,
             directory: None,
         }
     }

@@ -515,3 +515,35 @@ async fn the_company_policy_wins_over_the_user_configuration() {
     let status = client.call::<daemon::Status>(&Empty {}).await.unwrap();
     assert_eq!(status.key_cache_seconds, 42);
 }
+
+#[tokio::test]
+async fn identities_near_expiry_carry_a_warning_and_are_logged() {
+    let pki = Pki::new();
+    // Test certificates are valid for 30 days: inside the default 30-day warning period.
+    pki.user("eve", "eve@example.com", "ec");
+    let (mut daemon, mut client) = pki.daemon(&["eve"], &[]).await;
+    let listed = client
+        .call::<identity::List>(&Empty {})
+        .await
+        .unwrap()
+        .identities;
+    let warning = listed[0].expiry_warning.as_deref().expect("a warning");
+    assert!(
+        warning.contains("eve@example.com") && warning.contains("renew"),
+        "{warning}"
+    );
+    daemon.signal("TERM");
+    daemon.wait_exit();
+    daemon.restart();
+    assert!(daemon.log().contains("expires in"), "{}", daemon.log());
+
+    let (_quiet, mut client) = pki
+        .daemon_with("expiry_warning_days = 7\n", &["eve"], &[])
+        .await;
+    let listed = client
+        .call::<identity::List>(&Empty {})
+        .await
+        .unwrap()
+        .identities;
+    assert_eq!(listed[0].expiry_warning, None);
+}

@@ -23,6 +23,7 @@ pub async fn run(daemon: Daemon) -> Result<(), EndpointError> {
     shutdown::on_signal(shutdown.clone());
     spawn_key_sweeper(Arc::clone(&daemon), shutdown.clone());
     spawn_token_poller(Arc::clone(&daemon), shutdown.clone());
+    spawn_expiry_watch(Arc::clone(&daemon), shutdown.clone());
     tracing::info!(socket = %daemon.socket.display(), version = env!("CARGO_PKG_VERSION"), "ready");
 
     let connections = TaskTracker::new();
@@ -92,6 +93,22 @@ fn spawn_token_poller(daemon: Arc<Daemon>, shutdown: CancellationToken) {
                 _ = tick.tick() => {
                     let daemon = Arc::clone(&daemon);
                     let _ = tokio::task::spawn_blocking(move || daemon.tokens.refresh()).await;
+                }
+            }
+        }
+    });
+}
+
+/// Warns in the log about own certificates near or past expiry, at start and once a day.
+fn spawn_expiry_watch(daemon: Arc<Daemon>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(24 * 60 * 60));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    let daemon = Arc::clone(&daemon);
+                    let _ = tokio::task::spawn_blocking(move || crate::methods::identity::log_expiry_warnings(&daemon)).await;
                 }
             }
         }

@@ -16,6 +16,10 @@ pub struct Identity {
     pub location: KeyLocation,
     /// Whether the key can be used without a passphrase right now.
     pub state: KeyState,
+    /// Set when the certificate expires within the configured warning period (or has expired),
+    /// so add-ons and the CLI can tell the user to renew in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_warning: Option<String>,
 }
 
 /// `identity.list`: every own identity, for pickers and for expiry warnings.
