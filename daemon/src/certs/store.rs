@@ -118,6 +118,10 @@ impl CertStore {
         fingerprint: &Fingerprint,
         oids: &[ObjectIdentifier],
     ) -> Result<(), StoreError> {
+        // Every verified message announces them again: only a change is worth a disk write.
+        if self.capabilities(fingerprint).as_deref() == Some(oids) {
+            return Ok(());
+        }
         let text: String = oids.iter().map(|oid| format!("{oid}\n")).collect();
         let path = self.dir.join(format!("{fingerprint}.caps"));
         write_atomically(&path, text.as_bytes()).map_err(StoreError::io("write", &path))?;
@@ -297,6 +301,24 @@ mod tests {
         store
             .remember_capabilities(&Fingerprint::of(&bob), &[gcm])
             .unwrap();
+        // The same announcement again writes nothing (the file, removed here, stays away); a
+        // different one is written.
+        let caps_file = store_dir
+            .path()
+            .join(format!("{}.caps", Fingerprint::of(&bob)));
+        std::fs::remove_file(&caps_file).unwrap();
+        store
+            .remember_capabilities(&Fingerprint::of(&bob), &[gcm])
+            .unwrap();
+        assert!(!caps_file.exists());
+        let cbc: ObjectIdentifier = "2.16.840.1.101.3.4.1.42".parse().unwrap();
+        store
+            .remember_capabilities(&Fingerprint::of(&bob), &[cbc])
+            .unwrap();
+        store
+            .remember_capabilities(&Fingerprint::of(&bob), &[gcm])
+            .unwrap();
+        assert!(caps_file.exists());
 
         let reopened = CertStore::open(store_dir.path()).unwrap();
         assert_eq!(reopened.list(None), vec![bob.clone()]);
