@@ -133,6 +133,31 @@ pub(crate) fn named_curve(spki: &SubjectPublicKeyInfoOwned) -> Option<ObjectIden
         .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
 }
 
+/// Where a moment falls in a certificate's validity period (inclusive at both ends), with the
+/// boundary worth naming: the start when before it, else the end. Every validity check (a
+/// signature's, a path's, a recipient's, our own signing identity's) asks this one question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Period {
+    /// Not yet valid; holds notBefore (RFC 3339).
+    Before(String),
+    /// Valid; holds notAfter.
+    Within(String),
+    /// Expired; holds notAfter.
+    After(String),
+}
+
+/// Where `at` falls in `cert`'s validity period.
+pub fn period(cert: &Certificate, at: SystemTime) -> Period {
+    let validity = cert.tbs_certificate().validity();
+    if at < validity.not_before.to_system_time() {
+        Period::Before(validity.not_before.to_date_time().to_string())
+    } else if at > validity.not_after.to_system_time() {
+        Period::After(validity.not_after.to_date_time().to_string())
+    } else {
+        Period::Within(validity.not_after.to_date_time().to_string())
+    }
+}
+
 /// Everything the protocol reports about a certificate, as of `now`.
 pub fn describe(cert: &Certificate, now: SystemTime) -> CertificateInfo {
     let tbs = cert.tbs_certificate();

@@ -12,7 +12,7 @@
 //! Path validation and revocation are not judged here yet; they belong in [`judge`], as
 //! further reasons to reject.
 
-use super::describe::{Fingerprint, emails, key_algorithm, named_curve};
+use super::describe::{Fingerprint, Period, emails, key_algorithm, named_curve, period};
 use super::store::Origin;
 use crate::state::Daemon;
 use const_oid::db::{rfc5912, rfc8410};
@@ -241,16 +241,11 @@ fn check(cert: &Certificate, address: &str, now: SystemTime) -> Result<String, S
             format!("it is for {}, not {address}", names.join(", "))
         });
     }
-    let validity = tbs.validity();
-    if now < validity.not_before.to_system_time() {
-        return Err(format!(
-            "not valid before {}",
-            validity.not_before.to_date_time()
-        ));
-    }
-    if now > validity.not_after.to_system_time() {
-        return Err(format!("expired on {}", validity.not_after.to_date_time()));
-    }
+    let valid_until = match period(cert, now) {
+        Period::Before(start) => return Err(format!("not valid before {start}")),
+        Period::After(end) => return Err(format!("expired on {end}")),
+        Period::Within(end) => end,
+    };
     match tbs.get_extension::<ExtendedKeyUsage>() {
         Err(e) => return Err(format!("its extendedKeyUsage is malformed: {e}")),
         Ok(Some((_, usage)))
@@ -299,10 +294,7 @@ fn check(cert: &Certificate, address: &str, now: SystemTime) -> Result<String, S
         Ok(Some((_, usage))) if !allows(&usage) => Err(format!(
             "wrong key usage: keyUsage lacks {bit}, which {how} needs"
         )),
-        _ => Ok(format!(
-            "{how}, valid until {}",
-            validity.not_after.to_date_time()
-        )),
+        _ => Ok(format!("{how}, valid until {valid_until}")),
     }
 }
 

@@ -14,6 +14,7 @@
 //! can take over from this seam. The leaf's own validity is left to the caller, which reports
 //! it separately (at signing time and now).
 
+use super::describe::{Period, period};
 use crate::smime::algorithms::oid_name;
 use crate::smime::verify::{Algorithm, weaknesses};
 use const_oid::ObjectIdentifier;
@@ -249,18 +250,12 @@ impl<'a> Search<'a> {
             Err(e) => return Err(format!("{who} has malformed keyUsage: {e}")),
             _ => {}
         }
-        let validity = tbs.validity();
-        if self.at < validity.not_before.to_system_time() {
-            return Err(format!(
-                "CA certificate {who} is not valid before {}",
-                validity.not_before.to_date_time()
-            ));
-        }
-        if self.at > validity.not_after.to_system_time() {
-            return Err(format!(
-                "CA certificate {who} expired on {}",
-                validity.not_after.to_date_time()
-            ));
+        match period(issuer, self.at) {
+            Period::Before(start) => {
+                return Err(format!("CA certificate {who} is not valid before {start}"));
+            }
+            Period::After(end) => return Err(format!("CA certificate {who} expired on {end}")),
+            Period::Within(_) => {}
         }
         critical_extensions(issuer)
     }

@@ -2,7 +2,7 @@
 //! `smime.open`: choose identities and recipients, then run the engine off the async workers.
 
 use super::blocking;
-use crate::certs::describe::{Fingerprint, emails};
+use crate::certs::describe::{Fingerprint, Period, emails, period};
 use crate::certs::find;
 use crate::certs::store::Origin;
 use crate::keys::backend::{Hash, PrivateKeyOps, RsaPadding};
@@ -260,8 +260,7 @@ fn sender(message: &[u8]) -> Result<String, RpcError> {
 }
 
 fn is_current(cert: &Certificate, now: SystemTime) -> bool {
-    let validity = cert.tbs_certificate().validity();
-    validity.not_before.to_system_time() <= now && now <= validity.not_after.to_system_time()
+    matches!(period(cert, now), Period::Within(_))
 }
 
 /// The user's own identity for `address`, never one whose certificate has expired.

@@ -4,7 +4,7 @@
 //! Each returns one [`Check`] with its reason in words.
 
 use super::signature::{KeyKind, hash_name, weaknesses};
-use crate::certs::describe::emails;
+use crate::certs::describe::{Period, emails, period};
 use crate::certs::path;
 use crate::keys::backend::Hash;
 use const_oid::db::rfc5912;
@@ -31,24 +31,6 @@ pub(super) fn chain(
 ) -> Check {
     let result = path::validate(cert, intermediates, anchors, now);
     check(CheckName::Chain, result.outcome, result.reason)
-}
-
-/// How a moment relates to a certificate's validity period (inclusive at both ends).
-enum Period {
-    Before(String),
-    Within(String),
-    After(String),
-}
-
-fn period(cert: &Certificate, at: SystemTime) -> Period {
-    let validity = cert.tbs_certificate().validity();
-    if at < validity.not_before.to_system_time() {
-        Period::Before(validity.not_before.to_date_time().to_string())
-    } else if at > validity.not_after.to_system_time() {
-        Period::After(validity.not_after.to_date_time().to_string())
-    } else {
-        Period::Within(validity.not_after.to_date_time().to_string())
-    }
 }
 
 /// ValidityAtSigning: the signingTime attribute falls within the certificate's validity.
