@@ -248,19 +248,16 @@ fn strip_comments(text: &str) -> &str {
 
 /// Converts every line end to CRLF (lone LF and lone CR alike).
 pub fn crlf(data: &[u8]) -> Vec<u8> {
+    // Copies the runs between line ends whole: this runs over every byte of every message.
     let mut out = Vec::with_capacity(data.len() + data.len() / 32);
-    let mut i = 0;
-    while i < data.len() {
-        match data[i] {
-            b'\r' if data.get(i + 1) == Some(&b'\n') => {
-                out.extend_from_slice(b"\r\n");
-                i += 1;
-            }
-            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
-            b => out.push(b),
-        }
-        i += 1;
+    let mut rest = data;
+    while let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"\r\n");
+        let crlf_pair = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
+        rest = &rest[at + if crlf_pair { 2 } else { 1 }..];
     }
+    out.extend_from_slice(rest);
     out
 }
 
@@ -534,6 +531,17 @@ mod tests {
             vec![&b"A: 1\r\n\r\none"[..], &b"\r\ntwo\n"[..]]
         );
         assert!(multipart_parts(b"--b\r\nno end", "b").is_err());
+    }
+
+    #[test]
+    fn every_line_end_becomes_crlf() {
+        assert_eq!(
+            crlf(b"a\nb\r\nc\rd\r\r\ne\n\n"),
+            b"a\r\nb\r\nc\r\nd\r\n\r\ne\r\n\r\n"
+        );
+        assert_eq!(crlf(b"no line end"), b"no line end");
+        assert_eq!(crlf(b"\r"), b"\r\n");
+        assert_eq!(crlf(b""), b"");
     }
 
     #[test]
