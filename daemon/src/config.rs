@@ -59,6 +59,57 @@ pub struct Config {
     /// The company directory to look recipients' certificates up in; none by default, so
     /// that a default start needs no network.
     pub directory: Option<DirectoryConfig>,
+    /// What mail clients offer when a message is written (`policy.compose`).
+    pub compose: ComposeConfig,
+}
+
+/// The `[compose]` section: the Sign and Encrypt defaults every add-on offers, and what the
+/// user may not turn off. Usually set by IT in the company policy file.
+///
+/// ```toml
+/// [compose]
+/// sign = "on"                               # "required" | "on" | "off"
+/// encrypt = "when-possible"                 # "required" | "on" | "when-possible" | "off"
+/// encrypt_required_domains = ["example.com"] # and its subdomains
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComposeConfig {
+    /// The Sign toggle.
+    pub sign: SignRule,
+    /// The Encrypt toggle.
+    pub encrypt: EncryptRule,
+    /// Mail to any address at these domains (or their subdomains) must be encrypted, whatever
+    /// `encrypt` says: the usual rule for internal mail.
+    pub encrypt_required_domains: Vec<String>,
+}
+
+/// The company's rule for signing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignRule {
+    /// Every message is signed; the user cannot turn it off.
+    Required,
+    /// Signing starts on (when the user has an identity for the sender); the user may turn it off.
+    #[default]
+    On,
+    /// Signing starts off.
+    Off,
+}
+
+/// The company's rule for encryption.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncryptRule {
+    /// Every message is encrypted; without a certificate for each recipient it cannot be sent.
+    Required,
+    /// Encryption starts on.
+    On,
+    /// Encryption starts on when every recipient has a usable certificate.
+    #[default]
+    WhenPossible,
+    /// Encryption starts off.
+    Off,
 }
 
 /// The `[directory]` section: an LDAP server holding people's certificates under `mail`.
@@ -165,6 +216,7 @@ impl Default for Config {
             pin_cache_seconds: 600,
             expiry_warning_days: 30,
             directory: None,
+            compose: ComposeConfig::default(),
         }
     }
 }
@@ -266,6 +318,14 @@ impl Config {
         }
         if self.max_connections == 0 {
             return Err("max_connections must be at least 1".into());
+        }
+        if let Some(bad) = self.compose.encrypt_required_domains.iter().find(|d| {
+            let d = d.trim_start_matches('.');
+            d.is_empty() || d.contains(['@', ' ', '/']) || !d.contains('.')
+        }) {
+            return Err(format!(
+                "compose.encrypt_required_domains: {bad:?} is not a domain such as \"example.com\""
+            ));
         }
         self.directory
             .as_ref()

@@ -7,7 +7,9 @@
 
 pub mod atomic_file;
 pub mod certs;
+pub mod compose_policy;
 pub mod config;
+pub mod display;
 pub mod keys;
 pub mod methods;
 pub mod native_host;

@@ -2,12 +2,14 @@
 //! seen one way by the handlers: a certificate, its chain, where the key is, and the key
 //! itself when it can be used without asking the user.
 
+use crate::certs::describe::{Period, emails, period};
 use crate::keys::KeyId;
 use crate::keys::backend::PrivateKeyOps;
 use crate::keys::pkcs11::TokenError;
 use crate::keys::store::StoredIdentity;
 use crate::state::Daemon;
 use std::sync::Arc;
+use std::time::SystemTime;
 use x509_cert::Certificate;
 
 /// Where an own identity's private key lives.
@@ -86,6 +88,24 @@ impl Daemon {
                 }),
         );
         all
+    }
+
+    /// The identity to sign mail from `address` with: the one whose certificate names it and is
+    /// valid now (the longest-lived if several), never one that has expired.
+    pub fn signing_identity_for(&self, address: &str, now: SystemTime) -> Option<OwnIdentity> {
+        self.own_identities()
+            .into_iter()
+            .filter(|i| {
+                emails(&i.certificate).iter().any(|e| e == address)
+                    && matches!(period(&i.certificate, now), Period::Within(_))
+            })
+            .max_by_key(|i| {
+                i.certificate
+                    .tbs_certificate()
+                    .validity()
+                    .not_after
+                    .to_system_time()
+            })
     }
 
     /// The identity's key, or what the user must do before it can be used.

@@ -4,6 +4,8 @@ pub mod cert;
 pub mod daemon;
 pub mod identity;
 pub mod key;
+pub mod mime;
+pub mod policy;
 pub mod smime;
 pub mod token;
 

@@ -2,7 +2,7 @@
 //! `smime.open`: choose identities and recipients, then run the engine off the async workers.
 
 use super::blocking;
-use crate::certs::describe::{Fingerprint, Period, emails, period};
+use crate::certs::describe::{Fingerprint, Period, period};
 use crate::certs::find;
 use crate::certs::store::Origin;
 use crate::keys::backend::{Hash, PrivateKeyOps, RsaPadding};
@@ -265,12 +265,8 @@ fn is_current(cert: &Certificate, now: SystemTime) -> bool {
 
 /// The user's own identity for `address`, never one whose certificate has expired.
 fn own_identity_for(daemon: &Daemon, address: &str) -> Result<OwnIdentity, RpcError> {
-    let now = SystemTime::now();
     daemon
-        .own_identities()
-        .into_iter()
-        .filter(|i| emails(&i.certificate).iter().any(|e| e == address) && is_current(&i.certificate, now))
-        .max_by_key(|i| i.certificate.tbs_certificate().validity().not_after.to_system_time())
+        .signing_identity_for(address, SystemTime::now())
         .ok_or_else(|| {
             RpcError::new(
                 ErrorKind::CertNotFound { query: address.to_owned() },

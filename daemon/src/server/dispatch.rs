@@ -2,7 +2,7 @@
 
 use crate::methods;
 use crate::state::Daemon;
-use mailseal_protocol::methods::{Method, cert, daemon, identity, key, smime, token};
+use mailseal_protocol::methods::{Method, cert, daemon, identity, key, mime, policy, smime, token};
 use mailseal_protocol::{ErrorKind, Request, Response, RpcError};
 use serde_json::Value;
 use std::future::Future;
@@ -34,6 +34,8 @@ pub const METHODS: &[&str] = &[
     token::GenerateKey::NAME,
     token::Csr::NAME,
     token::ImportCert::NAME,
+    policy::Compose::NAME,
+    mime::Display::NAME,
 ];
 
 /// Answers one request.
@@ -110,6 +112,12 @@ async fn route(daemon: Arc<Daemon>, method: &str, params: Value) -> Result<Value
         token::Csr::NAME => call::<token::Csr, _, _>(daemon, params, methods::token::csr).await,
         token::ImportCert::NAME => {
             call::<token::ImportCert, _, _>(daemon, params, methods::token::import_cert).await
+        }
+        policy::Compose::NAME => {
+            call::<policy::Compose, _, _>(daemon, params, methods::policy::compose).await
+        }
+        mime::Display::NAME => {
+            call::<mime::Display, _, _>(daemon, params, methods::mime::display_message).await
         }
         other => Err(RpcError::new(
             ErrorKind::UnknownMethod {

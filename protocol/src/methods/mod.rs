@@ -11,6 +11,8 @@ pub mod cert;
 pub mod daemon;
 pub mod identity;
 pub mod key;
+pub mod mime;
+pub mod policy;
 pub mod report;
 mod shared;
 pub mod smime;
