@@ -1,5 +1,6 @@
 // The add-on's background page: the read path (every displayed message goes to the daemon's
-// `smime.open`, and what it says is shown in the message display action) and the send path
+// `smime.open`, what it says is shown in the message display action, and a message it decrypted
+// is shown in the message pane) and the send path
 // (the compose action's Sign / Encrypt choice, installed on the compose window before sending
 // through the composeSecurity Experiment, whose message text goes to `smime.sign` /
 // `smime.encrypt` / `smime.sign_encrypt`). Nothing is decided here: keys, certificates,
@@ -11,11 +12,13 @@ import {
   choiceTitle,
   daemonRequest,
   defaultChoice,
+  enforcePolicy,
   protectedPart,
   recipientReport,
   uniqueAddresses,
 } from "./lib/compose.js";
 import { Daemon, DaemonError } from "./lib/daemon.js";
+import { decryptedView } from "./lib/display.js";
 import { binaryStringToBytes, stripMozillaHeaders } from "./lib/message.js";
 import { describe, describeError } from "./lib/status.js";
 import { withUnlock } from "./lib/unlock.js";
@@ -32,15 +35,24 @@ const displayedByTab = new Map(); // tab id → a number per display, so a slow 
 // Thunderbird would otherwise try (and fail) to decrypt with its own keys and hide the message.
 messenger.mailsealReading.takeOverDecryption().catch((error) => console.error("Mailseal:", error));
 
+/** The daemon's `smime.open` of a displayed message: what to show, and the opened message. */
 async function check(message) {
   try {
     const raw = await messenger.messages.getRaw(message.id, { decrypt: false });
     const bytes = binaryStringToBytes(stripMozillaHeaders(raw));
     const opened = await daemon.call("smime.open", { message: encode(bytes) });
-    return describe(opened);
+    return { status: describe(opened), opened };
   } catch (error) {
-    return { level: "error", title: describeError(error), details: [] };
+    return { status: { level: "error", title: describeError(error), details: [] }, opened: null };
   }
+}
+
+/** Shows the decrypted message in the message pane, where Thunderbird shows only smime.p7m. */
+async function showDecrypted(tabId, opened, status) {
+  const shown = await daemon.call("mime.display", { message: opened.message });
+  const view = decryptedView(shown, `Mailseal: decrypted for you — ${status.title}`);
+  await messenger.tabs.executeScript(tabId, { file: "/display/render.js" });
+  await messenger.tabs.sendMessage(tabId, { type: "mailseal.renderDecrypted", view });
 }
 
 messenger.messageDisplay.onMessageDisplayed.addListener(async (tab, message) => {
@@ -49,7 +61,7 @@ messenger.messageDisplay.onMessageDisplayed.addListener(async (tab, message) => 
   statusByTab.delete(tab.id);
   await messenger.messageDisplayAction.setTitle({ tabId: tab.id, title: "Mailseal: checking…" });
   await messenger.messageDisplayAction.setBadgeText({ tabId: tab.id, text: "" });
-  const status = await check(message);
+  const { status, opened } = await check(message);
   if (displayedByTab.get(tab.id) !== display) {
     return;
   }
@@ -57,6 +69,9 @@ messenger.messageDisplay.onMessageDisplayed.addListener(async (tab, message) => 
   await messenger.messageDisplayAction.setTitle({ tabId: tab.id, title: status.title });
   const badge = { valid: "✔", invalid: "✘", unknown: "?", encrypted: "🔒", error: "!" }[status.level] ?? "";
   await messenger.messageDisplayAction.setBadgeText({ tabId: tab.id, text: badge });
+  if (opened?.layers.some((layer) => layer.kind === "encrypted")) {
+    await showDecrypted(tab.id, opened, status).catch((error) => console.error("Mailseal: cannot show the decrypted message:", error));
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -93,19 +108,26 @@ async function findCertificates(addresses) {
 async function composeState(tabId) {
   const details = await messenger.compose.getComposeDetails(tabId);
   const addresses = uniqueAddresses([...details.to, ...details.cc, ...details.bcc].map(bareAddress));
-  const state = { from: bareAddress(details.from ?? ""), chosen: choiceByTab.get(tabId) ?? null };
+  const state = { from: bareAddress(details.from ?? ""), chosen: choiceByTab.get(tabId) ?? null, policy: null };
   try {
-    const [identity, found] = await Promise.all([ownIdentity(details.from ?? ""), findCertificates(addresses)]);
-    const report = recipientReport(found);
+    const [identity, found, policy] = await Promise.all([
+      ownIdentity(details.from ?? ""),
+      findCertificates(addresses),
+      daemon.call("policy.compose", { from: details.from ?? "", recipients: addresses }),
+    ]);
     state.identity = identity ? { key_id: identity.key_id, state: identity.state, location: identity.location } : null;
-    state.recipients = report.recipients;
-    state.suggested = defaultChoice({ canSign: !!identity, allCanReceive: report.allCanReceive });
+    state.recipients = recipientReport(found);
+    state.policy = policy;
+    state.suggested = defaultChoice(policy);
   } catch (error) {
     state.error = describeError(error);
     state.recipients = [];
     state.suggested = null;
   }
   state.choice = state.chosen ?? state.suggested;
+  if (state.choice && state.policy) {
+    state.choice = enforcePolicy(state.choice, state.policy);
+  }
   return state;
 }
 

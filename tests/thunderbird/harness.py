@@ -128,7 +128,7 @@ def text_entity(text):
 class Daemon:
     """`mailseald serve` on a socket and data directory of its own."""
 
-    def __init__(self, directory, trusted_ca):
+    def __init__(self, directory, trusted_ca, policy=""):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o700)
@@ -139,11 +139,15 @@ class Daemon:
             "pkcs11_modules = []\n"
             'log_level = "info"\n'
         )
+        # The company policy file: this one, never the machine's /etc/mailseal/policy.toml.
+        policy_file = self.dir / "policy.toml"
+        policy_file.write_text(policy)
         self.log = open(self.dir / "mailseald.log", "wb")
         self.process = subprocess.Popen(
             [BIN / "mailseald", "--config", self.config, "serve",
              "--socket", self.socket, "--data-dir", self.dir / "data"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, NO_COLOR="1"),
+            stdout=self.log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, NO_COLOR="1", MAILSEAL_POLICY=str(policy_file)),
         )  # fmt: skip
         try:
             self.cli("--wait", "10", "status")
@@ -381,6 +385,23 @@ class Thunderbird:
                 + (f" and the badge {badge!r}" if badge is not None else "")
             ) from None
 
+    def message_pane(self):
+        """What the message pane shows: the text of the add-on's decrypted view and its
+        attachment links ({text, attachments}), or None when the add-on put none there."""
+        return self.js(JS_MODULES + """
+            const about = Services.wm.getMostRecentWindow("mail:3pane")?.gTabmail.currentAboutMessage;
+            const doc = about?.getMessagePaneBrowser()?.contentDocument;
+            const box = doc?.getElementById("mailseal-decrypted");
+            if (!box) {
+              return null;
+            }
+            return {
+              banner: box.querySelector(".mailseal-banner")?.textContent,
+              text: box.querySelector(".mailseal-text")?.textContent ?? null,
+              attachments: [...box.querySelectorAll(".mailseal-attachments a")].map(a => ({name: a.download, label: a.textContent})),
+            };
+        """)
+
     def compose(self, to, subject, body, sender):
         """Opens a compose window from `sender`'s identity to `to`, plain text."""
         return self.async_js(JS_MODULES + """
@@ -494,7 +515,8 @@ class Thunderbird:
         return self.in_compose_popup("""
             return {sign: d.getElementById("sign").checked, encrypt: d.getElementById("encrypt").checked,
                     recipients: [...d.querySelectorAll("#recipients li")].map(li => li.textContent),
-                    problem: d.getElementById("problem").textContent};
+                    sign_locked: d.getElementById("sign").disabled, encrypt_locked: d.getElementById("encrypt").disabled,
+                    policy: d.getElementById("policy").textContent, problem: d.getElementById("problem").textContent};
         """)
 
     def close_compose_popup(self):

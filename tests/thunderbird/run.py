@@ -58,11 +58,14 @@ class Env:
         self.pki = Pki(tmp / "pki")
         for name in ("ann", "alice", "bob"):
             self.pki.user(name, f"{name}@example.com")
+        self.pki.user("erin", f"erin@{INTERNAL}")
         self.pki.pkcs12("ann", PASSWORD)
         (tmp / "password").write_text(PASSWORD)
-        self.daemon = Daemon(tmp / "daemon", self.pki.ca)
+        policy = f'[compose]\nencrypt_required_domains = ["{INTERNAL}"]\n'
+        self.daemon = Daemon(tmp / "daemon", self.pki.ca, policy)
         self.daemon.cli("import", self.pki.dir / "ann.p12", "--password-file", tmp / "password")
-        self.daemon.cli("certs", "import", self.pki.dir / "bob.pem")
+        for name in ("bob", "erin"):
+            self.daemon.cli("certs", "import", self.pki.dir / f"{name}.pem")
         self.sink = SmtpSink()
         self.thunderbird = None
         started = time.monotonic()
@@ -93,6 +96,10 @@ class Env:
         self.daemon.stop()
 
 
+# The company policy requires encryption for mail to this domain.
+INTERNAL = "internal.example.org"
+
+
 def headers(subject, message_id, sender="Alice <alice@example.com>"):
     return {
         "From": sender,
@@ -114,11 +121,27 @@ def test_signed_message_shows_the_signer(env):
 
 
 def test_encrypted_message_shows_encryption_and_the_signer(env):
-    inner = env.pki.signed("alice", text_entity("Only for Ann.\n"))
+    entity = (
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain; charset=UTF-8\r\n\r\nOnly for Ann.\r\n--b\r\n"
+        b'Content-Type: text/csv; name="plan.csv"\r\nContent-Disposition: attachment; filename="plan.csv"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nd2hvLHdoZW4KYW5uLG1vbmRheQo=\r\n--b--\r\n"
+    )
+    inner = env.pki.signed("alice", entity)
     message = env.pki.encrypted("ann", inner, headers("Encrypted hello", "encrypted"))
     env.thunderbird.display(env.mail("encrypted", message))
     # The badge is the signature's verdict; the title says that it was encrypted.
     env.thunderbird.wait_for_button("message", "Encrypted; signed by alice@example.com", badge="✔")
+    # Thunderbird itself can only show smime.p7m; the add-on puts the decrypted message there.
+    pane = wait_for("the decrypted message in the message pane", env.thunderbird.message_pane)
+    assert pane["text"].strip() == "Only for Ann.", pane
+    assert pane["banner"] == "Mailseal: decrypted for you — Encrypted; signed by alice@example.com", pane
+    assert pane["attachments"] == [{"name": "plan.csv", "label": "plan.csv (20 bytes)"}], pane
+    # A plain message shown next gets no decrypted view.
+    plain = b"".join(f"{k}: {v}\r\n".encode() for k, v in headers("After", "after").items())
+    env.thunderbird.display(env.mail("after", plain + b"Content-Type: text/plain\r\n\r\nPlain.\r\n"))
+    env.thunderbird.wait_for_button("message", "Not signed or encrypted")
+    assert env.thunderbird.message_pane() is None
 
 
 def test_tampered_message_names_the_failed_check(env):
@@ -245,6 +268,29 @@ def test_popup_encrypt_without_signing(env):
     assert "Unsigned but secret." in inner.get_payload(decode=True).decode("utf-8"), decrypted
 
 
+def test_policy_requires_encryption_to_an_internal_domain(env):
+    tb = env.thunderbird
+    before = len(env.sink.messages)
+    tb.compose(f"Erin <erin@{INTERNAL}>", "Internal", "For the company only.\n", "ann@example.com")
+    tb.open_compose_popup()
+    state = tb.compose_popup_state()
+    assert state["encrypt"] is True and state["encrypt_locked"] is True, state
+    assert state["sign_locked"] is False, state
+    assert state["policy"] == f"Required: company policy requires encryption for mail to {INTERNAL}.", state
+    tb.in_compose_popup('d.getElementById("encrypt").click(); return true;')
+    assert tb.compose_popup_state()["encrypt"] is True, "a required toggle cannot be switched off"
+    tb.close_compose_popup()
+    assert tb.send() == {"sent": True, "error": None}
+    data = wait_for("the message at the SMTP sink", lambda: env.sink.messages[before:], 30)[0]["data"]
+    assert b"enveloped-data" in data.split(b"\r\n\r\n", 1)[0], data[:600]
+    assert b"For the company only." not in data
+    sent = env.tmp / "internal.eml"
+    sent.write_bytes(data)
+    pki = env.pki.dir
+    decrypted = openssl("cms", "-decrypt", "-in", sent, "-recip", pki / "erin.pem", "-inkey", pki / "erin.key")
+    assert b"For the company only." in openssl("cms", "-verify", "-CAfile", env.pki.ca, input=decrypted)
+
+
 PROMPT = "/prompt/unlock.html"
 
 
@@ -324,6 +370,7 @@ TESTS = [
     test_sent_copy_is_smime_and_reads_back,
     test_popup_shows_recipients_and_encrypt_without_a_certificate_stops_the_send,
     test_popup_encrypt_without_signing,
+    test_policy_requires_encryption_to_an_internal_domain,
     test_locked_key_asks_for_the_passphrase_then_sends,
     test_send_is_stopped_when_the_passphrase_prompt_is_cancelled,
     test_daemon_down_is_reported,  # last: it stops the daemon

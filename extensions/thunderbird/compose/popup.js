@@ -1,6 +1,6 @@
 // The compose action's popup: the Sign / Encrypt choice for this message and, for each
 // recipient, whether the daemon has a certificate to encrypt to (and why not).
-import { recipientLines } from "./view.js";
+import { policyLines, recipientLines } from "./view.js";
 
 const [tab] = await messenger.tabs.query({ active: true, currentWindow: true });
 const state = await messenger.runtime.sendMessage({ type: "composeState", tabId: tab.id });
@@ -8,6 +8,10 @@ const sign = document.getElementById("sign");
 const encrypt = document.getElementById("encrypt");
 sign.checked = !!state.choice?.sign;
 encrypt.checked = !!state.choice?.encrypt;
+// What the company policy requires cannot be switched off here (and is enforced on send anyway).
+sign.disabled = !!state.policy?.sign.required;
+encrypt.disabled = !!state.policy?.encrypt.required;
+document.getElementById("policy").textContent = policyLines(state.policy).join(" ");
 document.getElementById("problem").textContent = state.error ?? (state.identity ? "" : `No key of yours for ${state.from || "the sender"}: signing is not possible.`);
 const list = document.getElementById("recipients");
 for (const line of recipientLines(state.recipients ?? [])) {

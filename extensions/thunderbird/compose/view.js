@@ -10,3 +10,11 @@ export function recipientLines(recipients) {
     text: r.usable ? `✔ ${r.email}: ${r.reason}` : `✘ ${r.email}: ${r.reason}`,
   }));
 }
+
+/** Why a toggle is locked on, in the company policy's words (from `policy.compose`). */
+export function policyLines(policy) {
+  if (!policy) {
+    return [];
+  }
+  return [policy.sign, policy.encrypt].filter((toggle) => toggle.required).map((toggle) => `Required: ${toggle.reason}.`);
+}

@@ -112,7 +112,7 @@ export function bareAddress(text) {
 
 /**
  * Who can receive encrypted mail, from the daemon's `cert.find` answers: a list of
- * {email, usable, reason}, and whether all of them can (and there is at least one).
+ * {email, usable, reason}.
  */
 export function recipientReport(found) {
   const recipients = found.map(({ email, result, error }) => {
@@ -131,15 +131,27 @@ export function recipientReport(found) {
       reason: rejected.length ? `no usable certificate: ${rejected.join("; ")}` : "no certificate known",
     };
   });
-  return { recipients, allCanReceive: recipients.length > 0 && recipients.every((r) => r.usable) };
+  return recipients;
 }
 
 /**
- * The choice when the user made none: sign when the user has an identity for the From
- * address; encrypt when every recipient can receive encrypted mail.
+ * The choice when the user made none: the defaults of the daemon's `policy.compose` answer
+ * (the company's rules applied to this message).
  */
-export function defaultChoice({ canSign, allCanReceive }) {
-  return { sign: !!canSign, encrypt: !!allCanReceive };
+export function defaultChoice(policy) {
+  return { sign: !!policy.sign.default, encrypt: !!policy.encrypt.default };
+}
+
+/**
+ * What is sent: the user's choice with every protection the policy requires switched on, so
+ * that a message the company requires encrypted never leaves in clear (if it cannot be
+ * encrypted, the daemon refuses and the send stops with its reason).
+ */
+export function enforcePolicy(choice, policy) {
+  return {
+    sign: !!choice.sign || !!policy?.sign.required,
+    encrypt: !!choice.encrypt || !!policy?.encrypt.required,
+  };
 }
 
 /** The compose action's one line for a choice. */

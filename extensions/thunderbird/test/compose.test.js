@@ -5,13 +5,14 @@ import {
   choiceTitle,
   daemonRequest,
   defaultChoice,
+  enforcePolicy,
   methodFor,
   protectedPart,
   recipientReport,
   splitHeader,
   uniqueAddresses,
 } from "../lib/compose.js";
-import { recipientLines } from "../compose/view.js";
+import { policyLines, recipientLines } from "../compose/view.js";
 
 // What Thunderbird's message writer hands the compose-security object for a plain-text message.
 const HEADERS =
@@ -106,9 +107,8 @@ test("the recipient check says who can receive encrypted mail and why not", () =
     { email: "dave@example.com", result: { certificate: null, source: null, candidates: [] } },
     { email: "eve@example.com", error: "Mailseal is not running" },
   ]);
-  assert.equal(report.allCanReceive, false);
   assert.deepEqual(
-    report.recipients.map((r) => [r.email, r.usable, r.reason]),
+    report.map((r) => [r.email, r.usable, r.reason]),
     [
       ["bob@example.com", true, "certificate (directory), valid until 2027-11-23"],
       ["carol@example.com", false, "no usable certificate: expired on 2021-01-01T00:00:00Z"],
@@ -116,19 +116,26 @@ test("the recipient check says who can receive encrypted mail and why not", () =
       ["eve@example.com", false, "Mailseal is not running"],
     ],
   );
-  assert.equal(recipientReport([]).allCanReceive, false, "no recipients: nothing to encrypt to");
-  assert.equal(recipientReport([report.recipients[0]].map(() => ({ email: "b", result: { certificate: {} } }))).allCanReceive, true);
-  assert.deepEqual(recipientLines(report.recipients.slice(0, 2)), [
+  assert.deepEqual(recipientReport([]), []);
+  assert.deepEqual(recipientLines(report.slice(0, 2)), [
     { ok: true, text: "✔ bob@example.com: certificate (directory), valid until 2027-11-23" },
     { ok: false, text: "✘ carol@example.com: no usable certificate: expired on 2021-01-01T00:00:00Z" },
   ]);
   assert.deepEqual(recipientLines([]), [{ ok: false, text: "No recipients yet." }]);
 });
 
-test("the default choice and its title", () => {
-  assert.deepEqual(defaultChoice({ canSign: true, allCanReceive: true }), { sign: true, encrypt: true });
-  assert.deepEqual(defaultChoice({ canSign: false, allCanReceive: true }), { sign: false, encrypt: true });
-  assert.deepEqual(defaultChoice({ canSign: true, allCanReceive: false }), { sign: true, encrypt: false });
+const POLICY = {
+  sign: { default: true, required: false, reason: "signing is on by default" },
+  encrypt: { default: false, required: true, reason: "company policy requires encryption for mail to example.com" },
+};
+
+test("the default choice is the policy's, and what it requires is always sent", () => {
+  assert.deepEqual(defaultChoice(POLICY), { sign: true, encrypt: false });
+  assert.deepEqual(enforcePolicy({ sign: false, encrypt: false }, POLICY), { sign: false, encrypt: true });
+  assert.deepEqual(enforcePolicy({ sign: true, encrypt: true }, POLICY), { sign: true, encrypt: true });
+  assert.deepEqual(enforcePolicy({ sign: false, encrypt: false }, null), { sign: false, encrypt: false }, "no answer: the choice as it is");
+  assert.deepEqual(policyLines(POLICY), ["Required: company policy requires encryption for mail to example.com."]);
+  assert.deepEqual(policyLines(null), []);
   assert.equal(choiceTitle({ sign: true, encrypt: true }), "Mailseal: signed and encrypted");
   assert.equal(choiceTitle({ sign: false, encrypt: false }), "Mailseal: neither signed nor encrypted");
 });
