@@ -5,9 +5,10 @@
 
 use clap::{Parser, Subcommand};
 use mailseal_daemon::config::Config;
+use mailseal_daemon::native_host::register::{HOST_NAME, Platform, Scope, register, registration};
 use mailseal_daemon::server::{self, endpoint::EndpointError};
 use mailseal_daemon::state::Daemon;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -43,17 +44,70 @@ enum Command {
         /// The daemon's socket [default: as `serve`].
         #[arg(long, env = "MAILSEAL_SOCKET")]
         socket: Option<PathBuf>,
+        /// Register the host with Thunderbird for this user (Linux: ~/.mozilla/native-messaging-hosts/,
+        /// macOS: ~/Library/Mozilla/NativeMessagingHosts/, Windows: %LOCALAPPDATA%\Mailseal\ and
+        /// HKCU\Software\Mozilla\NativeMessagingHosts\mailseal) and exit.
+        #[arg(long, conflicts_with = "print_manifest")]
+        register: bool,
+        /// With --register: for every user of the machine (/usr/lib/mozilla/…, /Library/Application
+        /// Support/Mozilla/…, %ProgramData% and HKLM); needs administrator rights.
+        #[arg(long, requires = "register")]
+        system: bool,
         /// Print the host manifest for this add-on id (for installers) and exit.
         #[arg(long, value_name = "EXTENSION_ID")]
         print_manifest: Option<String>,
-        /// With --print-manifest: the wrapper Thunderbird runs, which execs `mailseald
-        /// native-host` (manifests cannot pass arguments).
-        #[arg(long, default_value = "/usr/lib/mailseal/mailseal-native-host")]
-        wrapper: PathBuf,
+        /// With --register: the add-on allowed to start the host.
+        #[arg(
+            long,
+            value_name = "EXTENSION_ID",
+            default_value = "mailseal@example.com"
+        )]
+        extension_id: String,
+        /// The wrapper Thunderbird runs, which execs `mailseald native-host` (manifests cannot pass
+        /// arguments) [default: /usr/lib/mailseal/mailseal-native-host on Linux, beside mailseald
+        /// elsewhere].
+        #[arg(long)]
+        wrapper: Option<PathBuf>,
         /// What Thunderbird passes to a host (manifest path, add-on id): not used.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         browser_args: Vec<String>,
     },
+}
+
+fn host_manifest(wrapper: &Path, extension_id: &str) -> String {
+    let manifest = mailseal_daemon::native_host::manifest(HOST_NAME, wrapper, extension_id);
+    serde_json::to_string_pretty(&manifest).expect("manifests serialize")
+}
+
+/// Writes the host manifest where Thunderbird looks for it and prints where.
+fn register_host(scope: Scope, wrapper: &Path, extension_id: &str) -> ExitCode {
+    if !wrapper.is_absolute() {
+        eprintln!("mailseald: --wrapper must be an absolute path");
+        return ExitCode::from(2);
+    }
+    if !wrapper.is_file() {
+        eprintln!(
+            "mailseald: warning: {} does not exist (yet)",
+            wrapper.display()
+        );
+    }
+    let done = registration(Platform::current(), scope, std::env::var_os).and_then(|place| {
+        register(&place, host_manifest(wrapper, extension_id).as_bytes())?;
+        Ok(place)
+    });
+    match done {
+        Ok(place) => {
+            println!("{}", place.manifest.display());
+            if let Some(key) = place.registry_key {
+                println!("{key}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mailseald: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -74,19 +128,25 @@ fn main() -> ExitCode {
         Command::Serve { socket, data_dir } => (socket, data_dir),
         Command::NativeHost {
             socket,
+            register,
+            system,
             print_manifest,
+            extension_id,
             wrapper,
             browser_args: _,
         } => {
             config.socket = socket.or(config.socket);
+            let wrapper = wrapper.unwrap_or_else(|| {
+                let mailseald = std::env::current_exe().unwrap_or_default();
+                Platform::current().default_wrapper(&mailseald)
+            });
             if let Some(extension_id) = print_manifest {
-                let manifest =
-                    mailseal_daemon::native_host::manifest("mailseal", &wrapper, &extension_id);
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&manifest).expect("manifests serialize")
-                );
+                println!("{}", host_manifest(&wrapper, &extension_id));
                 return ExitCode::SUCCESS;
+            }
+            if register {
+                let scope = if system { Scope::System } else { Scope::User };
+                return register_host(scope, &wrapper, &extension_id);
             }
             return native_host(&config);
         }

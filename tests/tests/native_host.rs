@@ -159,3 +159,52 @@ fn a_stopped_daemon_is_reported_and_a_restarted_one_is_found_again() {
     let (again, _) = port.call(3, "daemon.ping", json!({}));
     assert_eq!(again["result"], json!({}), "{again}");
 }
+
+/// `--register` writes the manifest where Thunderbird looks for it on this platform (Linux:
+/// under the user's HOME), naming the wrapper and the add-on, and says where it wrote it; a
+/// relative wrapper is refused, as Thunderbird would not find it.
+#[test]
+fn register_writes_the_host_manifest_for_the_user() {
+    let home = tempfile::tempdir().unwrap();
+    let register = |args: &[&str]| {
+        Command::new(binary("mailseald"))
+            .args([
+                "--policy",
+                "/nonexistent/policy.toml",
+                "native-host",
+                "--register",
+            ])
+            .args(args)
+            .env("HOME", home.path())
+            .env_remove("MAILSEAL_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let done = register(&[
+        "--wrapper",
+        "/opt/mailseal/host",
+        "--extension-id",
+        "it@corp.example",
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let path = home
+        .path()
+        .join(".mozilla/native-messaging-hosts/mailseal.json");
+    assert_eq!(
+        String::from_utf8(done.stdout).unwrap().trim(),
+        path.to_str().unwrap()
+    );
+    let manifest: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(manifest["name"], "mailseal");
+    assert_eq!(manifest["type"], "stdio");
+    assert_eq!(manifest["path"], "/opt/mailseal/host");
+    assert_eq!(manifest["allowed_extensions"], json!(["it@corp.example"]));
+
+    let relative = register(&["--wrapper", "host"]);
+    assert_eq!(relative.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&relative.stderr).contains("absolute path"));
+}

@@ -21,7 +21,6 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "target" / "debug"
 ADDON = REPO / "extensions" / "thunderbird"
 WRAPPER = REPO / "installer" / "native-messaging" / "mailseal-native-host"
-INSTALL_HOST_MANIFEST = REPO / "installer" / "native-messaging" / "install-host-manifest"
 ADDON_ID = "mailseal@example.com"
 
 
@@ -241,10 +240,10 @@ class Thunderbird:
 
     def install_native_host(self, daemon):
         """The host manifest where Thunderbird looks for it on Linux (in the temporary HOME),
-        written by the installer's script and naming the shipped wrapper."""
+        written by `mailseald native-host --register` and naming the shipped wrapper."""
         self.home.mkdir(parents=True, exist_ok=True)
         run(
-            [INSTALL_HOST_MANIFEST, "--wrapper", WRAPPER, "--mailseald", BIN / "mailseald"],
+            [BIN / "mailseald", "native-host", "--register", "--wrapper", WRAPPER],
             env=dict(os.environ, HOME=str(self.home)),
         )
         manifest = json.loads((self.home / ".mozilla/native-messaging-hosts/mailseal.json").read_text())

@@ -6,6 +6,7 @@
 //! nothing: it carries bytes and says when the daemon cannot be reached.
 
 pub mod framing;
+pub mod register;
 
 use framing::{Incoming, frames_for, read_message, write_message};
 use mailseal_protocol::{
@@ -16,8 +17,8 @@ use std::io;
 use std::path::Path;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// The host manifest Thunderbird needs to find this host (installed by the packages under
-/// `~/.mozilla/native-messaging-hosts/` and friends; see `installer/`).
+/// The host manifest Thunderbird needs to find this host (written where each platform looks by
+/// [`register::register`]).
 pub fn manifest(name: &str, host_path: &Path, extension_id: &str) -> serde_json::Value {
     json!({
         "name": name,
