@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod identity;
 pub mod key;
 pub mod smime;
+pub mod stream;
 pub mod token;
 
 use mailseal_protocol::{ErrorKind, RpcError};

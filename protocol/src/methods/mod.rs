@@ -14,7 +14,9 @@ pub mod key;
 pub mod report;
 mod shared;
 pub mod smime;
+pub mod stream;
 pub mod token;
+pub mod transfer;
 
 pub use shared::{CertificateInfo, KeyLocation, KeyState};
 
