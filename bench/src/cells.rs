@@ -6,10 +6,11 @@ use crate::Op;
 use crate::daemon::CLIENT_NAME;
 use crate::procfs::{self, CpuTimes};
 use mailseal_protocol::Client;
+use mailseal_protocol::Secret;
 use mailseal_protocol::methods::key;
 use mailseal_protocol::methods::report::Verdict;
 use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, SignatureMode};
-use mailseal_protocol::{Base64Bytes, Secret};
+use mailseal_protocol::methods::transfer::Payload;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -70,14 +71,17 @@ pub struct Job {
     pub plain: Arc<Vec<u8>>,
 }
 
+/// The error for a reply that did not carry the message inline, as every call here asks.
+const INLINE: &str = "the daemon did not return the message inline";
+
 /// A failed call, as text.
 fn failed(op: Op) -> impl Fn(mailseal_protocol::ClientError) -> String {
     move |e| format!("{}: {e}", op.method())
 }
 
 impl Job {
-    fn bytes(&self) -> Base64Bytes {
-        Base64Bytes(self.input.as_ref().clone())
+    fn bytes(&self) -> Payload {
+        self.input.as_ref().clone().into()
     }
 
     /// Makes one call; with `check`, also checks that the reply is what the operation should
@@ -88,26 +92,46 @@ impl Job {
             Op::Sign => {
                 let params = smime::SignParams {
                     message: self.bytes(),
+                    output: None,
+                    progress: false,
                     key_id: Some(self.key_id.clone()),
                     mode: SignatureMode::Detached,
                     rsa_pss: false,
                 };
                 let reply = client.call::<smime::Sign>(&params).await;
-                (reply.map_err(failed(op))?.message.into_inner(), Vec::new())
+                (
+                    reply
+                        .map_err(failed(op))?
+                        .message
+                        .into_inline()
+                        .ok_or(INLINE)?,
+                    Vec::new(),
+                )
             }
             Op::Encrypt => {
                 let params = smime::EncryptParams {
                     message: self.bytes(),
+                    output: None,
+                    progress: false,
                     recipients: None,
                     content_encryption: Some(ContentEncryption::Aes256Gcm),
                     rsa_oaep: false,
                 };
                 let reply = client.call::<smime::Encrypt>(&params).await;
-                (reply.map_err(failed(op))?.message.into_inner(), Vec::new())
+                (
+                    reply
+                        .map_err(failed(op))?
+                        .message
+                        .into_inline()
+                        .ok_or(INLINE)?,
+                    Vec::new(),
+                )
             }
             Op::SignEncrypt => {
                 let params = smime::SignEncryptParams {
                     message: self.bytes(),
+                    output: None,
+                    progress: false,
                     key_id: Some(self.key_id.clone()),
                     recipients: None,
                     content_encryption: Some(ContentEncryption::Aes256Gcm),
@@ -116,27 +140,38 @@ impl Job {
                     rsa_oaep: false,
                 };
                 let reply = client.call::<smime::SignEncrypt>(&params).await;
-                (reply.map_err(failed(op))?.message.into_inner(), Vec::new())
+                (
+                    reply
+                        .map_err(failed(op))?
+                        .message
+                        .into_inline()
+                        .ok_or(INLINE)?,
+                    Vec::new(),
+                )
             }
             Op::Verify => {
                 let params = smime::IncomingParams {
                     message: self.bytes(),
+                    output: None,
+                    progress: false,
                 };
                 let reply = client
                     .call::<smime::Verify>(&params)
                     .await
                     .map_err(failed(op))?;
-                (reply.message.into_inner(), reply.layers)
+                (reply.message.into_inline().ok_or(INLINE)?, reply.layers)
             }
             Op::Decrypt => {
                 let params = smime::IncomingParams {
                     message: self.bytes(),
+                    output: None,
+                    progress: false,
                 };
                 let reply = client
                     .call::<smime::Decrypt>(&params)
                     .await
                     .map_err(failed(op))?;
-                (reply.message.into_inner(), reply.layers)
+                (reply.message.into_inline().ok_or(INLINE)?, reply.layers)
             }
         };
         if check {

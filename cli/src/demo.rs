@@ -168,6 +168,8 @@ pub async fn run() -> Result<(), CliError> {
     let sealed = alice_client
         .call::<smime::SignEncrypt>(&smime::SignEncryptParams {
             message: message.as_bytes().to_vec().into(),
+            output: None,
+            progress: false,
             key_id: None,
             recipients: None,
             content_encryption: None,
@@ -176,7 +178,8 @@ pub async fn run() -> Result<(), CliError> {
             rsa_oaep: false,
         })
         .await?;
-    let sent = String::from_utf8_lossy(sealed.message.as_slice()).into_owned();
+    let sealed = sealed.message.into_inline().unwrap_or_default();
+    let sent = String::from_utf8_lossy(&sealed).into_owned();
     let content_type = sent
         .lines()
         .find(|l| l.starts_with("Content-Type"))
@@ -189,7 +192,9 @@ pub async fn run() -> Result<(), CliError> {
 
     let opened = bob_client
         .call::<smime::Open>(&smime::IncomingParams {
-            message: sealed.message,
+            message: sealed.into(),
+            output: None,
+            progress: false,
         })
         .await?;
     println!("4. Bob's daemon opened it:");
@@ -197,7 +202,7 @@ pub async fn run() -> Result<(), CliError> {
         println!("   {line}");
     }
     println!("5. What Bob reads:");
-    for line in String::from_utf8_lossy(opened.message.as_slice()).lines() {
+    for line in String::from_utf8_lossy(opened.message.inline().unwrap_or_default()).lines() {
         println!("   | {line}");
     }
     Ok(())

@@ -1,18 +1,24 @@
 //! The message commands: `sign`, `encrypt`, `sign-encrypt`, `decrypt`, `verify`, `open`.
 //! Each reads a whole RFC 5322 message from a file or stdin and writes the result to a file
 //! or stdout; reports go to stderr (or, with `--json`, the whole result to stdout).
+//!
+//! Files are passed to the daemon by path (it runs as the same user), so a message of any size
+//! works and the output file is written atomically by the daemon; stdin and stdout travel
+//! inline. Large inputs get a progress bar at a terminal.
 
 use crate::exit::CliError;
+use crate::progress::{self, Bar};
 use crate::{Context, secrets};
 use clap::{Args, ValueEnum};
 use mailseal_protocol::methods::report::{Outcome, Verdict};
 use mailseal_protocol::methods::smime::{
     self, ContentEncryption, Layer, OpenedResult, SignatureMode,
 };
+use mailseal_protocol::methods::transfer::{AbsolutePath, Delivered, Output, Payload};
 use mailseal_protocol::methods::{Method, token};
 use mailseal_protocol::{ClientError, ErrorKind, RpcError};
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where the message comes from and goes to.
 #[derive(Debug, Args)]
@@ -24,30 +30,61 @@ pub struct Io {
     output: Option<PathBuf>,
 }
 
+/// The message as the daemon is to get it, and its size (for the progress bar).
+struct Input {
+    payload: Payload,
+    size: u64,
+}
+
+fn absolute(path: &Path) -> Result<AbsolutePath, CliError> {
+    std::path::absolute(path)
+        .ok()
+        .and_then(AbsolutePath::new)
+        .ok_or_else(|| CliError::Local(format!("cannot make {} absolute", path.display())))
+}
+
 impl Io {
-    fn read(&self) -> Result<Vec<u8>, CliError> {
-        let mut data = Vec::new();
+    /// A file by path (checked here, for a clear error before the daemon is asked), stdin
+    /// inline.
+    fn input(&self) -> Result<Input, CliError> {
         match &self.input {
             Some(path) if path.as_os_str() != "-" => {
-                data = std::fs::read(path)
-                    .map_err(|e| CliError::Local(format!("cannot read {}: {e}", path.display())))?;
+                let size = std::fs::metadata(path)
+                    .map_err(|e| CliError::Local(format!("cannot read {}: {e}", path.display())))?
+                    .len();
+                Ok(Input {
+                    payload: Payload::Path(absolute(path)?),
+                    size,
+                })
             }
             _ => {
+                let mut data = Vec::new();
                 std::io::stdin()
                     .read_to_end(&mut data)
                     .map_err(|e| CliError::Local(format!("cannot read stdin: {e}")))?;
+                Ok(Input {
+                    size: data.len() as u64,
+                    payload: data.into(),
+                })
             }
         }
-        Ok(data)
     }
 
-    fn write(&self, data: &[u8]) -> Result<(), CliError> {
-        match &self.output {
-            Some(path) => std::fs::write(path, data)
-                .map_err(|e| CliError::Local(format!("cannot write {}: {e}", path.display()))),
-            None => std::io::stdout()
+    /// The output file, which the daemon writes; `None` for stdout.
+    fn output(&self) -> Result<Option<Output>, CliError> {
+        self.output
+            .as_deref()
+            .map(|path| absolute(path).map(Output::Path))
+            .transpose()
+    }
+
+    /// Writes an inline result to stdout; a result the daemon wrote to the file is done.
+    fn finish(&self, message: &Delivered) -> Result<(), CliError> {
+        match message.inline() {
+            Some(data) => std::io::stdout()
                 .write_all(data)
                 .map_err(|e| CliError::Local(format!("cannot write stdout: {e}"))),
+            None => Ok(()),
         }
     }
 }
@@ -137,11 +174,23 @@ pub enum Incoming {
 /// Calls a method that may need a smart card; when the card wants its PIN and a person is at
 /// the terminal, asks for it, logs in and tries once more. Scripts (no terminal) get the
 /// `pin_required` error and exit code 6, and can call `mailseal token login` themselves.
+/// With `progress`, draws the daemon's progress notifications as a bar.
 async fn call_with_pin<M: Method>(
     ctx: &mut Context,
     params: &M::Params,
+    progress: bool,
 ) -> Result<M::Result, CliError> {
-    match ctx.client.call::<M>(params).await {
+    let mut bar = progress.then(Bar::default);
+    let mut call = async |ctx: &mut Context| {
+        ctx.client
+            .call_with_progress::<M>(params, |p| {
+                if let Some(bar) = bar.as_mut() {
+                    bar.update(p);
+                }
+            })
+            .await
+    };
+    match call(ctx).await {
         Err(ClientError::Daemon(RpcError {
             kind: ErrorKind::PinRequired { token },
             ..
@@ -150,10 +199,15 @@ async fn call_with_pin<M: Method>(
             ctx.client
                 .call::<token::Login>(&token::LoginParams { token, pin })
                 .await?;
-            Ok(ctx.client.call::<M>(params).await?)
+            Ok(call(ctx).await?)
         }
         other => Ok(other?),
     }
+}
+
+/// Whether to ask for progress: a person at a terminal, not `--json`, and a large input.
+fn wants_progress(ctx: &Context, input: &Input) -> bool {
+    !ctx.json && input.size >= progress::THRESHOLD && std::io::stderr().is_terminal()
 }
 
 /// Runs `sign`.
@@ -163,32 +217,44 @@ pub async fn sign(ctx: &mut Context, args: SignArgs) -> Result<(), CliError> {
     } else {
         SignatureMode::Detached
     };
+    let input = args.io.input()?;
+    let progress = wants_progress(ctx, &input);
     let params = smime::SignParams {
-        message: args.io.read()?.into(),
+        message: input.payload,
+        output: args.io.output()?,
+        progress,
         key_id: args.key_id,
         mode,
         rsa_pss: args.rsa_pss,
     };
-    let result = call_with_pin::<smime::Sign>(ctx, &params).await?;
+    let result = call_with_pin::<smime::Sign>(ctx, &params, progress).await?;
     emit_message(ctx, &args.io, &result)
 }
 
 /// Runs `encrypt`.
 pub async fn encrypt(ctx: &mut Context, args: EncryptArgs) -> Result<(), CliError> {
+    let input = args.io.input()?;
+    let progress = wants_progress(ctx, &input);
     let params = smime::EncryptParams {
-        message: args.io.read()?.into(),
+        message: input.payload,
+        output: args.io.output()?,
+        progress,
         recipients: args.recipients(),
         content_encryption: args.algorithm.map(Into::into),
         rsa_oaep: args.rsa_oaep,
     };
-    let result = call_with_pin::<smime::Encrypt>(ctx, &params).await?;
+    let result = call_with_pin::<smime::Encrypt>(ctx, &params, progress).await?;
     emit_message(ctx, &args.io, &result)
 }
 
 /// Runs `sign-encrypt`.
 pub async fn sign_encrypt(ctx: &mut Context, args: EncryptArgs) -> Result<(), CliError> {
+    let input = args.io.input()?;
+    let progress = wants_progress(ctx, &input);
     let params = smime::SignEncryptParams {
-        message: args.io.read()?.into(),
+        message: input.payload,
+        output: args.io.output()?,
+        progress,
         key_id: args.key_id.clone(),
         recipients: args.recipients(),
         content_encryption: args.algorithm.map(Into::into),
@@ -196,7 +262,7 @@ pub async fn sign_encrypt(ctx: &mut Context, args: EncryptArgs) -> Result<(), Cl
         rsa_pss: args.rsa_pss,
         rsa_oaep: args.rsa_oaep,
     };
-    let result = call_with_pin::<smime::SignEncrypt>(ctx, &params).await?;
+    let result = call_with_pin::<smime::SignEncrypt>(ctx, &params, progress).await?;
     emit_message(ctx, &args.io, &result)
 }
 
@@ -208,19 +274,23 @@ fn emit_message(ctx: &Context, io: &Io, result: &smime::MessageResult) -> Result
         );
         Ok(())
     } else {
-        io.write(result.message.as_slice())
+        io.finish(&result.message)
     }
 }
 
 /// Runs `decrypt`, `verify` or `open`; fails with exit code 8 when a signature is not valid.
 pub async fn incoming(ctx: &mut Context, which: Incoming, io: Io) -> Result<(), CliError> {
+    let input = io.input()?;
+    let progress = wants_progress(ctx, &input);
     let params = smime::IncomingParams {
-        message: io.read()?.into(),
+        message: input.payload,
+        output: io.output()?,
+        progress,
     };
     let result = match which {
-        Incoming::Decrypt => call_with_pin::<smime::Decrypt>(ctx, &params).await?,
-        Incoming::Verify => call_with_pin::<smime::Verify>(ctx, &params).await?,
-        Incoming::Open => call_with_pin::<smime::Open>(ctx, &params).await?,
+        Incoming::Decrypt => call_with_pin::<smime::Decrypt>(ctx, &params, progress).await?,
+        Incoming::Verify => call_with_pin::<smime::Verify>(ctx, &params, progress).await?,
+        Incoming::Open => call_with_pin::<smime::Open>(ctx, &params, progress).await?,
     };
     if ctx.json {
         println!(
@@ -229,7 +299,7 @@ pub async fn incoming(ctx: &mut Context, which: Incoming, io: Io) -> Result<(), 
         );
     } else {
         eprint!("{}", describe_layers(&result));
-        io.write(result.message.as_slice())?;
+        io.finish(&result.message)?;
     }
     match first_bad_signature(&result) {
         Some(check) => Err(CliError::BadSignature(check)),

@@ -10,6 +10,7 @@ mod demo;
 mod exit;
 mod mail;
 mod output;
+mod progress;
 mod secrets;
 mod token;
 

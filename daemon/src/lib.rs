@@ -21,3 +21,4 @@ pub mod state;
 pub mod store_error;
 #[cfg(test)]
 mod test_support;
+pub mod transfer;

@@ -59,6 +59,10 @@ impl Daemon {
         };
         crate::atomic_file::create_private_dir(&data_dir)
             .map_err(StoreError::io("create", &data_dir))?;
+        crate::transfer::streams::reset_dir(&data_dir).map_err(StoreError::io(
+            "reset",
+            &crate::transfer::streams::dir(&data_dir),
+        ))?;
         Ok(Self {
             socket: config.socket(),
             identities: IdentityStore::open(&data_dir.join("identities"))?,

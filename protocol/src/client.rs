@@ -2,9 +2,10 @@
 
 use crate::error::RpcError;
 use crate::framing::{DEFAULT_MAX_FRAME, FrameError, FrameReader, write_frame};
-use crate::message::{Id, Request, Response, ResponseBody};
+use crate::message::{Id, Request, ResponseBody};
 use crate::methods::Method;
 use crate::methods::daemon::{Hello, HelloParams, HelloResult};
+use crate::progress::{Progress, ServerMessage};
 use crate::version::SUPPORTED_VERSIONS;
 use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
@@ -88,10 +89,20 @@ impl Client {
 
     /// Calls a method with typed parameters and result.
     pub async fn call<M: Method>(&mut self, params: &M::Params) -> Result<M::Result, ClientError> {
+        self.call_with_progress::<M>(params, |_| {}).await
+    }
+
+    /// Calls a method and hands every `progress` notification for it to `on_progress` as it
+    /// arrives (the method's `progress` parameter asks the daemon for them).
+    pub async fn call_with_progress<M: Method>(
+        &mut self,
+        params: &M::Params,
+        on_progress: impl FnMut(&Progress),
+    ) -> Result<M::Result, ClientError> {
         let params = serde_json::to_value(params).map_err(|e| ClientError::Protocol {
             what: format!("cannot encode parameters of {}: {e}", M::NAME),
         })?;
-        let result = self.request(M::NAME, params).await?;
+        let result = self.exchange(M::NAME, params, on_progress).await?;
         serde_json::from_value(result).map_err(|e| ClientError::Protocol {
             what: format!("result of {} has an unexpected shape: {e}", M::NAME),
         })
@@ -99,6 +110,15 @@ impl Client {
 
     /// Calls a method by name with raw JSON parameters, for tools that relay requests.
     pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
+        self.exchange(method, params, |_| {}).await
+    }
+
+    async fn exchange(
+        &mut self,
+        method: &str,
+        params: Value,
+        mut on_progress: impl FnMut(&Progress),
+    ) -> Result<Value, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         let request = Request::new(Id::Number(id), method, params);
@@ -106,27 +126,39 @@ impl Client {
             what: e.to_string(),
         })?;
         let written = write_frame(self.connection.get_mut(), &line).await;
-        // A daemon that refuses a request (an oversized frame) answers and closes while we are
-        // still writing: read its answer before reporting the broken connection.
-        let answered = self.connection.read_frame(&mut self.frame).await;
-        match (written, answered) {
-            (_, Ok(true)) => {}
-            (Err(e), _) => return Err(FrameError::from(e).into()),
-            (Ok(()), Ok(false)) => return Err(ClientError::Closed),
-            (Ok(()), Err(e)) => return Err(e.into()),
-        }
-        let response: Response =
-            serde_json::from_slice(&self.frame).map_err(|e| ClientError::Protocol {
+        loop {
+            // A daemon that refuses a request (an oversized frame) answers and closes while we
+            // are still writing: read its answer before reporting the broken connection.
+            let answered = self.connection.read_frame(&mut self.frame).await;
+            match (&written, answered) {
+                (_, Ok(true)) => {}
+                (Err(e), _) => {
+                    return Err(FrameError::from(io::Error::new(e.kind(), e.to_string())).into());
+                }
+                (Ok(()), Ok(false)) => return Err(ClientError::Closed),
+                (Ok(()), Err(e)) => return Err(e.into()),
+            }
+            let message = ServerMessage::parse(&self.frame).map_err(|e| ClientError::Protocol {
                 what: e.to_string(),
             })?;
-        match response.body {
-            ResponseBody::Error(err) => Err(err.into()),
-            ResponseBody::Result(_) if response.id != Some(Id::Number(id)) => {
-                Err(ClientError::Protocol {
-                    what: format!("reply to request {id} carries id {:?}", response.id),
-                })
-            }
-            ResponseBody::Result(result) => Ok(result),
+            let response = match message {
+                ServerMessage::Progress(progress) => {
+                    if progress.id == Id::Number(id) {
+                        on_progress(&progress);
+                    }
+                    continue;
+                }
+                ServerMessage::Reply(response) => response,
+            };
+            return match response.body {
+                ResponseBody::Error(err) => Err(err.into()),
+                ResponseBody::Result(_) if response.id != Some(Id::Number(id)) => {
+                    Err(ClientError::Protocol {
+                        what: format!("reply to request {id} carries id {:?}", response.id),
+                    })
+                }
+                ResponseBody::Result(result) => Ok(result),
+            };
         }
     }
 }

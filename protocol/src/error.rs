@@ -104,6 +104,18 @@ pub enum ErrorKind {
         /// The token's label or the name asked for.
         token: String,
     },
+    /// A file path given for a message cannot be used: it does not exist, is not a regular file,
+    /// cannot be read or written. Codes from 1020 on belong to moving large messages.
+    BadPath {
+        /// The parameter holding the path, e.g. `params.message.path`.
+        field: String,
+    },
+    /// The stream is not open on this connection: never opened, already closed, or opened by
+    /// another connection (streams belong to the connection that opened them).
+    UnknownStream {
+        /// The id the client sent.
+        stream: String,
+    },
     /// A kind this client does not know yet, sent by a newer daemon; the code and message still
     /// say what happened.
     #[serde(other)]
@@ -134,6 +146,8 @@ impl ErrorKind {
             Self::WrongPin { .. } => 1010,
             Self::PinLocked { .. } => 1011,
             Self::TokenNotPresent { .. } => 1012,
+            Self::BadPath { .. } => 1020,
+            Self::UnknownStream { .. } => 1021,
         }
     }
 
@@ -267,6 +281,10 @@ mod tests {
             ErrorKind::PinLocked { token: "t".into() },
             ErrorKind::DaemonUnavailable,
             ErrorKind::TokenNotPresent { token: "t".into() },
+            ErrorKind::BadPath {
+                field: "params.message.path".into(),
+            },
+            ErrorKind::UnknownStream { stream: "s".into() },
         ];
         let mut codes: Vec<i64> = kinds.iter().map(ErrorKind::code).collect();
         for kind in kinds {
@@ -277,7 +295,7 @@ mod tests {
         }
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), 20, "every kind has its own code");
+        assert_eq!(codes.len(), 22, "every kind has its own code");
     }
 
     #[test]

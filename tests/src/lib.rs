@@ -558,12 +558,14 @@ pub mod rpc {
         client
             .call::<smime::Sign>(&smime::SignParams {
                 message: message.to_vec().into(),
+                output: None,
+                progress: false,
                 key_id: None,
                 mode,
                 rsa_pss: false,
             })
             .await
-            .map(|result| result.message.into_inner())
+            .map(|result| result.message.into_inline().expect("an inline reply"))
     }
 
     /// Encrypts `message` to its addressees and the sender with the algorithm the daemon
@@ -572,12 +574,14 @@ pub mod rpc {
         client
             .call::<smime::Encrypt>(&smime::EncryptParams {
                 message: message.to_vec().into(),
+                output: None,
+                progress: false,
                 recipients: None,
                 content_encryption: None,
                 rsa_oaep: false,
             })
             .await
-            .map(|result| result.message.into_inner())
+            .map(|result| result.message.into_inline().expect("an inline reply"))
     }
 
     /// Signs `message` and encrypts the signed message (and, with `triple_wrap`, signs that
@@ -590,6 +594,8 @@ pub mod rpc {
         client
             .call::<smime::SignEncrypt>(&smime::SignEncryptParams {
                 message: message.to_vec().into(),
+                output: None,
+                progress: false,
                 key_id: None,
                 recipients: None,
                 content_encryption: None,
@@ -598,7 +604,7 @@ pub mod rpc {
                 rsa_oaep: false,
             })
             .await
-            .map(|result| result.message.into_inner())
+            .map(|result| result.message.into_inline().expect("an inline reply"))
     }
 
     async fn incoming<M>(client: &mut Client, message: &[u8]) -> Result<OpenedResult, ClientError>
@@ -608,6 +614,8 @@ pub mod rpc {
         client
             .call::<M>(&smime::IncomingParams {
                 message: message.to_vec().into(),
+                output: None,
+                progress: false,
             })
             .await
     }

@@ -428,7 +428,8 @@ async fn gpgsm_signatures_verify_with_us() {
         assert_eq!(signer.emails, vec![email.clone()]);
         assert_eq!(signer.key_algorithm, key_type);
         assert!(report.signing_time().is_some(), "gpgsm adds signingTime");
-        let text = String::from_utf8_lossy(opened.message.as_slice()).into_owned();
+        let text =
+            String::from_utf8_lossy(opened.message.inline().expect("an inline reply")).into_owned();
         assert!(text.contains("signed by gpgsm =E2=9C=93"), "{text}");
 
         let tampered = String::from_utf8(message)
@@ -551,7 +552,8 @@ async fn gpgsm_encryption_decrypts_with_us() {
             .await
             .unwrap_or_else(|e| panic!("{cipher:?}: {e}"));
         assert_eq!(only_encryption(&opened.layers), expected, "{cipher:?}");
-        let text = String::from_utf8_lossy(opened.message.as_slice()).into_owned();
+        let text =
+            String::from_utf8_lossy(opened.message.inline().expect("an inline reply")).into_owned();
         assert!(text.contains("For Ann's eyes only, from gpgsm."), "{text}");
         assert!(
             text.contains("Subject: secret"),

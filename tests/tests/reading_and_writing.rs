@@ -142,7 +142,7 @@ Content-Transfer-Encoding: base64\r\n\r\nd2hvLHdoZW4KYW5uLG1vbmRheQo=\r\n--b--\r
     let opened = decrypt(&mut client, &encrypted).await.unwrap();
     let shown = client
         .call::<mime::Display>(&mime::DisplayParams {
-            message: opened.message,
+            message: opened.message.into_inline().expect("inline").into(),
         })
         .await
         .unwrap();

@@ -87,7 +87,9 @@ async fn openssl_signatures_verify_with_us_and_the_signer_is_harvested() {
     let report = only_signature(&opened.layers);
     assert_eq!(report.verdict(), Verdict::Valid, "{report:?}");
     assert_eq!(report.signer().unwrap().emails, vec!["bob@example.com"]);
-    assert!(mime::body_text(opened.message.as_slice()).contains("from bob"));
+    assert!(
+        mime::body_text(opened.message.inline().expect("an inline reply")).contains("from bob")
+    );
 
     // Tampered body: the digest check names the change.
     let tampered = String::from_utf8(signed.clone())
@@ -152,6 +154,8 @@ async fn our_encryption_opens_with_openssl_and_the_sender_copy_with_us() {
         let encrypted = client
             .call::<smime::Encrypt>(&smime::EncryptParams {
                 message: MESSAGE.as_bytes().to_vec().into(),
+                output: None,
+                progress: false,
                 recipients: None,
                 content_encryption: Some(algorithm),
                 rsa_oaep: false,
@@ -159,7 +163,8 @@ async fn our_encryption_opens_with_openssl_and_the_sender_copy_with_us() {
             .await
             .unwrap()
             .message
-            .into_inner();
+            .into_inline()
+            .expect("an inline reply");
         let plain = world.pki.openssl_decrypt(&encrypted, "bob");
         assert!(
             String::from_utf8_lossy(&plain).contains("Gr=C3=BC=C3=9Fe from Ann."),
@@ -167,7 +172,10 @@ async fn our_encryption_opens_with_openssl_and_the_sender_copy_with_us() {
         );
         let opened = open(&mut client, &encrypted).await.unwrap();
         assert_eq!(only_encryption(&opened.layers), algorithm);
-        assert!(mime::body_text(opened.message.as_slice()).contains("Gr=C3=BC=C3=9Fe from Ann."));
+        assert!(
+            mime::body_text(opened.message.inline().expect("an inline reply"))
+                .contains("Gr=C3=BC=C3=9Fe from Ann.")
+        );
     }
 }
 
@@ -195,7 +203,8 @@ async fn openssl_encryption_to_us_decrypts() {
             .await
             .unwrap_or_else(|e| panic!("{cipher}: {e}"));
         assert!(
-            mime::body_text(opened.message.as_slice()).contains("secret for ann"),
+            mime::body_text(opened.message.inline().expect("an inline reply"))
+                .contains("secret for ann"),
             "{cipher}"
         );
     }
@@ -285,6 +294,8 @@ async fn rsa_pss_signatures_and_rsa_oaep_encryption_open_in_openssl() {
     let signed = client
         .call::<smime::Sign>(&smime::SignParams {
             message: MESSAGE.as_bytes().to_vec().into(),
+            output: None,
+            progress: false,
             key_id: None,
             mode: SignatureMode::Detached,
             rsa_pss: true,
@@ -292,7 +303,8 @@ async fn rsa_pss_signatures_and_rsa_oaep_encryption_open_in_openssl() {
         .await
         .unwrap()
         .message
-        .into_inner();
+        .into_inline()
+        .expect("an inline reply");
     let file = world.write("pss.eml", &signed);
     let content = world.pki.openssl_verify(&signed);
     assert!(String::from_utf8_lossy(&content).contains("Gr=C3=BC=C3=9Fe from Ann."));
@@ -304,6 +316,8 @@ async fn rsa_pss_signatures_and_rsa_oaep_encryption_open_in_openssl() {
     let encrypted = client
         .call::<smime::Encrypt>(&smime::EncryptParams {
             message: MESSAGE.as_bytes().to_vec().into(),
+            output: None,
+            progress: false,
             recipients: Some(vec!["bob@example.com".into()]),
             content_encryption: None,
             rsa_oaep: true,
@@ -311,7 +325,8 @@ async fn rsa_pss_signatures_and_rsa_oaep_encryption_open_in_openssl() {
         .await
         .unwrap()
         .message
-        .into_inner();
+        .into_inline()
+        .expect("an inline reply");
     let file = world.write("oaep.eml", &encrypted);
     let printed =
         String::from_utf8(world.openssl(&["cms", "-cmsout", "-print", "-in", &file])).unwrap();

@@ -119,7 +119,10 @@ async fn content_encryption_follows_harvested_capabilities() {
         only_encryption(&opened.layers),
         ContentEncryption::Aes256Gcm
     );
-    assert!(String::from_utf8_lossy(opened.message.as_slice()).contains("Dear Bob,"));
+    assert!(
+        String::from_utf8_lossy(opened.message.inline().expect("an inline reply"))
+            .contains("Dear Bob,")
+    );
 
     // What Ann learnt is kept across a restart of her daemon.
     drop(ann);
@@ -174,7 +177,8 @@ async fn triple_wrapped_messages_open_layer_by_layer() {
             "{which}"
         );
     }
-    let text = String::from_utf8_lossy(opened.message.as_slice()).into_owned();
+    let text =
+        String::from_utf8_lossy(opened.message.inline().expect("an inline reply")).into_owned();
     assert!(text.contains("Wrapped three times."), "{text}");
     assert!(text.starts_with("From: ann@example.com\r\n"), "{text}");
 
@@ -326,6 +330,8 @@ fn sign_request(message: &[u8]) -> Vec<u8> {
         "method": "smime.sign",
         "params": smime::SignParams {
             message: message.to_vec().into(),
+            output: None,
+            progress: false,
             key_id: None,
             mode: SignatureMode::Detached, rsa_pss: false },
     }))

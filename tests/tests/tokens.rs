@@ -209,7 +209,10 @@ async fn a_card_identity_signs_and_decrypts_after_login() {
         &["cms", "-encrypt", "-aes256", "-in", &inner, "carl.pem"],
     );
     let opened = decrypt(&mut client, &encrypted).await.unwrap();
-    assert!(String::from_utf8_lossy(opened.message.as_slice()).contains("for carl's card"));
+    assert!(
+        String::from_utf8_lossy(opened.message.inline().expect("an inline reply"))
+            .contains("for carl's card")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -7,6 +7,7 @@ pub mod key;
 pub mod mime;
 pub mod policy;
 pub mod smime;
+pub mod stream;
 pub mod token;
 
 use mailseal_protocol::{ErrorKind, RpcError};

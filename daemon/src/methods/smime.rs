@@ -14,33 +14,52 @@ use crate::smime::message::{
 use crate::smime::mime;
 use crate::smime::sign::Signer;
 use crate::state::Daemon;
+use crate::transfer::{Caller, deliver, files, read_payload};
 use const_oid::db::rfc5911;
 use mailseal_protocol::methods::smime::{
     ContentEncryption, EncryptParams, IncomingParams, Layer, MessageResult, OpenedResult,
     SignEncryptParams, SignParams, SignatureMode,
 };
+use mailseal_protocol::methods::transfer::{Delivered, Output, Payload};
 use mailseal_protocol::{ErrorKind, RpcError};
 use std::sync::Arc;
 use std::time::SystemTime;
 use x509_cert::Certificate;
 
 /// Signs with the chosen identity.
-pub async fn sign(daemon: Arc<Daemon>, params: SignParams) -> Result<MessageResult, RpcError> {
-    let message = params.message.into_inner();
+pub async fn sign(
+    daemon: Arc<Daemon>,
+    caller: Caller,
+    params: SignParams,
+) -> Result<MessageResult, RpcError> {
+    let message = take_input(
+        &caller,
+        params.message,
+        params.output.as_ref(),
+        params.progress,
+    )
+    .await?;
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
     let signed =
         blocking(move || sign_with(&identity, &key, &message, params.mode, params.rsa_pss)).await?;
     Ok(MessageResult {
-        message: signed.into(),
+        message: give_output(&caller, params.output, signed).await?,
     })
 }
 
 /// Encrypts to the recipients and the sender.
 pub async fn encrypt(
     daemon: Arc<Daemon>,
+    caller: Caller,
     params: EncryptParams,
 ) -> Result<MessageResult, RpcError> {
-    let message = params.message.into_inner();
+    let message = take_input(
+        &caller,
+        params.message,
+        params.output.as_ref(),
+        params.progress,
+    )
+    .await?;
     let plan = EncryptionPlan::new(
         &daemon,
         &message,
@@ -51,16 +70,23 @@ pub async fn encrypt(
     .await?;
     let encrypted = blocking(move || plan.run(&message)).await?;
     Ok(MessageResult {
-        message: encrypted.into(),
+        message: give_output(&caller, params.output, encrypted).await?,
     })
 }
 
 /// Signs, encrypts, and optionally signs again.
 pub async fn sign_encrypt(
     daemon: Arc<Daemon>,
+    caller: Caller,
     params: SignEncryptParams,
 ) -> Result<MessageResult, RpcError> {
-    let message = params.message.into_inner();
+    let message = take_input(
+        &caller,
+        params.message,
+        params.output.as_ref(),
+        params.progress,
+    )
+    .await?;
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
     let plan = EncryptionPlan::new(
         &daemon,
@@ -93,42 +119,108 @@ pub async fn sign_encrypt(
     })
     .await?;
     Ok(MessageResult {
-        message: wrapped.into(),
+        message: give_output(&caller, params.output, wrapped).await?,
     })
 }
 
 /// Decrypts an encrypted message (and reports any signature inside).
 pub async fn decrypt(
     daemon: Arc<Daemon>,
+    caller: Caller,
     params: IncomingParams,
 ) -> Result<OpenedResult, RpcError> {
-    let opened = open(daemon, params).await?;
-    match opened.layers.first() {
-        Some(Layer::Encrypted { .. }) => Ok(opened),
+    open_checked(daemon, caller, params, |layers| match layers.first() {
+        Some(Layer::Encrypted { .. }) => Ok(()),
         _ => Err(not_applicable("the message is not encrypted")),
-    }
+    })
+    .await
 }
 
 /// Verifies a signed message.
-pub async fn verify(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedResult, RpcError> {
-    let opened = open(daemon, params).await?;
-    if opened
-        .layers
-        .iter()
-        .any(|l| matches!(l, Layer::Signed { .. }))
-    {
-        Ok(opened)
-    } else {
-        Err(not_applicable("the message is not signed"))
+pub async fn verify(
+    daemon: Arc<Daemon>,
+    caller: Caller,
+    params: IncomingParams,
+) -> Result<OpenedResult, RpcError> {
+    open_checked(daemon, caller, params, |layers| {
+        if layers.iter().any(|l| matches!(l, Layer::Signed { .. })) {
+            Ok(())
+        } else {
+            Err(not_applicable("the message is not signed"))
+        }
+    })
+    .await
+}
+
+/// Takes every layer off and harvests signers' certificates.
+pub async fn open(
+    daemon: Arc<Daemon>,
+    caller: Caller,
+    params: IncomingParams,
+) -> Result<OpenedResult, RpcError> {
+    open_checked(daemon, caller, params, |_| Ok(())).await
+}
+
+/// Opens the message and delivers it only if `check` accepts its layers, so that a refused
+/// message writes no output file and opens no stream.
+async fn open_checked(
+    daemon: Arc<Daemon>,
+    caller: Caller,
+    params: IncomingParams,
+    check: impl FnOnce(&[Layer]) -> Result<(), RpcError>,
+) -> Result<OpenedResult, RpcError> {
+    let message = take_input(
+        &caller,
+        params.message,
+        params.output.as_ref(),
+        params.progress,
+    )
+    .await?;
+    let (inner, layers) = open_layers(daemon, message).await?;
+    check(&layers)?;
+    Ok(OpenedResult {
+        message: give_output(&caller, params.output, inner).await?,
+        layers,
+    })
+}
+
+/// Reads the request's message wherever it is, after checking that the output can be
+/// written, so that a bad output path fails before any work is done.
+async fn take_input(
+    caller: &Caller,
+    message: Payload,
+    output: Option<&Output>,
+    progress: bool,
+) -> Result<Vec<u8>, RpcError> {
+    if let Some(Output::Path(path)) = output {
+        files::check_output(path.as_path(), "params.output.path")?;
     }
+    let caller = caller.clone();
+    blocking(move || {
+        let mut reporter = caller.reporter(progress);
+        read_payload(&message, &caller.session, "params.message", &mut reporter)
+    })
+    .await
+}
+
+/// Puts the resulting message where the request's `output` asked.
+async fn give_output(
+    caller: &Caller,
+    output: Option<Output>,
+    message: Vec<u8>,
+) -> Result<Delivered, RpcError> {
+    let session = Arc::clone(&caller.session);
+    blocking(move || deliver(output.as_ref(), message, &session)).await
 }
 
 /// An own identity with its key when it is usable now.
 type IdentityWithKey = (OwnIdentity, Option<Arc<dyn PrivateKeyOps>>);
 
-/// Takes every layer off and harvests signers' certificates.
-pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedResult, RpcError> {
-    let message = params.message.into_inner();
+/// Takes every layer off `message` and harvests signers' certificates.
+async fn open_layers(
+    daemon: Arc<Daemon>,
+    message: Vec<u8>,
+) -> Result<(Vec<u8>, Vec<Layer>), RpcError> {
     let identities: Vec<IdentityWithKey> = daemon
         .own_identities()
         .into_iter()
@@ -186,10 +278,7 @@ pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedR
         Ok(())
     })
     .await?;
-    Ok(OpenedResult {
-        message: opened.message.into(),
-        layers: opened.layers,
-    })
+    Ok((opened.message, opened.layers))
 }
 
 fn not_applicable(why: &str) -> RpcError {

@@ -7,6 +7,8 @@
 
 use super::dispatch::dispatch;
 use crate::state::Daemon;
+use crate::transfer::Session;
+use crate::transfer::streams::{self, StreamTable};
 use interprocess::local_socket::tokio::prelude::*;
 use mailseal_protocol::{
     ErrorKind, FrameError, FrameReader, Request, Response, RpcError, write_frame,
@@ -24,11 +26,18 @@ pub const IN_FLIGHT_PER_CONNECTION: usize = 32;
 /// Serves one connection until the client hangs up or the daemon stops.
 pub async fn serve(stream: LocalSocketStream, daemon: Arc<Daemon>, shutdown: CancellationToken) {
     let (read_half, mut write_half) = tokio::io::split(stream);
-    let (replies, mut outgoing) = mpsc::channel::<Response>(IN_FLIGHT_PER_CONNECTION);
+    let (replies, mut outgoing) = mpsc::channel::<Vec<u8>>(IN_FLIGHT_PER_CONNECTION);
+    // The connection's streams and notifications; dropped, with every stream file, once the
+    // reader and every request task are done.
+    let session = Arc::new(Session::new(
+        StreamTable::new(streams::dir(&daemon.data_dir)),
+        replies.clone(),
+    ));
+    let reply_frame =
+        |reply: &Response| serde_json::to_vec(reply).expect("responses always serialize");
 
     let writer = async move {
-        while let Some(reply) = outgoing.recv().await {
-            let line = serde_json::to_vec(&reply).expect("responses always serialize");
+        while let Some(line) = outgoing.recv().await {
             if let Err(e) = write_frame(&mut write_half, &line).await {
                 tracing::debug!(error = %e, "client went away before its reply was written");
                 break;
@@ -59,7 +68,9 @@ pub async fn serve(stream: LocalSocketStream, daemon: Arc<Daemon>, shutdown: Can
                         ),
                     );
                     tracing::warn!(limit, "closing a connection that sent an oversized frame");
-                    let _ = replies.send(Response::error(None, error)).await;
+                    let _ = replies
+                        .send(reply_frame(&Response::error(None, error)))
+                        .await;
                     break;
                 }
                 Err(e) => {
@@ -75,22 +86,24 @@ pub async fn serve(stream: LocalSocketStream, daemon: Arc<Daemon>, shutdown: Can
                     let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
                         break;
                     };
-                    let (daemon, replies) = (Arc::clone(&daemon), replies.clone());
+                    let (daemon, session) = (Arc::clone(&daemon), Arc::clone(&session));
                     requests.spawn(async move {
-                        let reply = dispatch(daemon, request).await;
-                        let _ = replies.send(reply).await;
+                        let reply = dispatch(daemon, Arc::clone(&session), request).await;
+                        session.send(reply_frame(&reply)).await;
                         drop(slot);
                     });
                 }
                 Err((id, error)) => {
                     tracing::info!(kind = ?error.kind, "refused a malformed request: {}", error.message);
-                    let _ = replies.send(Response::error(id, error)).await;
+                    let _ = replies.send(reply_frame(&Response::error(id, error))).await;
                 }
             }
         }
         // Requests already read are finished and answered even when stopping.
         requests.close();
         requests.wait().await;
+        drop(replies);
+        drop(session);
     };
 
     tokio::join!(reader, writer);

@@ -2,7 +2,10 @@
 
 use crate::methods;
 use crate::state::Daemon;
-use mailseal_protocol::methods::{Method, cert, daemon, identity, key, mime, policy, smime, token};
+use crate::transfer::{Caller, Session};
+use mailseal_protocol::methods::{
+    Method, cert, daemon, identity, key, mime, policy, smime, stream, token,
+};
 use mailseal_protocol::{ErrorKind, Request, Response, RpcError};
 use serde_json::Value;
 use std::future::Future;
@@ -28,6 +31,10 @@ pub const METHODS: &[&str] = &[
     smime::Decrypt::NAME,
     smime::Verify::NAME,
     smime::Open::NAME,
+    stream::Open::NAME,
+    stream::Write::NAME,
+    stream::Read::NAME,
+    stream::Close::NAME,
     token::List::NAME,
     token::Login::NAME,
     token::Logout::NAME,
@@ -40,12 +47,16 @@ pub const METHODS: &[&str] = &[
 
 /// Answers one request.
 #[tracing::instrument(name = "request", skip_all, fields(id = %request.id, method = %request.method))]
-pub async fn dispatch(daemon: Arc<Daemon>, request: Request) -> Response {
+pub async fn dispatch(daemon: Arc<Daemon>, session: Arc<Session>, request: Request) -> Response {
     let Request {
         id, method, params, ..
     } = request;
     tracing::debug!("received");
-    let outcome = route(daemon, &method, params).await;
+    let caller = Caller {
+        session,
+        id: id.clone(),
+    };
+    let outcome = route(daemon, caller, &method, params).await;
     match outcome {
         Ok(result) => Response::result(id, result),
         Err(error) => {
@@ -55,7 +66,12 @@ pub async fn dispatch(daemon: Arc<Daemon>, request: Request) -> Response {
     }
 }
 
-async fn route(daemon: Arc<Daemon>, method: &str, params: Value) -> Result<Value, RpcError> {
+async fn route(
+    daemon: Arc<Daemon>,
+    caller: Caller,
+    method: &str,
+    params: Value,
+) -> Result<Value, RpcError> {
     match method {
         daemon::Hello::NAME => {
             call::<daemon::Hello, _, _>(daemon, params, methods::daemon::hello).await
@@ -85,20 +101,42 @@ async fn route(daemon: Arc<Daemon>, method: &str, params: Value) -> Result<Value
             call::<cert::Remove, _, _>(daemon, params, methods::cert::remove).await
         }
         cert::Find::NAME => call::<cert::Find, _, _>(daemon, params, methods::cert::find).await,
-        smime::Sign::NAME => call::<smime::Sign, _, _>(daemon, params, methods::smime::sign).await,
+        smime::Sign::NAME => {
+            call_as::<smime::Sign, _, _>(daemon, caller, params, methods::smime::sign).await
+        }
         smime::Encrypt::NAME => {
-            call::<smime::Encrypt, _, _>(daemon, params, methods::smime::encrypt).await
+            call_as::<smime::Encrypt, _, _>(daemon, caller, params, methods::smime::encrypt).await
         }
         smime::SignEncrypt::NAME => {
-            call::<smime::SignEncrypt, _, _>(daemon, params, methods::smime::sign_encrypt).await
+            call_as::<smime::SignEncrypt, _, _>(
+                daemon,
+                caller,
+                params,
+                methods::smime::sign_encrypt,
+            )
+            .await
         }
         smime::Decrypt::NAME => {
-            call::<smime::Decrypt, _, _>(daemon, params, methods::smime::decrypt).await
+            call_as::<smime::Decrypt, _, _>(daemon, caller, params, methods::smime::decrypt).await
         }
         smime::Verify::NAME => {
-            call::<smime::Verify, _, _>(daemon, params, methods::smime::verify).await
+            call_as::<smime::Verify, _, _>(daemon, caller, params, methods::smime::verify).await
         }
-        smime::Open::NAME => call::<smime::Open, _, _>(daemon, params, methods::smime::open).await,
+        smime::Open::NAME => {
+            call_as::<smime::Open, _, _>(daemon, caller, params, methods::smime::open).await
+        }
+        stream::Open::NAME => {
+            call_as::<stream::Open, _, _>(daemon, caller, params, methods::stream::open).await
+        }
+        stream::Write::NAME => {
+            call_as::<stream::Write, _, _>(daemon, caller, params, methods::stream::write).await
+        }
+        stream::Read::NAME => {
+            call_as::<stream::Read, _, _>(daemon, caller, params, methods::stream::read).await
+        }
+        stream::Close::NAME => {
+            call_as::<stream::Close, _, _>(daemon, caller, params, methods::stream::close).await
+        }
         token::List::NAME => call::<token::List, _, _>(daemon, params, methods::token::list).await,
         token::Login::NAME => {
             call::<token::Login, _, _>(daemon, params, methods::token::login).await
@@ -135,7 +173,27 @@ where
     Fut: Future<Output = Result<M::Result, RpcError>>,
 {
     let params = decode_params::<M::Params>(params)?;
-    let result = handler(daemon, params).await?;
+    encode_result(handler(daemon, params).await?)
+}
+
+/// [`call`] for handlers that need the connection: its streams, or the request's id for
+/// progress notifications.
+async fn call_as<M, F, Fut>(
+    daemon: Arc<Daemon>,
+    caller: Caller,
+    params: Value,
+    handler: F,
+) -> Result<Value, RpcError>
+where
+    M: Method,
+    F: FnOnce(Arc<Daemon>, Caller, M::Params) -> Fut,
+    Fut: Future<Output = Result<M::Result, RpcError>>,
+{
+    let params = decode_params::<M::Params>(params)?;
+    encode_result(handler(daemon, caller, params).await?)
+}
+
+fn encode_result<R: serde::Serialize>(result: R) -> Result<Value, RpcError> {
     serde_json::to_value(result).map_err(|e| {
         RpcError::new(
             ErrorKind::Internal,

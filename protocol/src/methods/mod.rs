@@ -16,7 +16,9 @@ pub mod policy;
 pub mod report;
 mod shared;
 pub mod smime;
+pub mod stream;
 pub mod token;
+pub mod transfer;
 
 pub use shared::{CertificateInfo, KeyLocation, KeyState};
 

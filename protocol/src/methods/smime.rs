@@ -1,11 +1,13 @@
 //! `smime.*`: signing, encrypting, verifying and decrypting whole MIME messages (RFC 8551).
 //!
-//! Every method takes a complete RFC 5322 message as a mail client has it (headers and body,
-//! base64 on the wire) and returns a complete message.
+//! Every method takes a complete RFC 5322 message as a mail client has it (headers and body)
+//! and returns a complete message. The message travels inline as base64, by file path or
+//! through a stream (see [`super::transfer`]); `output` says where the result goes, and
+//! `progress` asks for `progress` notifications before the reply.
 
 use super::Method;
 use super::report::SignatureReport;
-use crate::Base64Bytes;
+use super::transfer::{Delivered, Output, Payload};
 use serde::{Deserialize, Serialize};
 
 /// How a signed message is shaped.
@@ -52,7 +54,13 @@ pub struct Sign;
 #[serde(deny_unknown_fields)]
 pub struct SignParams {
     /// The message to sign.
-    pub message: Base64Bytes,
+    pub message: Payload,
+    /// Where the resulting message goes; default: inline in the reply.
+    #[serde(default)]
+    pub output: Option<Output>,
+    /// Send `progress` notifications (bytes done of total) before the reply.
+    #[serde(default)]
+    pub progress: bool,
     /// The identity to sign with; default: the one for the From address.
     #[serde(default)]
     pub key_id: Option<String>,
@@ -68,7 +76,7 @@ pub struct SignParams {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MessageResult {
     /// The resulting message, ready to send.
-    pub message: Base64Bytes,
+    pub message: Delivered,
 }
 
 impl Method for Sign {
@@ -96,7 +104,13 @@ pub struct Encrypt;
 #[serde(deny_unknown_fields)]
 pub struct EncryptParams {
     /// The message to encrypt.
-    pub message: Base64Bytes,
+    pub message: Payload,
+    /// Where the resulting message goes; default: inline in the reply.
+    #[serde(default)]
+    pub output: Option<Output>,
+    /// Send `progress` notifications (bytes done of total) before the reply.
+    #[serde(default)]
+    pub progress: bool,
     /// Recipient addresses; default: To, Cc and Bcc of the message.
     #[serde(default)]
     pub recipients: Option<Vec<String>>,
@@ -131,7 +145,13 @@ pub struct SignEncrypt;
 #[serde(deny_unknown_fields)]
 pub struct SignEncryptParams {
     /// The message.
-    pub message: Base64Bytes,
+    pub message: Payload,
+    /// Where the resulting message goes; default: inline in the reply.
+    #[serde(default)]
+    pub output: Option<Output>,
+    /// Send `progress` notifications (bytes done of total) before the reply.
+    #[serde(default)]
+    pub progress: bool,
     /// The identity to sign with; default: the one for the From address.
     #[serde(default)]
     pub key_id: Option<String>,
@@ -173,7 +193,13 @@ pub struct Decrypt;
 #[serde(deny_unknown_fields)]
 pub struct IncomingParams {
     /// The message as received.
-    pub message: Base64Bytes,
+    pub message: Payload,
+    /// Where the resulting message goes; default: inline in the reply.
+    #[serde(default)]
+    pub output: Option<Output>,
+    /// Send `progress` notifications (bytes done of total) before the reply.
+    #[serde(default)]
+    pub progress: bool,
 }
 
 /// One layer of protection taken off a message, outermost first.
@@ -201,7 +227,7 @@ pub enum Layer {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpenedResult {
     /// The innermost message, as the user should see it (outer headers kept).
-    pub message: Base64Bytes,
+    pub message: Delivered,
     /// The layers taken off, outermost first.
     pub layers: Vec<Layer>,
 }

@@ -1,0 +1,63 @@
+//! Progress of one request, sent as `progress` notifications when the client asked.
+//!
+//! Progress counts the bytes of the input the engine has taken in. Notifications are sent at
+//! most every [`STEP`] bytes (and at the start and end), so a huge message costs a few hundred
+//! small frames, not one per read.
+
+use super::Session;
+use mailseal_protocol::{Id, Progress};
+use std::sync::Arc;
+
+/// The least progress worth a notification.
+pub const STEP: u64 = 4 << 20;
+
+/// Tells one client how far one of its requests has got; silent when the client did not ask.
+#[derive(Debug)]
+pub struct Reporter {
+    target: Option<(Arc<Session>, Id)>,
+    done: u64,
+    total: u64,
+    reported: u64,
+}
+
+impl Reporter {
+    /// A reporter for request `id`; `wanted` is the request's `progress` parameter.
+    pub fn new(session: &Arc<Session>, id: &Id, wanted: bool) -> Self {
+        Self {
+            target: wanted.then(|| (Arc::clone(session), id.clone())),
+            done: 0,
+            total: 0,
+            reported: 0,
+        }
+    }
+
+    /// Starts counting towards `total` bytes.
+    pub fn start(&mut self, total: u64) {
+        self.total = total;
+        self.done = 0;
+        self.reported = 0;
+        self.send();
+    }
+
+    /// `bytes` more of the input were taken in.
+    pub fn advance(&mut self, bytes: u64) {
+        self.done = (self.done + bytes).min(self.total);
+        if self.done - self.reported >= STEP || self.done == self.total {
+            self.reported = self.done;
+            self.send();
+        }
+    }
+
+    fn send(&self) {
+        if let Some((session, id)) = &self.target {
+            session.offer(
+                Progress {
+                    id: id.clone(),
+                    done: self.done,
+                    total: self.total,
+                }
+                .to_frame(),
+            );
+        }
+    }
+}

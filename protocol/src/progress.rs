@@ -1,0 +1,101 @@
+//! Progress notifications: how far a long request has got, sent before its reply to clients
+//! that asked with `"progress": true`.
+//!
+//! ```text
+//! ← {"jsonrpc":"2.0","method":"progress","params":{"id":7,"done":8388608,"total":1073741824}}
+//! ```
+//! A JSON-RPC 2.0 notification (no `id` of its own); `params.id` is the id of the request it is
+//! about, so a client with requests in flight knows which one moved.
+
+use crate::message::{Id, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The method name of progress notifications.
+pub const PROGRESS: &str = "progress";
+
+/// Bytes done of total for one request; `done` never decreases and never exceeds `total`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The request this is about.
+    pub id: Id,
+    /// Bytes of the input processed so far.
+    pub done: u64,
+    /// Bytes of the input in all.
+    pub total: u64,
+}
+
+#[derive(Serialize)]
+struct WireNotification<'a> {
+    jsonrpc: &'static str,
+    method: &'static str,
+    params: &'a Progress,
+}
+
+impl Progress {
+    /// The notification as one frame (without the line end).
+    pub fn to_frame(&self) -> Vec<u8> {
+        serde_json::to_vec(&WireNotification {
+            jsonrpc: "2.0",
+            method: PROGRESS,
+            params: self,
+        })
+        .expect("progress always serializes")
+    }
+}
+
+/// Anything the daemon sends on a connection: a reply, or a notification before one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    /// The reply to a request.
+    Reply(Response),
+    /// Progress of a request still running.
+    Progress(Progress),
+}
+
+impl ServerMessage {
+    /// Reads one frame from the daemon in a single pass.
+    pub fn parse(frame: &[u8]) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Incoming {
+            method: Option<String>,
+            params: Option<Value>,
+        }
+        // A reply never has "method"; reading only these two fields skips the (possibly large)
+        // result without building it, and the reply is parsed once more only then.
+        let peek: Incoming = serde_json::from_slice(frame)?;
+        match (peek.method.as_deref(), peek.params) {
+            (Some(PROGRESS), Some(params)) => Ok(Self::Progress(serde_json::from_value(params)?)),
+            _ => Ok(Self::Reply(serde_json::from_slice(frame)?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn progress_is_a_notification_about_a_request() {
+        let progress = Progress {
+            id: Id::Number(7),
+            done: 1,
+            total: 2,
+        };
+        let frame = progress.to_frame();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&frame).unwrap(),
+            json!({"jsonrpc":"2.0","method":"progress","params":{"id":7,"done":1,"total":2}})
+        );
+        assert_eq!(
+            ServerMessage::parse(&frame).unwrap(),
+            ServerMessage::Progress(progress)
+        );
+        let reply = br#"{"jsonrpc":"2.0","id":7,"result":{}}"#;
+        assert_eq!(
+            ServerMessage::parse(reply).unwrap(),
+            ServerMessage::Reply(Response::result(Id::Number(7), json!({})))
+        );
+    }
+}

@@ -1,0 +1,520 @@
+//! Messages larger than a frame, end to end through the real daemon: by file path, through
+//! `stream.*` chunks, with progress notifications, and from the CLI; every result checked by
+//! the real `openssl cms`.
+//!
+//! The daemon runs with a 64 KiB frame limit so that "larger than a frame" is quick to test.
+
+use mailseal_protocol::methods::report::Verdict;
+use mailseal_protocol::methods::smime::{self, ContentEncryption, SignatureMode};
+use mailseal_protocol::methods::stream;
+use mailseal_protocol::methods::transfer::{AbsolutePath, Delivered, Output, Payload, StreamId};
+use mailseal_protocol::methods::{Empty, Method, daemon};
+use mailseal_protocol::{Client, ErrorKind, Progress};
+use mailseal_tests::rpc::{only_encryption, only_signature};
+use mailseal_tests::{Pki, TestDaemon, daemon_error, openssl};
+use std::path::{Path, PathBuf};
+
+const FRAME: usize = 64 * 1024;
+
+/// A message of about `size` bytes from Ann to Bob: 7-bit text lines, so that it is sent as it
+/// is and every line can be found again.
+fn message(size: usize) -> Vec<u8> {
+    let mut text = b"From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: big\r\nContent-Type: text/plain\r\n\r\n".to_vec();
+    let mut line = 0;
+    while text.len() < size {
+        text.extend_from_slice(format!("line {line:08} of a large message\r\n").as_bytes());
+        line += 1;
+    }
+    text
+}
+
+/// Ann owns the daemon (RSA); Bob (P-256) is a correspondent whose key only OpenSSL has.
+struct World {
+    pki: Pki,
+    daemon: TestDaemon,
+}
+
+impl World {
+    async fn new() -> (Self, Client) {
+        let pki = Pki::new();
+        pki.user("ann", "ann@example.com", "rsa:2048");
+        pki.user("bob", "bob@example.com", "ec");
+        let config = format!("{}max_frame_bytes = {FRAME}\n", pki.trust_config());
+        let (daemon, client) = pki.daemon_with(&config, &["ann"], &["bob"]).await;
+        (Self { pki, daemon }, client)
+    }
+
+    /// An absolute path in the PKI's directory (where OpenSSL runs).
+    fn path(&self, name: &str) -> PathBuf {
+        self.pki.dir().join(name)
+    }
+
+    fn openssl(&self, args: &[&str]) -> Vec<u8> {
+        openssl(self.pki.dir(), args)
+    }
+
+    /// The stream files the daemon holds right now.
+    fn stream_files(&self) -> usize {
+        std::fs::read_dir(self.daemon.data_dir().join("streams")).map_or(0, |dir| dir.count())
+    }
+}
+
+fn abs(path: &Path) -> AbsolutePath {
+    AbsolutePath::new(path).unwrap()
+}
+
+fn by_path(path: &Path) -> Payload {
+    Payload::Path(abs(path))
+}
+
+fn to_path(path: &Path) -> Option<Output> {
+    Some(Output::Path(abs(path)))
+}
+
+fn encrypt_params(message: Payload, output: Option<Output>) -> smime::EncryptParams {
+    smime::EncryptParams {
+        message,
+        output,
+        progress: false,
+        recipients: None,
+        content_encryption: Some(ContentEncryption::Aes256Gcm),
+        rsa_oaep: false,
+    }
+}
+
+fn incoming(message: Payload, output: Option<Output>) -> smime::IncomingParams {
+    smime::IncomingParams {
+        message,
+        output,
+        progress: false,
+    }
+}
+
+/// Files in `dir`, to show that a failed request left nothing behind.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn messages_larger_than_a_frame_go_by_path_both_ways_with_openssl() {
+    let (world, mut client) = World::new().await;
+    let plain = message(4 * FRAME);
+    std::fs::write(world.path("plain.eml"), &plain).unwrap();
+
+    // Inline, the message cannot even be sent.
+    let too_big = daemon_error(
+        client
+            .call::<smime::Encrypt>(&encrypt_params(plain.clone().into(), None))
+            .await,
+    );
+    assert_eq!(
+        too_big.kind,
+        ErrorKind::FrameTooLarge {
+            limit: FRAME as u64
+        }
+    );
+    let mut client = world.daemon.client().await;
+
+    // Encrypted by path to a file: Bob reads it with OpenSSL.
+    let result = client
+        .call::<smime::Encrypt>(&encrypt_params(
+            by_path(&world.path("plain.eml")),
+            to_path(&world.path("sealed.eml")),
+        ))
+        .await
+        .unwrap();
+    let sealed = std::fs::read(world.path("sealed.eml")).unwrap();
+    assert_eq!(
+        result.message,
+        Delivered::Path {
+            path: abs(&world.path("sealed.eml")),
+            bytes: sealed.len() as u64
+        }
+    );
+    let read_by_bob = world.pki.openssl_decrypt(&sealed, "bob");
+    assert!(read_by_bob.ends_with(b"of a large message\r\n"));
+    assert!(read_by_bob.len() > 4 * FRAME - 200, "{}", read_by_bob.len());
+
+    // And we decrypt it by path again.
+    let opened = client
+        .call::<smime::Decrypt>(&incoming(
+            by_path(&world.path("sealed.eml")),
+            to_path(&world.path("opened.eml")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        only_encryption(&opened.layers),
+        ContentEncryption::Aes256Gcm
+    );
+    let text = std::fs::read(world.path("opened.eml")).unwrap();
+    assert!(text.starts_with(b"From: Ann <ann@example.com>\r\n"));
+    assert!(text.ends_with(&plain[plain.len() - 40..]));
+
+    // OpenSSL encrypts a large message to Ann; we decrypt it by path.
+    let inner = world.path("inner.txt");
+    std::fs::write(&inner, &plain[plain.len() - 3 * FRAME..]).unwrap();
+    let from_openssl = world.openssl(&[
+        "cms",
+        "-encrypt",
+        "-aes-256-cbc",
+        "-in",
+        "inner.txt",
+        "-to",
+        "ann@example.com",
+        "-subject",
+        "from bob",
+        "ann.pem",
+    ]);
+    std::fs::write(world.path("from-openssl.eml"), &from_openssl).unwrap();
+    let opened = client
+        .call::<smime::Decrypt>(&incoming(
+            by_path(&world.path("from-openssl.eml")),
+            to_path(&world.path("from-openssl-opened.eml")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        only_encryption(&opened.layers),
+        ContentEncryption::Aes256Cbc
+    );
+    let text = std::fs::read(world.path("from-openssl-opened.eml")).unwrap();
+    assert!(text.ends_with(&plain[plain.len() - 40..]));
+
+    // Signed by path: OpenSSL verifies the large signed message...
+    let signed = client
+        .call::<smime::Sign>(&smime::SignParams {
+            message: by_path(&world.path("plain.eml")),
+            output: to_path(&world.path("signed.eml")),
+            progress: false,
+            key_id: None,
+            mode: SignatureMode::Opaque,
+            rsa_pss: false,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(signed.message, Delivered::Path { .. }));
+    let content = world
+        .pki
+        .openssl_verify(&std::fs::read(world.path("signed.eml")).unwrap());
+    assert!(content.ends_with(&plain[plain.len() - 40..]));
+
+    // ...and we verify OpenSSL's large signature by path.
+    let from_bob = world.openssl(&[
+        "cms",
+        "-sign",
+        "-in",
+        "inner.txt",
+        "-signer",
+        "bob.pem",
+        "-inkey",
+        "bob.key",
+        "-certfile",
+        "ca.pem",
+        "-from",
+        "bob@example.com",
+        "-to",
+        "ann@example.com",
+        "-subject",
+        "signed by bob",
+    ]);
+    std::fs::write(world.path("from-bob.eml"), &from_bob).unwrap();
+    let verified = client
+        .call::<smime::Verify>(&incoming(
+            by_path(&world.path("from-bob.eml")),
+            to_path(&world.path("from-bob-opened.eml")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(only_signature(&verified.layers).verdict(), Verdict::Valid);
+}
+
+#[tokio::test]
+async fn bad_paths_are_refused_and_a_failure_leaves_no_file() {
+    let (world, mut client) = World::new().await;
+    std::fs::write(world.path("plain.eml"), message(1000)).unwrap();
+    let out_dir = world.path("out");
+    std::fs::create_dir(&out_dir).unwrap();
+
+    let cases: [(Payload, Option<Output>, &str); 4] = [
+        (
+            by_path(&world.path("missing.eml")),
+            None,
+            "params.message.path",
+        ),
+        (by_path(&out_dir), None, "params.message.path"),
+        (
+            by_path(&world.path("plain.eml")),
+            to_path(&world.path("no/such/dir/sealed.eml")),
+            "params.output.path",
+        ),
+        (
+            by_path(&world.path("plain.eml")),
+            to_path(&out_dir),
+            "params.output.path",
+        ),
+    ];
+    for (message, output, field) in cases {
+        let err = daemon_error(
+            client
+                .call::<smime::Encrypt>(&encrypt_params(message, output))
+                .await,
+        );
+        assert_eq!(
+            err.kind,
+            ErrorKind::BadPath {
+                field: field.into()
+            },
+            "{err:?}"
+        );
+    }
+
+    // A relative path is refused as it is read, before any file is looked at.
+    let err = daemon_error(
+        client
+            .request(
+                smime::Encrypt::NAME,
+                serde_json::json!({"message": {"path": "plain.eml"}}),
+            )
+            .await,
+    );
+    assert_eq!(err.kind, ErrorKind::bad_input("params.message"));
+
+    // Decrypting a message that is not encrypted fails after reading it: no output file, no
+    // temporary file in the output's directory.
+    let err = daemon_error(
+        client
+            .call::<smime::Decrypt>(&incoming(
+                by_path(&world.path("plain.eml")),
+                to_path(&out_dir.join("opened.eml")),
+            ))
+            .await,
+    );
+    assert_eq!(err.kind, ErrorKind::bad_input("params.message"));
+    assert!(names(&out_dir).is_empty(), "{:?}", names(&out_dir));
+
+    // The daemon keeps serving.
+    client
+        .call::<daemon::Ping>(&daemon::PingParams { delay_ms: 0 })
+        .await
+        .unwrap();
+}
+
+/// Writes `data` into a new stream in chunks that fit the frame limit.
+async fn upload(client: &mut Client, data: &[u8]) -> StreamId {
+    let opened = client.call::<stream::Open>(&Empty {}).await.unwrap();
+    assert_eq!(opened.max_chunk_bytes, 720 * 1024);
+    let mut written = 0;
+    for chunk in data.chunks(FRAME / 2) {
+        written = client
+            .call::<stream::Write>(&stream::WriteParams {
+                stream: opened.stream.clone(),
+                data: chunk.to_vec().into(),
+            })
+            .await
+            .unwrap()
+            .bytes;
+    }
+    assert_eq!(written, data.len() as u64);
+    opened.stream
+}
+
+/// Reads a whole stream in chunks that fit the frame limit.
+async fn download(client: &mut Client, id: &StreamId) -> Vec<u8> {
+    let mut data = Vec::new();
+    loop {
+        let chunk = client
+            .call::<stream::Read>(&stream::ReadParams {
+                stream: id.clone(),
+                offset: data.len() as u64,
+                length: Some((FRAME / 2) as u64),
+            })
+            .await
+            .unwrap();
+        data.extend_from_slice(chunk.data.as_slice());
+        if chunk.eof {
+            return data;
+        }
+    }
+}
+
+#[tokio::test]
+async fn streams_carry_large_messages_and_belong_to_their_connection() {
+    let (world, mut client) = World::new().await;
+    let plain = message(3 * FRAME);
+    let input = upload(&mut client, &plain).await;
+
+    let sealed = client
+        .call::<smime::Encrypt>(&encrypt_params(
+            Payload::Stream(input.clone()),
+            Some(Output::Stream),
+        ))
+        .await
+        .unwrap();
+    let Delivered::Stream {
+        stream: output,
+        bytes,
+    } = sealed.message
+    else {
+        panic!("expected a stream, got {:?}", sealed.message);
+    };
+    let encrypted = download(&mut client, &output).await;
+    assert_eq!(encrypted.len() as u64, bytes);
+    let read_by_bob = world.pki.openssl_decrypt(&encrypted, "bob");
+    assert!(read_by_bob.ends_with(&plain[plain.len() - 40..]));
+
+    // Decrypted from the output stream into another stream.
+    let opened = client
+        .call::<smime::Decrypt>(&incoming(
+            Payload::Stream(output.clone()),
+            Some(Output::Stream),
+        ))
+        .await
+        .unwrap();
+    let Delivered::Stream {
+        stream: decrypted, ..
+    } = opened.message
+    else {
+        panic!("expected a stream");
+    };
+    let text = download(&mut client, &decrypted).await;
+    assert!(text.ends_with(&plain[plain.len() - 40..]));
+    assert_eq!(world.stream_files(), 3);
+
+    // Another connection can neither read, write nor close them.
+    let mut other = world.daemon.client().await;
+    let err = daemon_error(
+        other
+            .call::<stream::Read>(&stream::ReadParams {
+                stream: input.clone(),
+                offset: 0,
+                length: None,
+            })
+            .await,
+    );
+    assert_eq!(
+        err.kind,
+        ErrorKind::UnknownStream {
+            stream: input.to_string()
+        }
+    );
+    let err = daemon_error(
+        other
+            .call::<stream::Close>(&stream::CloseParams {
+                stream: input.clone(),
+            })
+            .await,
+    );
+    assert!(matches!(err.kind, ErrorKind::UnknownStream { .. }));
+    let err = daemon_error(
+        other
+            .call::<smime::Decrypt>(&incoming(Payload::Stream(output.clone()), None))
+            .await,
+    );
+    assert!(matches!(err.kind, ErrorKind::UnknownStream { .. }));
+
+    // Closed streams are gone; the rest go when the connection ends.
+    let closed = client
+        .call::<stream::Close>(&stream::CloseParams {
+            stream: input.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(closed.bytes, plain.len() as u64);
+    let err = daemon_error(
+        client
+            .call::<stream::Write>(&stream::WriteParams {
+                stream: input,
+                data: b"more".to_vec().into(),
+            })
+            .await,
+    );
+    assert!(matches!(err.kind, ErrorKind::UnknownStream { .. }));
+    assert_eq!(world.stream_files(), 2);
+    drop(client);
+    // The daemon notices the hang-up; the other connection's ping comes back after it.
+    for _ in 0..100 {
+        if world.stream_files() == 0 {
+            break;
+        }
+        other
+            .call::<daemon::Ping>(&daemon::PingParams { delay_ms: 20 })
+            .await
+            .unwrap();
+    }
+    assert_eq!(world.stream_files(), 0, "streams outlived their connection");
+}
+
+#[tokio::test]
+async fn progress_notifications_count_up_to_the_total() {
+    let (world, mut client) = World::new().await;
+    let plain = message(10 << 20);
+    std::fs::write(world.path("plain.eml"), &plain).unwrap();
+    let mut params = encrypt_params(
+        by_path(&world.path("plain.eml")),
+        to_path(&world.path("sealed.eml")),
+    );
+    params.progress = true;
+    let mut seen: Vec<Progress> = Vec::new();
+    client
+        .call_with_progress::<smime::Encrypt>(&params, |p| seen.push(p.clone()))
+        .await
+        .unwrap();
+    assert!(seen.len() >= 2, "{seen:?}");
+    for pair in seen.windows(2) {
+        assert!(pair[0].done <= pair[1].done, "{seen:?}");
+    }
+    for p in &seen {
+        assert_eq!(p.total, plain.len() as u64);
+        assert!(p.done <= p.total);
+    }
+    assert_eq!(seen.last().unwrap().done, plain.len() as u64);
+
+    // Without asking, none come.
+    params.progress = false;
+    let mut none = 0;
+    client
+        .call_with_progress::<smime::Encrypt>(&params, |_| none += 1)
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+}
+
+#[tokio::test]
+async fn the_cli_passes_files_by_path() {
+    let (world, _client) = World::new().await;
+    let plain = message(2 * FRAME);
+    std::fs::write(world.path("plain.eml"), &plain).unwrap();
+    let sealed = world.path("sealed.eml");
+    let out = world.daemon.cli(&[
+        "encrypt",
+        world.path("plain.eml").to_str().unwrap(),
+        "-o",
+        sealed.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let read_by_bob = world
+        .pki
+        .openssl_decrypt(&std::fs::read(&sealed).unwrap(), "bob");
+    assert!(read_by_bob.ends_with(&plain[plain.len() - 40..]));
+
+    let out = world.daemon.cli(&["decrypt", sealed.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.ends_with(&plain[plain.len() - 40..]));
+    let layers = String::from_utf8_lossy(&out.stderr);
+    assert!(layers.contains("encrypted"), "{layers}");
+}
