@@ -3,5 +3,6 @@
 pub mod describe;
 pub mod directory;
 pub mod find;
+pub mod name_constraints;
 pub mod path;
 pub mod store;
