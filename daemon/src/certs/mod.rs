@@ -5,4 +5,5 @@ pub mod directory;
 pub mod find;
 pub mod name_constraints;
 pub mod path;
+pub mod revocation;
 pub mod store;

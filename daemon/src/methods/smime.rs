@@ -155,6 +155,7 @@ pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedR
         let context = OpenContext {
             own_keys: &own_keys,
             anchors: &worker.anchors,
+            revocation: &worker.revocation,
             known_certs: &known_certs,
             now: SystemTime::now(),
         };

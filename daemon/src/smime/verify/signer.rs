@@ -98,16 +98,18 @@ pub(super) fn check(raw: &Any, cx: &Context<'_>) -> (SignatureReport, Option<Har
         Err(reason) => fail(CheckName::Signature, reason.clone()),
     };
     let key = KeyKind::of(cert.tbs_certificate().subject_public_key_info()).ok();
+    let (chain, path) = checks::chain(cert, cx.certificates, cx.input.anchors, cx.input.now);
     let report_checks = vec![
         signature,
         digest,
-        checks::chain(cert, cx.certificates, cx.input.anchors, cx.input.now),
+        chain,
         checks::validity_at_signing(cert, signing_time),
         checks::validity_now(cert, cx.input.now),
         checks::key_usage(cert),
         checks::extended_key_usage(cert),
         checks::address(cert, cx.input.from),
         checks::algorithms(&hashes, key),
+        checks::revocation(cx.input.revocation, &path, cx.input.now),
     ];
     let harvest = Harvest {
         certificate: cert.clone(),
@@ -154,6 +156,7 @@ fn unchecked(
         .map(not_checked),
     );
     list.push(algorithms);
+    list.push(not_checked(CheckName::Revocation));
     SignatureReport::new(None, signing_time, list)
 }
 
