@@ -171,7 +171,11 @@ impl<'a> Search<'a> {
         };
         let issuer_name = child.tbs_certificate().issuer();
         let anchors = self.anchors.iter().map(|c| (c, true));
-        let others = self.intermediates.iter().map(|c| (c, false));
+        // Self-issued certificates (an untrusted root sent along with a cross-certificate
+        // for it) last: through them a path only gets longer.
+        let (roots, others): (Vec<&Certificate>, Vec<&Certificate>) =
+            self.intermediates.iter().partition(|c| self_issued(c));
+        let others = others.into_iter().chain(roots).map(|c| (c, false));
         let mut named = false;
         for (candidate, is_anchor) in anchors.chain(others) {
             if candidate.tbs_certificate().subject() != issuer_name
@@ -204,7 +208,9 @@ impl<'a> Search<'a> {
             chain.pop();
         }
         if !named {
-            let reason = if chain.len() == 1 {
+            let reason = if chain.len() > 1 && self_issued(child) {
+                format!("{} is a root certificate that is not trusted", name(child))
+            } else if chain.len() == 1 {
                 format!("issuer {issuer_name} is not a trusted CA, nor known")
             } else {
                 format!(

@@ -89,8 +89,35 @@ pub fn fetch(
         if answer.len() > limit {
             return Err(format!("{server} sent more than {max_body} bytes"));
         }
+        // Servers that keep the connection open despite `Connection: close` (openssl ocsp)
+        // have said everything once the announced length has arrived.
+        if announced_length_arrived(&answer) {
+            break;
+        }
     }
     parse_response(&answer, &server, max_body)
+}
+
+/// Whether `answer` holds a complete header block with a Content-Length and that many body
+/// bytes.
+fn announced_length_arrived(answer: &[u8]) -> bool {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&answer[..end]);
+    header(&head, "Content-Length")
+        .and_then(|length| length.parse::<usize>().ok())
+        .is_some_and(|length| answer.len() - (end + 4) >= length)
+}
+
+/// The value of the header `name` in the header block `head` (status line first).
+fn header(head: &str, name: &str) -> Option<String> {
+    head.split("\r\n").skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
 }
 
 /// `http://host[:port]/path` taken apart; anything else is refused.
@@ -151,14 +178,7 @@ fn parse_response(answer: &[u8], server: &str, max_body: usize) -> Result<Vec<u8
     if code != "200" {
         return Err(format!("{server} answered '{status}'"));
     }
-    let header = |name: &str| {
-        head.split("\r\n").skip(1).find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| value.trim().to_owned())
-        })
-    };
+    let header = |name: &str| header(head, name);
     if header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         return dechunk(body, server, max_body);
     }
