@@ -227,3 +227,76 @@ impl Revocation {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smime::verify::test_pki::{Key, Pki};
+
+    /// Root → user, neither naming a CRL or responder: nothing can be asked.
+    fn unpublished() -> (Pki, Vec<Certificate>) {
+        let pki = Pki::new();
+        let root = pki.root("root", "/CN=Root");
+        let user = pki.user("user", "root", Key::P256, "u@example.com");
+        (pki, vec![user, root])
+    }
+
+    fn checker(policy: RevocationPolicy) -> Revocation {
+        Revocation::new(policy, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn what_cannot_be_asked_is_up_to_the_policy() {
+        let (_pki, chain) = unpublished();
+        let now = SystemTime::now();
+        let why = "'CN=user' names no CRL distribution point or OCSP responder";
+        assert_eq!(
+            checker(RevocationPolicy::SoftFail).judge(Ok(&chain), now),
+            Judgement::NotChecked(why.into())
+        );
+        assert_eq!(
+            checker(RevocationPolicy::HardFail).judge(Ok(&chain), now),
+            Judgement::Unavailable(why.into())
+        );
+        assert_eq!(
+            checker(RevocationPolicy::Off).judge(Ok(&chain), now),
+            Judgement::NotChecked("revocation checking is off".into())
+        );
+        assert_eq!(
+            checker(RevocationPolicy::HardFail).judge(Err("issuer unknown"), now),
+            Judgement::Unavailable("no valid path to a trust anchor (issuer unknown)".into())
+        );
+        let anchor = &chain[1..];
+        assert_eq!(
+            checker(RevocationPolicy::HardFail).judge(Ok(anchor), now),
+            Judgement::Good("the certificate is itself a trust anchor".into())
+        );
+    }
+
+    #[test]
+    fn a_dead_server_costs_one_timeout_per_half_minute() {
+        let (pki, _) = unpublished();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let ext = format!(
+            "subjectAltName=email:d@example.com\n\
+             crlDistributionPoints=URI:http://127.0.0.1:{port}/root.crl\n"
+        );
+        let user = pki.certify("dp", Some("root"), Key::P256, "/CN=dp", 30, &ext);
+        let chain = [user, pki.cert("root")];
+        let revocation = checker(RevocationPolicy::SoftFail);
+        let now = SystemTime::now();
+        let refused = format!("CRL server 127.0.0.1:{port} refused the connection");
+        assert_eq!(
+            revocation.judge(Ok(&chain), now),
+            Judgement::NotChecked(refused.clone())
+        );
+        // Remembered: a server listening now is not asked again within the half minute.
+        let _listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        assert_eq!(
+            revocation.judge(Ok(&chain), now + Duration::from_secs(10)),
+            Judgement::NotChecked(refused)
+        );
+    }
+}
