@@ -11,7 +11,7 @@ use mailseal_protocol::methods::key;
 use mailseal_protocol::methods::report::{CheckName, Outcome, SignatureReport, Verdict};
 use mailseal_protocol::{Client, Secret};
 use mailseal_tests::rpc::{check, encrypt, only_signature, verify};
-use mailseal_tests::{TestDaemon, daemon_error, openssl};
+use mailseal_tests::{TestDaemon, daemon_error, mime, openssl};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -285,6 +285,20 @@ impl World {
     /// A message from `email` signed with `name`'s key by `openssl cms`, carrying the
     /// certificates `chain` (files) for the path.
     fn signed(&self, name: &str, email: &str, chain: &[&str]) -> Vec<u8> {
+        self.sign(name, email, chain, &[])
+    }
+
+    /// As [`Self::signed`], the signature also carrying Inter's CRL (RFC 5652 `crls`), which
+    /// `openssl cms -sign` (3.0) cannot add: it is put in by hand, as it is not signed over.
+    fn signed_with_crl(&self, name: &str, email: &str, chain: &[&str]) -> Vec<u8> {
+        let signed = self.sign(name, email, chain, &["-crlfeol"]);
+        let (entity, signature) = mime::split_multipart_signed(&signed);
+        let crl = std::fs::read(self.path("inter.crl")).unwrap();
+        let headers = format!("From: {email}\r\nTo: ann@example.com\r\nSubject: matrix\r\n");
+        mime::multipart_signed(&headers, &entity, &with_crl(&signature, &crl), "sha-256")
+    }
+
+    fn sign(&self, name: &str, email: &str, chain: &[&str], extra: &[&str]) -> Vec<u8> {
         let bundle: String = chain
             .iter()
             .map(|file| std::fs::read_to_string(self.path(file)).unwrap())
@@ -316,6 +330,7 @@ impl World {
         if !chain.is_empty() {
             args.extend(["-certfile", "chain.pem"]);
         }
+        args.extend(extra);
         self.openssl(&args)
     }
 
@@ -335,6 +350,68 @@ impl Drop for World {
             let _ = responder.wait();
         }
     }
+}
+
+/// The ContentInfo `der` (SignedData, definite lengths) with `crl` added as its `crls`
+/// field, just before signerInfos.
+fn with_crl(der: &[u8], crl: &[u8]) -> Vec<u8> {
+    let info = children(body(der));
+    let signed_data = body(body(info[1]));
+    let mut fields = children(signed_data);
+    let crls = tlv(0xA1, crl);
+    fields.insert(fields.len() - 1, &crls);
+    let signed_data = tlv(0x30, &fields.concat());
+    tlv(0x30, &[info[0], &tlv(0xA0, &signed_data)].concat())
+}
+
+/// The header length and the body length of the DER element at the start of `der`.
+fn header(der: &[u8]) -> (usize, usize) {
+    match der[1] {
+        short if short < 0x80 => (2, usize::from(short)),
+        long => {
+            let n = usize::from(long & 0x7f);
+            let length = der[2..2 + n]
+                .iter()
+                .fold(0, |acc, b| (acc << 8) | usize::from(*b));
+            (2 + n, length)
+        }
+    }
+}
+
+/// The contents of the DER element at the start of `der`.
+fn body(der: &[u8]) -> &[u8] {
+    let (head, length) = header(der);
+    &der[head..head + length]
+}
+
+/// The whole elements (tag, length, contents) in `contents`, in order.
+fn children(mut contents: &[u8]) -> Vec<&[u8]> {
+    let mut elements = Vec::new();
+    while !contents.is_empty() {
+        let (head, length) = header(contents);
+        elements.push(&contents[..head + length]);
+        contents = &contents[head + length..];
+    }
+    elements
+}
+
+/// A DER element with `tag` around `contents`.
+fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let length = contents.len();
+    let mut out = vec![tag];
+    if length < 0x80 {
+        out.push(length as u8);
+    } else {
+        let bytes: Vec<u8> = length
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
 }
 
 /// A port free a moment ago, for `openssl ocsp -port`, which takes no port 0.
@@ -473,6 +550,21 @@ async fn the_signature_matrix() {
         Published::Nowhere,
     );
     world.user("inter", "hung", "hung@example.com", MAIL, Published::Silent);
+    world.user(
+        "inter",
+        "carried",
+        "carried@example.com",
+        MAIL,
+        Published::Nowhere,
+    );
+    world.user(
+        "inter",
+        "kept",
+        "kept@example.com",
+        MAIL,
+        Published::Nowhere,
+    );
+    world.revoke("inter", "carried");
     world.revoke("inter", "crlrevoked");
     world.revoke("inter", "ocsprevoked");
     for ca in ["rootA", "inter", "limited"] {
@@ -604,6 +696,29 @@ async fn the_signature_matrix() {
     assert!(
         good.starts_with(&format!("{responder} says good")),
         "{good}"
+    );
+
+    // A certificate naming no CRL or responder, judged by the CRL its message carries.
+    let with_crl =
+        |name: &str| world.signed_with_crl(name, &format!("{name}@example.com"), &via_inter);
+    let carried = report(&mut client, &with_crl("carried")).await;
+    assert_fails(
+        "revoked by a carried CRL",
+        &carried,
+        CheckName::Revocation,
+        "revoked on ",
+    );
+    let reason = &check(&carried, CheckName::Revocation).reason;
+    assert!(
+        reason.ends_with("reason: keyCompromise (CRL of 'CN=Inter' from the message)"),
+        "{reason}"
+    );
+    let kept = report(&mut client, &with_crl("kept")).await;
+    assert_valid("not on the carried CRL", &kept);
+    let reason = &check(&kept, CheckName::Revocation).reason;
+    assert!(
+        reason.starts_with("not on the CRL of 'CN=Inter' from the message"),
+        "{reason}"
     );
 
     let hung = report(&mut client, &signed("hung", &via_inter)).await;

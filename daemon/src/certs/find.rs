@@ -227,7 +227,7 @@ async fn revoked_or_not(
                         Outcome::Pass => Ok(found.chain.as_slice()),
                         _ => Err(found.reason.as_str()),
                     };
-                    candidate.verdict = match worker.revocation.judge(chain, now) {
+                    candidate.verdict = match worker.revocation.judge(chain, &[], now) {
                         Judgement::Good(_) => Verdict::Usable(format!("{how}, not revoked")),
                         Judgement::NotChecked(why) => {
                             Verdict::Usable(format!("{how}; revocation not checked: {why}"))

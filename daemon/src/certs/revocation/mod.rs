@@ -1,7 +1,8 @@
 //! Revocation (RFC 5280 §6.3, RFC 6960): whether a CA has withdrawn a certificate on a path,
-//! asked of the OCSP responders the certificate names first (one small signed answer about
-//! exactly this certificate) and then of its CRL distribution points (a whole list, but one
-//! that serves every certificate of that CA until its nextUpdate). Answers are cached until
+//! learned in this order: from a current CRL of its issuer that the message carries (no
+//! network needed), from the OCSP responders the certificate names (one small signed answer
+//! about exactly this certificate), then from its CRL distribution points (a whole list, but
+//! one that serves every certificate of that CA until its nextUpdate). Answers are cached until
 //! their nextUpdate, failures for 30 seconds; every request has the configured timeout and a
 //! size cap.
 //!
@@ -11,8 +12,7 @@
 //! asked, so a default start needs no network only as far as certificates name no responder.
 //! A revoked certificate is refused under every policy but `off`.
 //!
-//! Not done: CRLs carried in CMS messages or kept in a local directory, delta and indirect
-//! CRLs, an on-disk cache (answers are cached in memory for the daemon's lifetime).
+//! Not done: CRLs kept in a local directory, delta and indirect CRLs, an on-disk cache (answers are cached in memory for the daemon's lifetime).
 
 mod cache;
 mod crl;
@@ -82,15 +82,21 @@ impl Revocation {
         }
     }
 
-    /// Judges a path (leaf first, trust anchor last) at `now`; `path` is `Err` with the
-    /// reason when no valid path was found, and then nothing can be asked.
-    pub fn judge(&self, path: Result<&[Certificate], &str>, now: SystemTime) -> Judgement {
+    /// Judges a path (leaf first, trust anchor last) at `now`, with the CRLs a message
+    /// `carried`; `path` is `Err` with the reason when no valid path was found, and then
+    /// nothing can be asked.
+    pub fn judge(
+        &self,
+        path: Result<&[Certificate], &str>,
+        carried: &[CertificateList],
+        now: SystemTime,
+    ) -> Judgement {
         if self.policy == RevocationPolicy::Off {
             return Judgement::NotChecked("revocation checking is off".into());
         }
         let status = path
             .map_err(|why| format!("no valid path to a trust anchor ({why})"))
-            .and_then(|chain| self.check_path(chain, now));
+            .and_then(|chain| self.check_path(chain, carried, now));
         match (status, self.policy) {
             (Ok(Status::Good(how)), _) => Judgement::Good(how),
             (Ok(Status::Revoked(why)), _) => Judgement::Revoked(why),
@@ -101,7 +107,12 @@ impl Revocation {
 
     /// The status of every certificate on `chain` but the trust anchor, each asked of its
     /// issuer's responders; the first revoked one wins, then the first that cannot be told.
-    fn check_path(&self, chain: &[Certificate], now: SystemTime) -> Result<Status, String> {
+    fn check_path(
+        &self,
+        chain: &[Certificate],
+        carried: &[CertificateList],
+        now: SystemTime,
+    ) -> Result<Status, String> {
         if chain.len() < 2 {
             return Ok(Status::Good(
                 "the certificate is itself a trust anchor".into(),
@@ -116,7 +127,7 @@ impl Revocation {
             } else {
                 format!("CA certificate {}: ", name(cert))
             };
-            match self.status(cert, issuer, now) {
+            match self.status(cert, issuer, carried, now) {
                 Ok(Status::Revoked(why)) => return Ok(Status::Revoked(format!("{whose}{why}"))),
                 Ok(Status::Good(how)) => good.push(format!("{whose}{how}")),
                 Err(why) => {
@@ -130,13 +141,24 @@ impl Revocation {
         }
     }
 
-    /// The status of `cert` from OCSP, else from CRLs.
+    /// The status of `cert` from a carried CRL, else OCSP, else its CRL distribution points.
     fn status(
         &self,
         cert: &Certificate,
         issuer: &Certificate,
+        carried: &[CertificateList],
         now: SystemTime,
     ) -> Result<Status, String> {
+        let by_issuer = carried
+            .iter()
+            .filter(|list| &list.tbs_cert_list.issuer == cert.tbs_certificate().issuer());
+        for list in by_issuer {
+            // A carried CRL that does not check out (stale, forged) is passed over: the
+            // sender chose it, so it only ever saves a request.
+            if let Ok(status) = crl::status(list, "the message", cert, issuer, now) {
+                return Ok(status);
+            }
+        }
         let mut errors = Vec::new();
         for url in ocsp::responders(cert) {
             match self.ocsp_status(cert, issuer, &url, now) {
@@ -251,24 +273,24 @@ mod tests {
         let now = SystemTime::now();
         let why = "'CN=user' names no CRL distribution point or OCSP responder";
         assert_eq!(
-            checker(RevocationPolicy::SoftFail).judge(Ok(&chain), now),
+            checker(RevocationPolicy::SoftFail).judge(Ok(&chain), &[], now),
             Judgement::NotChecked(why.into())
         );
         assert_eq!(
-            checker(RevocationPolicy::HardFail).judge(Ok(&chain), now),
+            checker(RevocationPolicy::HardFail).judge(Ok(&chain), &[], now),
             Judgement::Unavailable(why.into())
         );
         assert_eq!(
-            checker(RevocationPolicy::Off).judge(Ok(&chain), now),
+            checker(RevocationPolicy::Off).judge(Ok(&chain), &[], now),
             Judgement::NotChecked("revocation checking is off".into())
         );
         assert_eq!(
-            checker(RevocationPolicy::HardFail).judge(Err("issuer unknown"), now),
+            checker(RevocationPolicy::HardFail).judge(Err("issuer unknown"), &[], now),
             Judgement::Unavailable("no valid path to a trust anchor (issuer unknown)".into())
         );
         let anchor = &chain[1..];
         assert_eq!(
-            checker(RevocationPolicy::HardFail).judge(Ok(anchor), now),
+            checker(RevocationPolicy::HardFail).judge(Ok(anchor), &[], now),
             Judgement::Good("the certificate is itself a trust anchor".into())
         );
     }
@@ -289,13 +311,13 @@ mod tests {
         let now = SystemTime::now();
         let refused = format!("CRL server 127.0.0.1:{port} refused the connection");
         assert_eq!(
-            revocation.judge(Ok(&chain), now),
+            revocation.judge(Ok(&chain), &[], now),
             Judgement::NotChecked(refused.clone())
         );
         // Remembered: a server listening now is not asked again within the half minute.
         let _listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
         assert_eq!(
-            revocation.judge(Ok(&chain), now + Duration::from_secs(10)),
+            revocation.judge(Ok(&chain), &[], now + Duration::from_secs(10)),
             Judgement::NotChecked(refused)
         );
     }

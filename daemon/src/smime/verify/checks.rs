@@ -13,6 +13,7 @@ use const_oid::db::rfc5912;
 use mailseal_protocol::methods::report::{Check, CheckName, Outcome};
 use std::time::SystemTime;
 use x509_cert::Certificate;
+use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
 use x509_cert::time::Time;
 
@@ -43,6 +44,7 @@ pub(super) fn chain(
 pub(super) fn revocation(
     revocation: &Revocation,
     path: &path::PathResult,
+    carried: &[CertificateList],
     now: SystemTime,
 ) -> Check {
     let found = match path.outcome {
@@ -50,7 +52,7 @@ pub(super) fn revocation(
         _ => Err(path.reason.as_str()),
     };
     let name = CheckName::Revocation;
-    match revocation.judge(found, now) {
+    match revocation.judge(found, carried, now) {
         Judgement::Good(how) => check(name, Outcome::Pass, how),
         Judgement::Revoked(why) => check(name, Outcome::Fail, why),
         Judgement::NotChecked(why) => check(name, Outcome::NotChecked, why),

@@ -124,6 +124,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, VerifyError> {
         content: &content,
         content_type: message.content_type,
         certificates: &certificates,
+        crls: &message.crls,
     };
     let mut reports = Vec::with_capacity(message.signer_infos.len());
     let mut signers = Vec::new();

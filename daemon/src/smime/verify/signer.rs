@@ -17,6 +17,7 @@ use der::{Any, Encode};
 use mailseal_protocol::methods::report::{Check, CheckName, Outcome, SignatureReport};
 use x509_cert::Certificate;
 use x509_cert::attr::Attributes;
+use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::time::Time;
 
@@ -31,6 +32,8 @@ pub(super) struct Context<'a> {
     /// The message's certificates first, then the known ones: where signers and
     /// intermediates are looked for.
     pub certificates: &'a [Certificate],
+    /// The CRLs the message carries.
+    pub crls: &'a [CertificateList],
 }
 
 /// Checks one raw SignerInfo; the harvest is there when the signer's certificate was found.
@@ -109,7 +112,7 @@ pub(super) fn check(raw: &Any, cx: &Context<'_>) -> (SignatureReport, Option<Har
         checks::extended_key_usage(cert),
         checks::address(cert, cx.input.from),
         checks::algorithms(&hashes, key),
-        checks::revocation(cx.input.revocation, &path, cx.input.now),
+        checks::revocation(cx.input.revocation, &path, cx.crls, cx.input.now),
     ];
     let harvest = Harvest {
         certificate: cert.clone(),
