@@ -332,6 +332,7 @@ pub fn describe_layers(result: &OpenedResult) -> String {
                             Outcome::Pass => "ok  ",
                             Outcome::Fail => "FAIL",
                             Outcome::Unknown => "??  ",
+                            Outcome::NotChecked => "--  ",
                         };
                         text.push_str(&format!(
                             "  [{mark}] {}: {}\n",

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 /// trusted_ca_files = ["/etc/mailseal/company-ca.pem"]
 /// pkcs11_modules = ["/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"]
 /// pin_cache_seconds = 600
+/// revocation = "soft-fail"
+/// revocation_timeout_seconds = 5
 ///
 /// [directory]
 /// url = "ldaps://ldap.example.com"
@@ -59,8 +61,31 @@ pub struct Config {
     /// The company directory to look recipients' certificates up in; none by default, so
     /// that a default start needs no network.
     pub directory: Option<DirectoryConfig>,
+    /// What to do about revocation (CRLs, OCSP) of signers' and recipients' certificates.
+    pub revocation: RevocationPolicy,
+    /// How long one CRL download or OCSP request may take before it counts as failed, so
+    /// that a dead responder never holds up a request much longer.
+    pub revocation_timeout_seconds: u64,
     /// What mail clients offer when a message is written (`policy.compose`).
     pub compose: ComposeConfig,
+}
+
+/// How revocation is checked (RFC 5280 §6.3, RFC 6960), set by `revocation` in the
+/// configuration; the company policy decides it like every other key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevocationPolicy {
+    /// Checked; when no answer can be had (no CRL distribution point or OCSP responder, a
+    /// responder down) the report says "not checked" and why, and the signature may still be
+    /// valid. The default, as in most S/MIME clients: a company CA without OCSP must not make
+    /// every signature invalid.
+    #[default]
+    SoftFail,
+    /// Checked, and a certificate whose status cannot be learned counts as failed: no
+    /// signature is valid and no recipient usable without a fresh "good".
+    HardFail,
+    /// Not checked at all (no network access for it); reported as not checked.
+    Off,
 }
 
 /// The `[compose]` section: the Sign and Encrypt defaults every add-on offers, and what the
@@ -216,6 +241,8 @@ impl Default for Config {
             pin_cache_seconds: 600,
             expiry_warning_days: 30,
             directory: None,
+            revocation: RevocationPolicy::default(),
+            revocation_timeout_seconds: 5,
             compose: ComposeConfig::default(),
         }
     }
@@ -319,6 +346,9 @@ impl Config {
         if self.max_connections == 0 {
             return Err("max_connections must be at least 1".into());
         }
+        if !(1..=60).contains(&self.revocation_timeout_seconds) {
+            return Err("revocation_timeout_seconds must be between 1 and 60".into());
+        }
         if let Some(bad) = self.compose.encrypt_required_domains.iter().find(|d| {
             let d = d.trim_start_matches('.');
             d.is_empty() || d.contains(['@', ' ', '/']) || !d.contains('.')
@@ -383,6 +413,25 @@ mod tests {
         );
         let err = parse("max_frame_bytes = 10\n").unwrap_err();
         assert!(err.contains("max_frame_bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_revocation_policy() {
+        assert_eq!(parse("").unwrap().revocation, RevocationPolicy::SoftFail);
+        let config = parse("revocation = \"hard-fail\"\nrevocation_timeout_seconds = 2\n").unwrap();
+        assert_eq!(config.revocation, RevocationPolicy::HardFail);
+        assert_eq!(config.revocation_timeout_seconds, 2);
+        assert_eq!(
+            parse("revocation = \"off\"\n").unwrap().revocation,
+            RevocationPolicy::Off
+        );
+        let err = parse("revocation = \"sometimes\"\n").unwrap_err();
+        assert!(
+            err.contains("revocation") && err.contains("line 1"),
+            "{err}"
+        );
+        let err = parse("revocation_timeout_seconds = 0\n").unwrap_err();
+        assert!(err.contains("revocation_timeout_seconds"), "{err}");
     }
 
     #[test]

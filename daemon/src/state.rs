@@ -2,6 +2,7 @@
 
 use crate::certs::describe::parse_certificates;
 use crate::certs::directory::Directory;
+use crate::certs::revocation::Revocation;
 use crate::certs::store::CertStore;
 use crate::config::Config;
 use crate::keys::backend::PrivateKeyOps;
@@ -35,6 +36,8 @@ pub struct Daemon {
     pub anchors: Vec<Certificate>,
     /// The company directory, when `[directory]` configures one.
     pub directory: Option<Directory>,
+    /// Revocation checking for signers and recipients, with its caches.
+    pub revocation: Revocation,
     /// When the daemon started, for `daemon.status`.
     pub started: Instant,
 }
@@ -77,6 +80,10 @@ impl Daemon {
             ),
             anchors,
             directory,
+            revocation: Revocation::new(
+                config.revocation,
+                Duration::from_secs(config.revocation_timeout_seconds),
+            ),
             started: Instant::now(),
             data_dir,
             config,

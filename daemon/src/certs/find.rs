@@ -9,14 +9,21 @@
 //! §4.4.2). Of the usable ones the one valid longest wins (a renewed certificate over the one
 //! it replaces); on a tie, own identities before stored certificates before the directory's.
 //!
-//! Path validation and revocation are not judged here yet; they belong in [`judge`], as
-//! further reasons to reject.
+//! Then revocation ([`revoked_or_not`]): each usable candidate's path to a trust anchor is
+//! built from the stored certificates and checked under the configured policy; a revoked
+//! certificate is rejected ("revoked: …"), and so is one whose status cannot be learned under
+//! `hard-fail`; under `soft-fail` and `off` the reason says it was not checked and why. A
+//! path that does not reach a trust anchor is not in itself a reason to reject: people
+//! exchange certificates from CAs the company does not know.
 
 use super::describe::{Fingerprint, Period, emails, key_algorithm, named_curve, period};
+use super::path;
+use super::revocation::Judgement;
 use super::store::Origin;
 use crate::state::Daemon;
 use const_oid::db::{rfc5912, rfc8410};
 use mailseal_protocol::methods::cert::{CertSource, DirectoryStatus};
+use mailseal_protocol::methods::report::Outcome;
 use std::cmp::Reverse;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -135,7 +142,7 @@ pub async fn find(daemon: &Arc<Daemon>, address: &str, now: SystemTime) -> Findi
             },
         },
     };
-    let candidates = judge_all(gathered, &address, now);
+    let candidates = revoked_or_not(daemon, judge_all(gathered, &address, now), now).await;
     let new: Vec<Certificate> = candidates
         .iter()
         .filter(|c| c.source == CertSource::Directory && c.verdict.is_usable())
@@ -193,6 +200,54 @@ fn judge_all(
     });
     usable.extend(rejected);
     usable
+}
+
+/// Checks the revocation of the usable candidates (on a blocking worker: it may ask OCSP
+/// responders and CRL servers) and turns revoked ones, or under hard-fail ones that cannot be
+/// checked, into rejected ones, which then go after the usable ones.
+async fn revoked_or_not(
+    daemon: &Arc<Daemon>,
+    candidates: Vec<Candidate>,
+    now: SystemTime,
+) -> Vec<Candidate> {
+    let worker = Arc::clone(daemon);
+    let checked = tokio::task::spawn_blocking(move || {
+        let intermediates = worker.certs.list(None);
+        let (usable, rejected): (Vec<Candidate>, Vec<Candidate>) = candidates
+            .into_iter()
+            .map(|mut candidate| {
+                if let Verdict::Usable(how) = &candidate.verdict {
+                    let found = path::validate(
+                        &candidate.certificate,
+                        &intermediates,
+                        &worker.anchors,
+                        now,
+                    );
+                    let chain = match found.outcome {
+                        Outcome::Pass => Ok(found.chain.as_slice()),
+                        _ => Err(found.reason.as_str()),
+                    };
+                    candidate.verdict = match worker.revocation.judge(chain, &[], now) {
+                        Judgement::Good(_) => Verdict::Usable(format!("{how}, not revoked")),
+                        Judgement::NotChecked(why) => {
+                            Verdict::Usable(format!("{how}; revocation not checked: {why}"))
+                        }
+                        Judgement::Revoked(why) => Verdict::Rejected(format!("revoked: {why}")),
+                        Judgement::Unavailable(why) => Verdict::Rejected(format!(
+                            "revocation could not be checked (the policy is hard-fail): {why}"
+                        )),
+                    };
+                }
+                candidate
+            })
+            .partition(|c| c.verdict.is_usable());
+        usable.into_iter().chain(rejected).collect()
+    })
+    .await;
+    checked.unwrap_or_else(|error| {
+        tracing::warn!(error = %error, "revocation checking of recipients failed");
+        Vec::new()
+    })
 }
 
 /// Stores what the directory gave, so that it serves when the directory cannot be reached; a

@@ -3,5 +3,7 @@
 pub mod describe;
 pub mod directory;
 pub mod find;
+pub mod name_constraints;
 pub mod path;
+pub mod revocation;
 pub mod store;

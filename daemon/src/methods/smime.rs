@@ -247,6 +247,7 @@ async fn open_layers(
         let context = OpenContext {
             own_keys: &own_keys,
             anchors: &worker.anchors,
+            revocation: &worker.revocation,
             known_certs: &known_certs,
             now: SystemTime::now(),
         };

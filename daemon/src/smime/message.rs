@@ -8,6 +8,7 @@ use super::envelope::{self, EnvelopeError, OwnKey, Recipient};
 use super::mime::{self, Entity, MimeError};
 use super::sign::{self, SignError, Signer};
 use super::verify::{self, Harvest, VerifyError, VerifyInput};
+use crate::certs::revocation::Revocation;
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc6268;
 use der::Decode;
@@ -86,6 +87,8 @@ pub struct OpenContext<'a> {
     pub own_keys: &'a [OwnKey<'a>],
     /// Trust anchors.
     pub anchors: &'a [Certificate],
+    /// The revocation checker with the configured policy.
+    pub revocation: &'a Revocation,
     /// Certificates we know besides those in the message.
     pub known_certs: &'a [Certificate],
     /// The time to check validity at.
@@ -142,6 +145,7 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
             detached_content,
             from: &from,
             anchors: context.anchors,
+            revocation: context.revocation,
             known_certs: context.known_certs,
             now: context.now,
         })

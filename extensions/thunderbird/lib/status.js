@@ -36,7 +36,7 @@ export function describe(result) {
         const who = report.signer?.emails?.join(", ") || "an unknown signer";
         details.push(`Signature by ${who}: ${report.verdict}`);
         for (const check of report.checks) {
-          const mark = check.outcome === "pass" ? "✔" : check.outcome === "fail" ? "✘" : "?";
+          const mark = { pass: "✔", fail: "✘", not_checked: "–" }[check.outcome] ?? "?";
           details.push(`  ${mark} ${CHECK_WORDS[check.name] ?? check.name}: ${check.reason}`);
         }
         if (worst === null || rank[report.verdict] > rank[worst.verdict]) {

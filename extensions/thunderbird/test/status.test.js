@@ -32,6 +32,14 @@ test("an invalid signature names the check that failed", () => {
   assert.ok(status.details.some((line) => line.includes("✘ message unchanged: changed")));
 });
 
+test("a revocation left unchecked under soft-fail is shown as such, not as passed", () => {
+  const status = describe({
+    layers: [{ kind: "signed", mode: "detached", signatures: [report("valid", [check("signature", "pass"), check("revocation", "not_checked", "no CRL distribution point or OCSP responder")])] }],
+  });
+  assert.equal(status.level, "valid");
+  assert.ok(status.details.includes("  – certificate not revoked: no CRL distribution point or OCSP responder"), status.details);
+});
+
 test("plain mail and errors", () => {
   assert.equal(describe({ layers: [] }).level, "none");
   assert.match(describeError({ kind: "pin_required", data: { token: "Ann's card" }, message: "" }), /Ann's card/);

@@ -56,8 +56,26 @@ pub enum Outcome {
     Pass,
     /// It failed.
     Fail,
-    /// It could not be decided (e.g. revocation not checked); never counts as a pass.
+    /// It could not be decided; never counts as a pass.
     Unknown,
+    /// Deliberately not checked, by the company's policy: only the `revocation` check may be
+    /// `not_checked` (revocation `off`, or `soft-fail` when no CRL or OCSP answer could be had),
+    /// and then the verdict may still be `valid`, as with S/MIME clients that soft-fail. The
+    /// reason says why (e.g. "responder 127.0.0.1:8080 timed out"). On any other check it
+    /// counts as `unknown`, so that no other check can be skipped into a `valid` verdict.
+    NotChecked,
+}
+
+impl Check {
+    /// Whether this check allows a `valid` verdict: it passed, or it is the revocation
+    /// check that the policy let go unchecked.
+    pub fn allows_valid(&self) -> bool {
+        match self.outcome {
+            Outcome::Pass => true,
+            Outcome::NotChecked => self.name == CheckName::Revocation,
+            Outcome::Fail | Outcome::Unknown => false,
+        }
+    }
 }
 
 /// A check with its outcome and the reason in words.
@@ -121,7 +139,8 @@ impl TryFrom<SignatureReportFields> for SignatureReport {
 
 impl SignatureReport {
     /// A report over `checks`; its verdict is `valid` only if there is at least one check and
-    /// all passed.
+    /// each passed (or is a revocation check the policy let go unchecked, see
+    /// [`Outcome::NotChecked`]).
     pub fn new(
         signer: Option<CertificateInfo>,
         signing_time: Option<String>,
@@ -129,7 +148,7 @@ impl SignatureReport {
     ) -> Self {
         let verdict = if checks.iter().any(|c| c.outcome == Outcome::Fail) || checks.is_empty() {
             Verdict::Invalid
-        } else if checks.iter().any(|c| c.outcome == Outcome::Unknown) {
+        } else if !checks.iter().all(Check::allows_valid) {
             Verdict::Unknown
         } else {
             Verdict::Valid
@@ -215,5 +234,27 @@ mod tests {
         );
         json["verdict"] = "valid".into();
         assert!(serde_json::from_value::<SignatureReport>(json).is_err());
+    }
+
+    #[test]
+    fn only_revocation_may_go_unchecked_into_a_valid_verdict() {
+        let pass = check(CheckName::Signature, Outcome::Pass);
+        let soft = check(CheckName::Revocation, Outcome::NotChecked);
+        let report = SignatureReport::new(None, None, vec![pass.clone(), soft.clone()]);
+        assert_eq!(report.verdict(), Verdict::Valid);
+        assert_eq!(
+            serde_json::to_value(&report).unwrap()["checks"][1]["outcome"],
+            "not_checked"
+        );
+        let skipped = check(CheckName::Chain, Outcome::NotChecked);
+        assert_eq!(
+            SignatureReport::new(None, None, vec![pass.clone(), skipped]).verdict(),
+            Verdict::Unknown
+        );
+        let revoked = check(CheckName::Revocation, Outcome::Fail);
+        assert_eq!(
+            SignatureReport::new(None, None, vec![pass, revoked]).verdict(),
+            Verdict::Invalid
+        );
     }
 }

@@ -1,16 +1,19 @@
 //! The checks on the signer's certificate and algorithms that follow the signature itself:
 //! chain (RFC 5280 §6), validity (RFC 5280 §4.1.2.5), keyUsage and extendedKeyUsage (RFC 8550
-//! §4.4.2, §4.4.4), the From address (RFC 8550 §3) and algorithm strength (RFC 8551 §2).
+//! §4.4.2, §4.4.4), the From address (RFC 8550 §3), algorithm strength (RFC 8551 §2) and
+//! revocation (RFC 5280 §6.3, under the configured policy).
 //! Each returns one [`Check`] with its reason in words.
 
 use super::signature::{KeyKind, hash_name, weaknesses};
 use crate::certs::describe::{Period, emails, period};
 use crate::certs::path;
+use crate::certs::revocation::{Judgement, Revocation};
 use crate::keys::backend::Hash;
 use const_oid::db::rfc5912;
 use mailseal_protocol::methods::report::{Check, CheckName, Outcome};
 use std::time::SystemTime;
 use x509_cert::Certificate;
+use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
 use x509_cert::time::Time;
 
@@ -22,15 +25,43 @@ fn check(name: CheckName, outcome: Outcome, reason: impl Into<String>) -> Check 
     }
 }
 
-/// Chain: a path from the signer's certificate to a trust anchor.
+/// Chain: a path from the signer's certificate to a trust anchor; also the path found, for
+/// the revocation check.
 pub(super) fn chain(
     cert: &Certificate,
     intermediates: &[Certificate],
     anchors: &[Certificate],
     now: SystemTime,
-) -> Check {
+) -> (Check, path::PathResult) {
     let result = path::validate(cert, intermediates, anchors, now);
-    check(CheckName::Chain, result.outcome, result.reason)
+    let chain = check(CheckName::Chain, result.outcome, result.reason.clone());
+    (chain, result)
+}
+
+/// Revocation: no certificate on the path is revoked, as far as the policy asks; a status
+/// that cannot be learned is `not_checked` under soft-fail and off, a failure under
+/// hard-fail.
+pub(super) fn revocation(
+    revocation: &Revocation,
+    path: &path::PathResult,
+    carried: &[CertificateList],
+    now: SystemTime,
+) -> Check {
+    let found = match path.outcome {
+        Outcome::Pass => Ok(path.chain.as_slice()),
+        _ => Err(path.reason.as_str()),
+    };
+    let name = CheckName::Revocation;
+    match revocation.judge(found, carried, now) {
+        Judgement::Good(how) => check(name, Outcome::Pass, how),
+        Judgement::Revoked(why) => check(name, Outcome::Fail, why),
+        Judgement::NotChecked(why) => check(name, Outcome::NotChecked, why),
+        Judgement::Unavailable(why) => check(
+            name,
+            Outcome::Fail,
+            format!("revocation could not be checked (the policy is hard-fail): {why}"),
+        ),
+    }
 }
 
 /// ValidityAtSigning: the signingTime attribute falls within the certificate's validity.

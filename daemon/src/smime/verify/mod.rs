@@ -4,11 +4,9 @@
 //! The flow: BER is normalized to DER (`smime::ber`, keeping SET OF order), SignedData is taken
 //! apart leniently (`parse`), then each SignerInfo is checked on its own (`signer`) — the
 //! signature value with aws-lc-rs (`signature`), the message digest, and the signer's
-//! certificate (`checks`, with the path to a trust anchor from [`crate::certs::path`]). A
-//! malformed SignerInfo yields a failed report for itself without hiding the others.
-//!
-//! Revocation is not checked here yet: the certificates work adds it (and the `Revocation`
-//! check) on the same path seam.
+//! certificate (`checks`, with the path to a trust anchor from [`crate::certs::path`] and its
+//! revocation from [`crate::certs::revocation`]). A malformed SignerInfo yields a failed
+//! report for itself without hiding the others.
 
 mod checks;
 mod parse;
@@ -21,6 +19,7 @@ mod tests;
 
 pub(crate) use signature::{Algorithm, weaknesses};
 
+use crate::certs::revocation::Revocation;
 use const_oid::ObjectIdentifier;
 use mailseal_protocol::methods::report::SignatureReport;
 use std::time::SystemTime;
@@ -40,6 +39,8 @@ pub struct VerifyInput<'a> {
     pub from: &'a [String],
     /// Trust anchors (the company CA(s) from config).
     pub anchors: &'a [Certificate],
+    /// The revocation checker with the configured policy.
+    pub revocation: &'a Revocation,
     /// Other certificates we know (stored certs) usable as signer or intermediate when the
     /// message lacks them.
     pub known_certs: &'a [Certificate],
@@ -123,6 +124,7 @@ pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, VerifyError> {
         content: &content,
         content_type: message.content_type,
         certificates: &certificates,
+        crls: &message.crls,
     };
     let mut reports = Vec::with_capacity(message.signer_infos.len());
     let mut signers = Vec::new();

@@ -12,6 +12,7 @@ use const_oid::db::rfc5911;
 use der::asn1::SetOfVec;
 use der::{Any, Decode, Encode, EncodingRules};
 use x509_cert::Certificate;
+use x509_cert::crl::CertificateList;
 
 /// RFC 5652 §5.1 `SignedData`, with the certificate, CRL and SignerInfo sets kept as raw
 /// elements so that each can be decoded (or fail) on its own.
@@ -36,7 +37,7 @@ pub(super) struct LenientSignedData {
     /// CertificateChoices, raw.
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
     pub certificates: Option<SetOfVec<Any>>,
-    /// RevocationInfoChoices, raw; left to revocation checking.
+    /// RevocationInfoChoices, raw; the CRLs among them go to revocation checking.
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
     pub crls: Option<SetOfVec<Any>>,
     /// SignerInfos, raw.
@@ -51,6 +52,9 @@ pub(super) struct Message {
     pub content: Option<Vec<u8>>,
     /// The certificates that decoded (CertificateChoices other than `certificate` are skipped).
     pub certificates: Vec<Certificate>,
+    /// The CRLs the sender included (RevocationInfoChoice `crl`; `other` formats are skipped),
+    /// for revocation checking without asking the network.
+    pub crls: Vec<CertificateList>,
     /// Each SignerInfo's raw element, in the order sent.
     pub signer_infos: Vec<Any>,
 }
@@ -90,10 +94,18 @@ pub(super) fn parse(content_info: &[u8]) -> Result<Message, VerifyError> {
         .into_iter()
         .filter_map(|any| decode_ber::<Certificate>(&any).ok())
         .collect();
+    let crls = signed
+        .crls
+        .map(SetOfVec::into_vec)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|any| decode_ber::<CertificateList>(&any).ok())
+        .collect();
     Ok(Message {
         content_type: encap.econtent_type,
         content,
         certificates,
+        crls,
         signer_infos: signed.signer_infos.into_vec(),
     })
 }

@@ -17,6 +17,7 @@ use der::{Any, Encode};
 use mailseal_protocol::methods::report::{Check, CheckName, Outcome, SignatureReport};
 use x509_cert::Certificate;
 use x509_cert::attr::Attributes;
+use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::time::Time;
 
@@ -31,6 +32,8 @@ pub(super) struct Context<'a> {
     /// The message's certificates first, then the known ones: where signers and
     /// intermediates are looked for.
     pub certificates: &'a [Certificate],
+    /// The CRLs the message carries.
+    pub crls: &'a [CertificateList],
 }
 
 /// Checks one raw SignerInfo; the harvest is there when the signer's certificate was found.
@@ -98,16 +101,18 @@ pub(super) fn check(raw: &Any, cx: &Context<'_>) -> (SignatureReport, Option<Har
         Err(reason) => fail(CheckName::Signature, reason.clone()),
     };
     let key = KeyKind::of(cert.tbs_certificate().subject_public_key_info()).ok();
+    let (chain, path) = checks::chain(cert, cx.certificates, cx.input.anchors, cx.input.now);
     let report_checks = vec![
         signature,
         digest,
-        checks::chain(cert, cx.certificates, cx.input.anchors, cx.input.now),
+        chain,
         checks::validity_at_signing(cert, signing_time),
         checks::validity_now(cert, cx.input.now),
         checks::key_usage(cert),
         checks::extended_key_usage(cert),
         checks::address(cert, cx.input.from),
         checks::algorithms(&hashes, key),
+        checks::revocation(cx.input.revocation, &path, cx.crls, cx.input.now),
     ];
     let harvest = Harvest {
         certificate: cert.clone(),
@@ -154,6 +159,7 @@ fn unchecked(
         .map(not_checked),
     );
     list.push(algorithms);
+    list.push(not_checked(CheckName::Revocation));
     SignatureReport::new(None, signing_time, list)
 }
 

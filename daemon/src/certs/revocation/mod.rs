@@ -1,0 +1,324 @@
+//! Revocation (RFC 5280 §6.3, RFC 6960): whether a CA has withdrawn a certificate on a path,
+//! learned in this order: from a current CRL of its issuer that the message carries (no
+//! network needed), from the OCSP responders the certificate names (one small signed answer
+//! about exactly this certificate), then from its CRL distribution points (a whole list, but
+//! one that serves every certificate of that CA until its nextUpdate). Answers are cached until
+//! their nextUpdate, failures for 30 seconds; every request has the configured timeout and a
+//! size cap.
+//!
+//! What an unanswerable question means is the company's policy (`revocation` in the
+//! configuration, [`RevocationPolicy`]): under `soft-fail` (the default) the report says "not
+//! checked" and why, under `hard-fail` the certificate is not trusted, under `off` nothing is
+//! asked, so a default start needs no network only as far as certificates name no responder.
+//! A revoked certificate is refused under every policy but `off`.
+//!
+//! Not done: CRLs kept in a local directory, delta and indirect CRLs, an on-disk cache (answers are cached in memory for the daemon's lifetime).
+
+mod cache;
+mod crl;
+mod http;
+mod ocsp;
+
+use super::describe::Fingerprint;
+use super::path::name;
+use crate::config::RevocationPolicy;
+use cache::Cache;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use x509_cert::Certificate;
+use x509_cert::crl::CertificateList;
+
+/// The largest CRL fetched (a big CA's CRL runs to a few MB).
+const MAX_CRL: usize = 16 * 1024 * 1024;
+/// The largest OCSP answer accepted (a few KB in practice).
+const MAX_OCSP: usize = 64 * 1024;
+/// How long a failed download or request is remembered.
+const FAILURE_MEMORY: Duration = Duration::from_secs(30);
+
+/// What a CA says about one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Not revoked; the words say who said so and as of when.
+    Good(String),
+    /// Revoked; the words say when, why and who said so.
+    Revoked(String),
+}
+
+/// The verdict on a whole path under the policy, for the report and the recipient check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// Every certificate on the path is known not to be revoked.
+    Good(String),
+    /// A certificate on the path is revoked.
+    Revoked(String),
+    /// Not checked, and the policy (soft-fail, off) lets that pass; the words say why.
+    NotChecked(String),
+    /// Could not be checked, and the policy (hard-fail) counts that as a failure.
+    Unavailable(String),
+}
+
+/// The revocation checker: the policy, the timeout, and the caches.
+#[derive(Debug)]
+pub struct Revocation {
+    policy: RevocationPolicy,
+    timeout: Duration,
+    /// OCSP answers by (certificate, issuer).
+    ocsp: Cache<(Fingerprint, Fingerprint), Status>,
+    /// CRLs by URL.
+    crls: Cache<String, Arc<CertificateList>>,
+    /// Recent failures by URL, so that a dead server costs one timeout.
+    failures: Cache<String, String>,
+}
+
+impl Revocation {
+    /// A checker applying `policy`, giving each request `timeout`.
+    pub fn new(policy: RevocationPolicy, timeout: Duration) -> Self {
+        Self {
+            policy,
+            timeout,
+            ocsp: Cache::new(),
+            crls: Cache::new(),
+            failures: Cache::new(),
+        }
+    }
+
+    /// Judges a path (leaf first, trust anchor last) at `now`, with the CRLs a message
+    /// `carried`; `path` is `Err` with the reason when no valid path was found, and then
+    /// nothing can be asked.
+    pub fn judge(
+        &self,
+        path: Result<&[Certificate], &str>,
+        carried: &[CertificateList],
+        now: SystemTime,
+    ) -> Judgement {
+        if self.policy == RevocationPolicy::Off {
+            return Judgement::NotChecked("revocation checking is off".into());
+        }
+        let status = path
+            .map_err(|why| format!("no valid path to a trust anchor ({why})"))
+            .and_then(|chain| self.check_path(chain, carried, now));
+        match (status, self.policy) {
+            (Ok(Status::Good(how)), _) => Judgement::Good(how),
+            (Ok(Status::Revoked(why)), _) => Judgement::Revoked(why),
+            (Err(why), RevocationPolicy::HardFail) => Judgement::Unavailable(why),
+            (Err(why), _) => Judgement::NotChecked(why),
+        }
+    }
+
+    /// The status of every certificate on `chain` but the trust anchor, each asked of its
+    /// issuer's responders; the first revoked one wins, then the first that cannot be told.
+    fn check_path(
+        &self,
+        chain: &[Certificate],
+        carried: &[CertificateList],
+        now: SystemTime,
+    ) -> Result<Status, String> {
+        if chain.len() < 2 {
+            return Ok(Status::Good(
+                "the certificate is itself a trust anchor".into(),
+            ));
+        }
+        let mut good = Vec::new();
+        let mut unknown = None;
+        for (depth, pair) in chain.windows(2).enumerate() {
+            let [cert, issuer] = pair else { continue };
+            let whose = if depth == 0 {
+                String::new()
+            } else {
+                format!("CA certificate {}: ", name(cert))
+            };
+            match self.status(cert, issuer, carried, now) {
+                Ok(Status::Revoked(why)) => return Ok(Status::Revoked(format!("{whose}{why}"))),
+                Ok(Status::Good(how)) => good.push(format!("{whose}{how}")),
+                Err(why) => {
+                    unknown.get_or_insert(why);
+                }
+            }
+        }
+        match unknown {
+            Some(why) => Err(why),
+            None => Ok(Status::Good(good.join("; "))),
+        }
+    }
+
+    /// The status of `cert` from a carried CRL, else OCSP, else its CRL distribution points.
+    fn status(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+        carried: &[CertificateList],
+        now: SystemTime,
+    ) -> Result<Status, String> {
+        let by_issuer = carried
+            .iter()
+            .filter(|list| &list.tbs_cert_list.issuer == cert.tbs_certificate().issuer());
+        for list in by_issuer {
+            // A carried CRL that does not check out (stale, forged) is passed over: the
+            // sender chose it, so it only ever saves a request.
+            if let Ok(status) = crl::status(list, "the message", cert, issuer, now) {
+                return Ok(status);
+            }
+        }
+        let mut errors = Vec::new();
+        for url in ocsp::responders(cert) {
+            match self.ocsp_status(cert, issuer, &url, now) {
+                Ok(status) => return Ok(status),
+                Err(why) => errors.push(why),
+            }
+        }
+        for url in crl::distribution_points(cert) {
+            match self.crl_status(cert, issuer, &url, now) {
+                Ok(status) => return Ok(status),
+                Err(why) => errors.push(why),
+            }
+        }
+        if errors.is_empty() {
+            Err(format!(
+                "{} names no CRL distribution point or OCSP responder",
+                name(cert)
+            ))
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    fn ocsp_status(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+        url: &str,
+        now: SystemTime,
+    ) -> Result<Status, String> {
+        let key = (Fingerprint::of(cert), Fingerprint::of(issuer));
+        if let Some(status) = self.ocsp.get(&key, now) {
+            return Ok(status);
+        }
+        let query = ocsp::request(cert, issuer)?;
+        let request = http::Request::Post {
+            content_type: "application/ocsp-request",
+            body: &query.der,
+        };
+        let response = self.fetch("OCSP responder", url, request, MAX_OCSP, now)?;
+        let (status, next_update) = ocsp::answer(&query, &response, url, issuer, now)?;
+        if let Some(until) = next_update {
+            self.ocsp.put(key, status.clone(), until, now);
+        }
+        Ok(status)
+    }
+
+    fn crl_status(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+        url: &str,
+        now: SystemTime,
+    ) -> Result<Status, String> {
+        let list = match self.crls.get(&url.to_owned(), now) {
+            Some(list) => list,
+            None => {
+                let der = self.fetch("CRL server", url, http::Request::Get, MAX_CRL, now)?;
+                let list = Arc::new(crl::parse(&der, url)?);
+                if let Some(until) = crl::fresh_until(&list) {
+                    self.crls.put(url.to_owned(), Arc::clone(&list), until, now);
+                }
+                list
+            }
+        };
+        crl::status(&list, url, cert, issuer, now)
+    }
+
+    /// Fetches `url`, or repeats the failure it gave within the last [`FAILURE_MEMORY`];
+    /// `what` names the server in the failure ("OCSP responder 127.0.0.1:80 timed out").
+    fn fetch(
+        &self,
+        what: &str,
+        url: &str,
+        request: http::Request<'_>,
+        max: usize,
+        now: SystemTime,
+    ) -> Result<Vec<u8>, String> {
+        if let Some(why) = self.failures.get(&url.to_owned(), now) {
+            return Err(why);
+        }
+        tracing::debug!(url, "revocation request");
+        http::fetch(url, request, self.timeout, max).map_err(|why| {
+            let why = format!("{what} {why}");
+            self.failures
+                .put(url.to_owned(), why.clone(), now + FAILURE_MEMORY, now);
+            why
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smime::verify::test_pki::{Key, Pki};
+
+    /// Root → user, neither naming a CRL or responder: nothing can be asked.
+    fn unpublished() -> (Pki, Vec<Certificate>) {
+        let pki = Pki::new();
+        let root = pki.root("root", "/CN=Root");
+        let user = pki.user("user", "root", Key::P256, "u@example.com");
+        (pki, vec![user, root])
+    }
+
+    fn checker(policy: RevocationPolicy) -> Revocation {
+        Revocation::new(policy, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn what_cannot_be_asked_is_up_to_the_policy() {
+        let (_pki, chain) = unpublished();
+        let now = SystemTime::now();
+        let why = "'CN=user' names no CRL distribution point or OCSP responder";
+        assert_eq!(
+            checker(RevocationPolicy::SoftFail).judge(Ok(&chain), &[], now),
+            Judgement::NotChecked(why.into())
+        );
+        assert_eq!(
+            checker(RevocationPolicy::HardFail).judge(Ok(&chain), &[], now),
+            Judgement::Unavailable(why.into())
+        );
+        assert_eq!(
+            checker(RevocationPolicy::Off).judge(Ok(&chain), &[], now),
+            Judgement::NotChecked("revocation checking is off".into())
+        );
+        assert_eq!(
+            checker(RevocationPolicy::HardFail).judge(Err("issuer unknown"), &[], now),
+            Judgement::Unavailable("no valid path to a trust anchor (issuer unknown)".into())
+        );
+        let anchor = &chain[1..];
+        assert_eq!(
+            checker(RevocationPolicy::HardFail).judge(Ok(anchor), &[], now),
+            Judgement::Good("the certificate is itself a trust anchor".into())
+        );
+    }
+
+    #[test]
+    fn a_dead_server_costs_one_timeout_per_half_minute() {
+        let (pki, _) = unpublished();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let ext = format!(
+            "subjectAltName=email:d@example.com\n\
+             crlDistributionPoints=URI:http://127.0.0.1:{port}/root.crl\n"
+        );
+        let user = pki.certify("dp", Some("root"), Key::P256, "/CN=dp", 30, &ext);
+        let chain = [user, pki.cert("root")];
+        let revocation = checker(RevocationPolicy::SoftFail);
+        let now = SystemTime::now();
+        let refused = format!("CRL server 127.0.0.1:{port} refused the connection");
+        assert_eq!(
+            revocation.judge(Ok(&chain), &[], now),
+            Judgement::NotChecked(refused.clone())
+        );
+        // Remembered: a server listening now is not asked again within the half minute.
+        let _listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        assert_eq!(
+            revocation.judge(Ok(&chain), &[], now + Duration::from_secs(10)),
+            Judgement::NotChecked(refused)
+        );
+    }
+}

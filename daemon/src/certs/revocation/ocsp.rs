@@ -1,0 +1,363 @@
+//! OCSP (RFC 6960): asking the responder a certificate names in its authorityInfoAccess
+//! whether the certificate is revoked, and believing the answer only when it is about that
+//! certificate, signed by its issuer or by a responder the issuer authorized
+//! (id-kp-OCSPSigning, §4.2.2.2), current (thisUpdate/nextUpdate) and, when it echoes our
+//! nonce (RFC 8954), echoes it unchanged.
+//!
+//! The CertID uses SHA-1, as every responder accepts (RFC 5019 §2.1.1); it only names the
+//! certificate, and the answer's signature is what is trusted. An answer without a nonce is
+//! accepted (responders that pre-produce answers send none); its freshness then rests on its
+//! thisUpdate and nextUpdate.
+
+use super::Status;
+use super::crl::reason_name;
+use crate::certs::describe::{Period, period};
+use crate::certs::path::{check_signature, name};
+use aws_lc_rs::digest;
+use const_oid::ObjectIdentifier;
+use const_oid::db::{rfc5912, rfc6960};
+use der::asn1::{BitString, GeneralizedTime, OctetString};
+use der::{Any, Decode, Encode, Sequence, Tag, TagNumber, Tagged};
+use spki::AlgorithmIdentifierOwned;
+use std::time::{Duration, SystemTime};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, CrlReason, ExtendedKeyUsage};
+use x509_cert::ext::{Extension, Extensions};
+use x509_cert::serial_number::SerialNumber;
+
+/// How far clocks may disagree.
+const SKEW: Duration = Duration::from_secs(300);
+
+/// `CertID` (RFC 6960 §4.1.1).
+#[derive(Clone, Debug, PartialEq, Eq, Sequence)]
+struct CertId {
+    hash_algorithm: AlgorithmIdentifierOwned,
+    issuer_name_hash: OctetString,
+    issuer_key_hash: OctetString,
+    serial_number: SerialNumber,
+}
+
+/// `OCSPRequest` without the optional signature.
+#[derive(Sequence)]
+struct OcspRequest {
+    tbs_request: TbsRequest,
+}
+
+/// `TBSRequest`: version v1 (the default, so absent) and no requestorName.
+#[derive(Sequence)]
+struct TbsRequest {
+    request_list: Vec<SingleRequest>,
+    #[asn1(context_specific = "2", optional = "true", tag_mode = "EXPLICIT")]
+    request_extensions: Option<Extensions>,
+}
+
+/// `Request`.
+#[derive(Sequence)]
+struct SingleRequest {
+    req_cert: CertId,
+}
+
+/// `OCSPResponse`; responseStatus is read as a raw ENUMERATED.
+#[derive(Sequence)]
+struct OcspResponse {
+    response_status: Any,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    response_bytes: Option<ResponseBytes>,
+}
+
+/// `ResponseBytes`.
+#[derive(Sequence)]
+struct ResponseBytes {
+    response_type: ObjectIdentifier,
+    response: OctetString,
+}
+
+/// `BasicOCSPResponse`; tbsResponseData kept raw, since the signature covers its bytes.
+#[derive(Sequence)]
+struct BasicOcspResponse {
+    tbs_response_data: Any,
+    signature_algorithm: AlgorithmIdentifierOwned,
+    signature: BitString,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    certs: Option<Vec<Certificate>>,
+}
+
+/// `ResponseData`; responderID is not needed (the signer is found by its signature).
+#[derive(Sequence)]
+struct ResponseData {
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    version: Option<u8>,
+    responder_id: Any,
+    produced_at: GeneralizedTime,
+    responses: Vec<SingleResponse>,
+    #[asn1(context_specific = "1", optional = "true", tag_mode = "EXPLICIT")]
+    response_extensions: Option<Extensions>,
+}
+
+/// `SingleResponse`; certStatus is a CHOICE of IMPLICIT tags, read raw.
+#[derive(Sequence)]
+struct SingleResponse {
+    cert_id: CertId,
+    cert_status: Any,
+    this_update: GeneralizedTime,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    next_update: Option<GeneralizedTime>,
+    #[asn1(context_specific = "1", optional = "true", tag_mode = "EXPLICIT")]
+    single_extensions: Option<Extensions>,
+}
+
+/// `RevokedInfo`, the body of certStatus `revoked [1] IMPLICIT`.
+#[derive(Sequence)]
+struct RevokedInfo {
+    revocation_time: GeneralizedTime,
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "EXPLICIT")]
+    revocation_reason: Option<CrlReason>,
+}
+
+/// A request ready to send, with what its answer must match.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The DER OCSPRequest, to POST as `application/ocsp-request`.
+    pub der: Vec<u8>,
+    cert_id: CertId,
+    /// The nonce extension as sent.
+    nonce: Extension,
+}
+
+/// The http:// OCSP responders named in the certificate's authorityInfoAccess.
+pub fn responders(cert: &Certificate) -> Vec<String> {
+    let Ok(Some((_, access))) = cert
+        .tbs_certificate()
+        .get_extension::<AuthorityInfoAccessSyntax>()
+    else {
+        return Vec::new();
+    };
+    access
+        .0
+        .iter()
+        .filter(|a| a.access_method == rfc5912::ID_AD_OCSP)
+        .filter_map(|a| match &a.access_location {
+            GeneralName::UniformResourceIdentifier(uri) => Some(uri.as_str().to_owned()),
+            _ => None,
+        })
+        .filter(|uri| uri.to_ascii_lowercase().starts_with("http://"))
+        .collect()
+}
+
+/// The request for `cert`, issued by `issuer`, with a fresh nonce.
+pub fn request(cert: &Certificate, issuer: &Certificate) -> Result<Query, String> {
+    let sha1 = |data: &[u8]| digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    let issuer_name = issuer
+        .tbs_certificate()
+        .subject()
+        .to_der()
+        .map_err(|e| format!("the issuer name does not encode: {e}"))?;
+    let key = issuer
+        .tbs_certificate()
+        .subject_public_key_info()
+        .subject_public_key
+        .raw_bytes();
+    let octets = |data: &[u8]| OctetString::new(data).map_err(|e| e.to_string());
+    let cert_id = CertId {
+        hash_algorithm: AlgorithmIdentifierOwned {
+            oid: rfc5912::ID_SHA_1,
+            parameters: Some(Any::null()),
+        },
+        issuer_name_hash: octets(sha1(&issuer_name).as_ref())?,
+        issuer_key_hash: octets(sha1(key).as_ref())?,
+        serial_number: cert.tbs_certificate().serial_number().clone(),
+    };
+    let mut random = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut random).map_err(|_| "the system RNG failed".to_owned())?;
+    let nonce = Extension {
+        extn_id: rfc6960::ID_PKIX_OCSP_NONCE,
+        critical: false,
+        extn_value: octets(&octets(&random)?.to_der().map_err(|e| e.to_string())?)?,
+    };
+    let request = OcspRequest {
+        tbs_request: TbsRequest {
+            request_list: vec![SingleRequest {
+                req_cert: cert_id.clone(),
+            }],
+            request_extensions: Some(vec![nonce.clone()]),
+        },
+    };
+    let der = request
+        .to_der()
+        .map_err(|e| format!("the OCSP request does not encode: {e}"))?;
+    Ok(Query {
+        der,
+        cert_id,
+        nonce,
+    })
+}
+
+/// What the responder at `url` said in `response` about the certificate of `query` (issued
+/// by `issuer`) at `now`, and until when the answer may be reused (its nextUpdate).
+pub fn answer(
+    query: &Query,
+    response: &[u8],
+    url: &str,
+    issuer: &Certificate,
+    now: SystemTime,
+) -> Result<(Status, Option<SystemTime>), String> {
+    let who = format!("the OCSP responder {url}");
+    let malformed = |e: der::Error| format!("{who} sent a malformed answer: {e}");
+    let outer = OcspResponse::from_der(response).map_err(malformed)?;
+    let status = match (outer.response_status.tag(), outer.response_status.value()) {
+        (Tag::Enumerated, [status]) => *status,
+        _ => return Err(format!("{who} sent a malformed response status")),
+    };
+    if status != 0 {
+        let meaning = match status {
+            1 => "malformedRequest",
+            2 => "internalError",
+            3 => "tryLater",
+            5 => "sigRequired",
+            6 => "unauthorized",
+            _ => "an unknown status",
+        };
+        return Err(format!("{who} answered {meaning}"));
+    }
+    let bytes = outer
+        .response_bytes
+        .ok_or_else(|| format!("{who} sent no response"))?;
+    if bytes.response_type != rfc6960::ID_PKIX_OCSP_BASIC {
+        return Err(format!("{who} sent a response of an unknown type"));
+    }
+    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes()).map_err(malformed)?;
+    let signed = basic.tbs_response_data.to_der().map_err(malformed)?;
+    let data: ResponseData = basic.tbs_response_data.decode_as().map_err(malformed)?;
+    let signature = basic
+        .signature
+        .as_bytes()
+        .ok_or_else(|| format!("{who} sent a malformed signature"))?;
+    let what = format!("the answer of {who}");
+    let signer_ok = |signer: &Certificate| {
+        check_signature(
+            &what,
+            &basic.signature_algorithm,
+            &signed,
+            signature,
+            signer,
+        )
+    };
+    if let Err(by_issuer) = signer_ok(issuer) {
+        let delegated = basic
+            .certs
+            .iter()
+            .flatten()
+            .find(|c| authorized_responder(c, issuer, now).is_ok() && signer_ok(c).is_ok());
+        if delegated.is_none() {
+            let why = basic
+                .certs
+                .iter()
+                .flatten()
+                .map(|c| authorized_responder(c, issuer, now).and_then(|()| signer_ok(c)))
+                .find_map(Result::err)
+                .unwrap_or(by_issuer);
+            return Err(why);
+        }
+    }
+    if let Some(sent) = data
+        .response_extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == rfc6960::ID_PKIX_OCSP_NONCE)
+        && sent.extn_value != query.nonce.extn_value
+    {
+        return Err(format!("{who} answered with another nonce than ours"));
+    }
+    let single = data
+        .responses
+        .iter()
+        .find(|r| same_certificate(&r.cert_id, &query.cert_id))
+        .ok_or_else(|| format!("{who} answered about another certificate"))?;
+    let this_update = single.this_update.to_system_time();
+    if this_update > now + SKEW {
+        return Err(format!(
+            "{who} answered with a thisUpdate in the future ({})",
+            single.this_update.to_date_time()
+        ));
+    }
+    let next_update = single.next_update.map(|t| t.to_system_time());
+    if next_update.is_some_and(|next| next + SKEW < now) {
+        return Err(format!("{who} sent an out-of-date answer"));
+    }
+    let status = match (single.cert_status.tag(), single.cert_status.value()) {
+        (tag, []) if tag == TagNumber(0).context_specific(false) => Status::Good(format!(
+            "{who} says good (as of {})",
+            single.this_update.to_date_time()
+        )),
+        (tag, body) if tag == TagNumber(1).context_specific(true) => {
+            let info: RevokedInfo = Any::new(Tag::Sequence, body)
+                .and_then(|any| any.decode_as())
+                .map_err(malformed)?;
+            Status::Revoked(format!(
+                "revoked on {}{} ({who})",
+                info.revocation_time.to_date_time(),
+                info.revocation_reason
+                    .map_or_else(String::new, |r| format!(", reason: {}", reason_name(r)))
+            ))
+        }
+        (tag, _) if tag == TagNumber(2).context_specific(false) => {
+            return Err(format!("{who} does not know the certificate"));
+        }
+        _ => return Err(format!("{who} sent a malformed certificate status")),
+    };
+    Ok((status, next_update))
+}
+
+/// The CertIDs name the same certificate (same hash algorithm, issuer hashes and serial;
+/// parameters of the hash algorithm may be NULL or absent).
+fn same_certificate(a: &CertId, b: &CertId) -> bool {
+    a.hash_algorithm.oid == b.hash_algorithm.oid
+        && a.issuer_name_hash == b.issuer_name_hash
+        && a.issuer_key_hash == b.issuer_key_hash
+        && a.serial_number == b.serial_number
+}
+
+/// A responder certificate that `issuer` authorized to answer for it (RFC 6960 §4.2.2.2):
+/// issued and signed by it, with id-kp-OCSPSigning, valid now.
+fn authorized_responder(
+    responder: &Certificate,
+    issuer: &Certificate,
+    now: SystemTime,
+) -> Result<(), String> {
+    let tbs = responder.tbs_certificate();
+    let who = name(responder);
+    if tbs.issuer() != issuer.tbs_certificate().subject() {
+        return Err(format!(
+            "OCSP responder {who} is not issued by {}",
+            name(issuer)
+        ));
+    }
+    let signed = tbs
+        .to_der()
+        .map_err(|e| format!("{who} does not re-encode: {e}"))?;
+    let signature = responder
+        .signature()
+        .as_bytes()
+        .ok_or_else(|| format!("{who} has a malformed signature"))?;
+    check_signature(
+        &format!("OCSP responder {who}"),
+        responder.signature_algorithm(),
+        &signed,
+        signature,
+        issuer,
+    )?;
+    match tbs.get_extension::<ExtendedKeyUsage>() {
+        Ok(Some((_, usage))) if usage.0.contains(&rfc5912::ID_KP_OCSP_SIGNING) => {}
+        _ => {
+            return Err(format!(
+                "{who} is not authorized to answer OCSP requests (no id-kp-OCSPSigning)"
+            ));
+        }
+    }
+    match period(responder, now) {
+        Period::Within(_) => Ok(()),
+        Period::Before(start) => Err(format!("OCSP responder {who} is not valid before {start}")),
+        Period::After(end) => Err(format!("OCSP responder {who} expired on {end}")),
+    }
+}
