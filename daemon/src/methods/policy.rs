@@ -28,9 +28,15 @@ pub async fn compose(
     recipients.dedup();
     let rules = &daemon.config.compose;
     let all_can_receive = if compose_policy::needs_recipient_check(rules, &recipients) {
+        // All at once: each may wait for the directory.
+        let mut lookups = tokio::task::JoinSet::new();
+        for address in recipients.clone() {
+            let daemon = Arc::clone(&daemon);
+            lookups.spawn(async move { find::find(&daemon, &address, now).await.best().is_some() });
+        }
         let mut all = true;
-        for address in &recipients {
-            all &= find::find(&daemon, address, now).await.best().is_some();
+        while let Some(found) = lookups.join_next().await {
+            all &= found.unwrap_or(false);
         }
         Some(all)
     } else {
