@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 /// max_connections = 512
 /// shutdown_grace_seconds = 10
 /// trusted_ca_files = ["/etc/mailseal/company-ca.pem"]
+/// system_trust_store = false
 /// pkcs11_modules = ["/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"]
 /// pin_cache_seconds = 600
 /// revocation = "soft-fail"
@@ -48,6 +49,10 @@ pub struct Config {
     /// PEM files of the certification authorities whose users' signatures are trusted (the
     /// company CA); a signature chaining to none of them fails the `chain` check.
     pub trusted_ca_files: Vec<PathBuf>,
+    /// Whether the operating system's trusted roots are trust anchors too, besides
+    /// `trusted_ca_files`: for partners with certificates from public CAs. Off by default, so
+    /// that only what the company chose is trusted.
+    pub system_trust_store: bool,
     /// PKCS#11 modules (smart-card drivers) to load; default: the p11-kit proxy, which loads
     /// every module the system has registered (OpenSC, vendor drivers), as Debian and Fedora
     /// expect. An empty list disables smart cards.
@@ -186,6 +191,7 @@ impl Default for Config {
             max_connections: 512,
             shutdown_grace_seconds: 10,
             trusted_ca_files: Vec::new(),
+            system_trust_store: false,
             pkcs11_modules: None,
             pin_cache_seconds: 600,
             expiry_warning_days: 30,
@@ -357,6 +363,12 @@ mod tests {
 
     #[test]
     fn the_revocation_policy() {
+        assert!(!parse("").unwrap().system_trust_store);
+        assert!(
+            parse("system_trust_store = true\n")
+                .unwrap()
+                .system_trust_store
+        );
         assert_eq!(parse("").unwrap().revocation, RevocationPolicy::SoftFail);
         let config = parse("revocation = \"hard-fail\"\nrevocation_timeout_seconds = 2\n").unwrap();
         assert_eq!(config.revocation, RevocationPolicy::HardFail);

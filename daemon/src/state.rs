@@ -50,6 +50,17 @@ impl Daemon {
         for file in &config.trusted_ca_files {
             anchors.extend(read_certificates(file)?);
         }
+        if config.system_trust_store {
+            match crate::certs::system_store::load() {
+                Some((bundle, roots)) => {
+                    tracing::info!(bundle = %bundle.display(), roots = roots.len(), "trusting the system's roots");
+                    anchors.extend(roots);
+                }
+                None => tracing::warn!(
+                    "system_trust_store is set, but no bundle of system roots was found"
+                ),
+            }
+        }
         let directory = match &config.directory {
             Some(directory) => {
                 let roots = match &directory.ca_file {

@@ -7,3 +7,4 @@ pub mod name_constraints;
 pub mod path;
 pub mod revocation;
 pub mod store;
+pub mod system_store;
