@@ -2,6 +2,7 @@
 //! (locally or in the company directory), and checking paths.
 pub mod describe;
 pub mod directory;
+pub mod fetch;
 pub mod find;
 pub mod name_constraints;
 pub mod path;

@@ -14,15 +14,13 @@
 //!
 //! Not done: CRLs kept in a local directory, delta and indirect CRLs, an on-disk cache (answers are cached in memory for the daemon's lifetime).
 
-mod cache;
 mod crl;
-mod http;
 mod ocsp;
 
 use super::describe::Fingerprint;
+use super::fetch::{Cache, Fetcher, Request};
 use super::path::name;
 use crate::config::RevocationPolicy;
-use cache::Cache;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
@@ -32,8 +30,6 @@ use x509_cert::crl::CertificateList;
 const MAX_CRL: usize = 16 * 1024 * 1024;
 /// The largest OCSP answer accepted (a few KB in practice).
 const MAX_OCSP: usize = 64 * 1024;
-/// How long a failed download or request is remembered.
-const FAILURE_MEMORY: Duration = Duration::from_secs(30);
 
 /// What a CA says about one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,13 +57,11 @@ pub enum Judgement {
 #[derive(Debug)]
 pub struct Revocation {
     policy: RevocationPolicy,
-    timeout: Duration,
+    fetcher: Fetcher,
     /// OCSP answers by (certificate, issuer).
     ocsp: Cache<(Fingerprint, Fingerprint), Status>,
     /// CRLs by URL.
     crls: Cache<String, Arc<CertificateList>>,
-    /// Recent failures by URL, so that a dead server costs one timeout.
-    failures: Cache<String, String>,
 }
 
 impl Revocation {
@@ -75,10 +69,9 @@ impl Revocation {
     pub fn new(policy: RevocationPolicy, timeout: Duration) -> Self {
         Self {
             policy,
-            timeout,
+            fetcher: Fetcher::new(timeout),
             ocsp: Cache::new(),
             crls: Cache::new(),
-            failures: Cache::new(),
         }
     }
 
@@ -194,11 +187,13 @@ impl Revocation {
             return Ok(status);
         }
         let query = ocsp::request(cert, issuer)?;
-        let request = http::Request::Post {
+        let request = Request::Post {
             content_type: "application/ocsp-request",
             body: &query.der,
         };
-        let response = self.fetch("OCSP responder", url, request, MAX_OCSP, now)?;
+        let response = self
+            .fetcher
+            .fetch("OCSP responder", url, request, MAX_OCSP, now)?;
         let (status, next_update) = ocsp::answer(&query, &response, url, issuer, now)?;
         if let Some(until) = next_update {
             self.ocsp.put(key, status.clone(), until, now);
@@ -216,7 +211,9 @@ impl Revocation {
         let list = match self.crls.get(&url.to_owned(), now) {
             Some(list) => list,
             None => {
-                let der = self.fetch("CRL server", url, http::Request::Get, MAX_CRL, now)?;
+                let der = self
+                    .fetcher
+                    .fetch("CRL server", url, Request::Get, MAX_CRL, now)?;
                 let list = Arc::new(crl::parse(&der, url)?);
                 if let Some(until) = crl::fresh_until(&list) {
                     self.crls.put(url.to_owned(), Arc::clone(&list), until, now);
@@ -225,28 +222,6 @@ impl Revocation {
             }
         };
         crl::status(&list, url, cert, issuer, now)
-    }
-
-    /// Fetches `url`, or repeats the failure it gave within the last [`FAILURE_MEMORY`];
-    /// `what` names the server in the failure ("OCSP responder 127.0.0.1:80 timed out").
-    fn fetch(
-        &self,
-        what: &str,
-        url: &str,
-        request: http::Request<'_>,
-        max: usize,
-        now: SystemTime,
-    ) -> Result<Vec<u8>, String> {
-        if let Some(why) = self.failures.get(&url.to_owned(), now) {
-            return Err(why);
-        }
-        tracing::debug!(url, "revocation request");
-        http::fetch(url, request, self.timeout, max).map_err(|why| {
-            let why = format!("{what} {why}");
-            self.failures
-                .put(url.to_owned(), why.clone(), now + FAILURE_MEMORY, now);
-            why
-        })
     }
 }
 

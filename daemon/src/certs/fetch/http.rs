@@ -1,8 +1,9 @@
-//! A minimal HTTP/1.1 client for CRLs and OCSP: plain `http://` (by convention these URLs are
-//! not TLS, RFC 5280 §4.2.1.13, RFC 6960 App. A; the answers are signed), one request per
-//! connection, a deadline over the whole exchange and a cap on the answer's size, so that a
-//! slow or hostile server costs at most that. Blocking, over std's `TcpStream`: revocation is
-//! checked on the blocking workers, never on the async ones.
+//! A minimal HTTP/1.1 client for CRLs, OCSP and issuer certificates: plain `http://` (by
+//! convention these URLs are not TLS, RFC 5280 §4.2.1.13, RFC 6960 App. A; what they serve is
+//! signed), one request per connection, a deadline over the whole exchange and a cap on the
+//! answer's size, so that a slow or hostile server costs at most that. Blocking, over std's
+//! `TcpStream`: it runs on the blocking workers, never on the async ones. Name resolution
+//! is the system's and not under the deadline.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

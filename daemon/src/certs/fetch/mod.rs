@@ -1,0 +1,55 @@
+//! Fetching what certificates point at over plain HTTP — CRLs, OCSP answers, issuer
+//! certificates — with a deadline and a size cap per request, and failures remembered for 30
+//! seconds so that a dead server costs one timeout, not one per message.
+
+mod cache;
+mod http;
+
+pub use cache::Cache;
+pub use http::Request;
+
+use std::time::{Duration, SystemTime};
+
+/// How long a failed download or request is remembered.
+const FAILURE_MEMORY: Duration = Duration::from_secs(30);
+
+/// An HTTP fetcher with a timeout per request and a memory of recent failures.
+#[derive(Debug)]
+pub struct Fetcher {
+    timeout: Duration,
+    /// Recent failures by URL.
+    failures: Cache<String, String>,
+}
+
+impl Fetcher {
+    /// A fetcher giving each request `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            failures: Cache::new(),
+        }
+    }
+
+    /// Fetches `url` (at most `max` bytes), or repeats the failure it gave within the last 30
+    /// seconds; `what` names the server in the failure ("OCSP responder 127.0.0.1:80 timed
+    /// out").
+    pub fn fetch(
+        &self,
+        what: &str,
+        url: &str,
+        request: Request<'_>,
+        max: usize,
+        now: SystemTime,
+    ) -> Result<Vec<u8>, String> {
+        if let Some(why) = self.failures.get(&url.to_owned(), now) {
+            return Err(why);
+        }
+        tracing::debug!(url, "fetching for a certificate");
+        http::fetch(url, request, self.timeout, max).map_err(|why| {
+            let why = format!("{what} {why}");
+            self.failures
+                .put(url.to_owned(), why.clone(), now + FAILURE_MEMORY, now);
+            why
+        })
+    }
+}
