@@ -2,6 +2,7 @@
 
 use crate::certs::describe::parse_certificates;
 use crate::certs::directory::Directory;
+use crate::certs::issuers::Issuers;
 use crate::certs::revocation::Revocation;
 use crate::certs::store::CertStore;
 use crate::config::Config;
@@ -38,6 +39,8 @@ pub struct Daemon {
     pub directory: Option<Directory>,
     /// Revocation checking for signers and recipients, with its caches.
     pub revocation: Revocation,
+    /// Issuer certificates fetched for paths (authorityInfoAccess caIssuers), with a cache.
+    pub issuers: Issuers,
     /// When the daemon started, for `daemon.status`.
     pub started: Instant,
 }
@@ -91,6 +94,7 @@ impl Daemon {
                 config.revocation,
                 Duration::from_secs(config.revocation_timeout_seconds),
             ),
+            issuers: Issuers::new(Duration::from_secs(config.revocation_timeout_seconds)),
             started: Instant::now(),
             data_dir,
             config,

@@ -564,6 +564,35 @@ async fn the_signature_matrix() {
         MAIL,
         Published::Nowhere,
     );
+    let published_at = |file: &str| {
+        format!(
+            "{MAIL}authorityInfoAccess=caIssuers;URI:http://127.0.0.1:{}/{file}\n",
+            world.crl_port
+        )
+    };
+    world.user(
+        "inter",
+        "orphan",
+        "orphan@example.com",
+        &published_at("inter.der"),
+        Published::Crl,
+    );
+    world.user(
+        "inter",
+        "lost",
+        "lost@example.com",
+        &published_at("gone.der"),
+        Published::Crl,
+    );
+    world.openssl(&[
+        "x509",
+        "-in",
+        "inter.pem",
+        "-outform",
+        "DER",
+        "-out",
+        "inter.der",
+    ]);
     world.revoke("inter", "carried");
     world.revoke("inter", "crlrevoked");
     world.revoke("inter", "ocsprevoked");
@@ -696,6 +725,26 @@ async fn the_signature_matrix() {
     assert!(
         good.starts_with(&format!("{responder} says good")),
         "{good}"
+    );
+
+    // Without the intermediate in the message, it is fetched from where the signer's
+    // certificate says it is published (authorityInfoAccess caIssuers).
+    let orphan = report(&mut client, &signed("orphan", &[])).await;
+    assert_valid("issuer fetched", &orphan);
+    assert_eq!(
+        check(&orphan, CheckName::Chain).reason,
+        "chains to trust anchor 'CN=Root A' via 'CN=Inter'"
+    );
+    let lost = report(&mut client, &signed("lost", &[])).await;
+    assert_fails(
+        "issuer not fetched",
+        &lost,
+        CheckName::Chain,
+        &format!(
+            "CN=Inter is not a trusted CA, nor known (fetching its issuer failed: issuer server \
+             127.0.0.1:{} answered 'HTTP/1.0 404 Not Found')",
+            world.crl_port
+        ),
     );
 
     // A certificate naming no CRL or responder, judged by the CRL its message carries.

@@ -17,7 +17,6 @@
 //! exchange certificates from CAs the company does not know.
 
 use super::describe::{Fingerprint, Period, emails, key_algorithm, named_curve, period};
-use super::path;
 use super::revocation::Judgement;
 use super::store::Origin;
 use crate::state::Daemon;
@@ -217,7 +216,7 @@ async fn revoked_or_not(
             .into_iter()
             .map(|mut candidate| {
                 if let Verdict::Usable(how) = &candidate.verdict {
-                    let found = path::validate(
+                    let found = worker.issuers.validate(
                         &candidate.certificate,
                         &intermediates,
                         &worker.anchors,

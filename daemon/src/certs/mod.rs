@@ -4,6 +4,7 @@ pub mod describe;
 pub mod directory;
 pub mod fetch;
 pub mod find;
+pub mod issuers;
 pub mod name_constraints;
 pub mod path;
 pub mod revocation;

@@ -156,6 +156,7 @@ pub async fn open(daemon: Arc<Daemon>, params: IncomingParams) -> Result<OpenedR
             own_keys: &own_keys,
             anchors: &worker.anchors,
             revocation: &worker.revocation,
+            issuers: &worker.issuers,
             known_certs: &known_certs,
             now: SystemTime::now(),
         };

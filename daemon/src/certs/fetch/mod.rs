@@ -8,7 +8,11 @@ mod http;
 pub use cache::Cache;
 pub use http::Request;
 
+use const_oid::ObjectIdentifier;
 use std::time::{Duration, SystemTime};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::AuthorityInfoAccessSyntax;
+use x509_cert::ext::pkix::name::GeneralName;
 
 /// How long a failed download or request is remembered.
 const FAILURE_MEMORY: Duration = Duration::from_secs(30);
@@ -52,4 +56,25 @@ impl Fetcher {
             why
         })
     }
+}
+
+/// The http:// URLs of the certificate's authorityInfoAccess (RFC 5280 §4.2.2.1) for
+/// `method` (id-ad-ocsp, id-ad-caIssuers); other schemes are not used.
+pub fn access_urls(cert: &Certificate, method: ObjectIdentifier) -> Vec<String> {
+    let Ok(Some((_, access))) = cert
+        .tbs_certificate()
+        .get_extension::<AuthorityInfoAccessSyntax>()
+    else {
+        return Vec::new();
+    };
+    access
+        .0
+        .iter()
+        .filter(|a| a.access_method == method)
+        .filter_map(|a| match &a.access_location {
+            GeneralName::UniformResourceIdentifier(uri) => Some(uri.as_str().to_owned()),
+            _ => None,
+        })
+        .filter(|uri| uri.to_ascii_lowercase().starts_with("http://"))
+        .collect()
 }

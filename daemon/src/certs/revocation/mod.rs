@@ -18,9 +18,10 @@ mod crl;
 mod ocsp;
 
 use super::describe::Fingerprint;
-use super::fetch::{Cache, Fetcher, Request};
+use super::fetch::{Cache, Fetcher, Request, access_urls};
 use super::path::name;
 use crate::config::RevocationPolicy;
+use const_oid::db::rfc5912;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
@@ -153,7 +154,7 @@ impl Revocation {
             }
         }
         let mut errors = Vec::new();
-        for url in ocsp::responders(cert) {
+        for url in access_urls(cert, rfc5912::ID_AD_OCSP) {
             match self.ocsp_status(cert, issuer, &url, now) {
                 Ok(status) => return Ok(status),
                 Err(why) => errors.push(why),

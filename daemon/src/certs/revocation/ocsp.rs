@@ -21,8 +21,7 @@ use der::{Any, Decode, Encode, Sequence, Tag, TagNumber, Tagged};
 use spki::AlgorithmIdentifierOwned;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, CrlReason, ExtendedKeyUsage};
+use x509_cert::ext::pkix::{CrlReason, ExtendedKeyUsage};
 use x509_cert::ext::{Extension, Extensions};
 use x509_cert::serial_number::SerialNumber;
 
@@ -123,26 +122,6 @@ pub struct Query {
     cert_id: CertId,
     /// The nonce extension as sent.
     nonce: Extension,
-}
-
-/// The http:// OCSP responders named in the certificate's authorityInfoAccess.
-pub fn responders(cert: &Certificate) -> Vec<String> {
-    let Ok(Some((_, access))) = cert
-        .tbs_certificate()
-        .get_extension::<AuthorityInfoAccessSyntax>()
-    else {
-        return Vec::new();
-    };
-    access
-        .0
-        .iter()
-        .filter(|a| a.access_method == rfc5912::ID_AD_OCSP)
-        .filter_map(|a| match &a.access_location {
-            GeneralName::UniformResourceIdentifier(uri) => Some(uri.as_str().to_owned()),
-            _ => None,
-        })
-        .filter(|uri| uri.to_ascii_lowercase().starts_with("http://"))
-        .collect()
 }
 
 /// The request for `cert`, issued by `issuer`, with a fresh nonce.
