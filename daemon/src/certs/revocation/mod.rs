@@ -3,16 +3,18 @@
 //! network needed), from the OCSP responders the certificate names (one small signed answer
 //! about exactly this certificate), then from its CRL distribution points (a whole list, but
 //! one that serves every certificate of that CA until its nextUpdate). Answers are cached until
-//! their nextUpdate, failures for 30 seconds; every request has the configured timeout and a
-//! size cap.
+//! their nextUpdate; requests go through [`Fetcher`] (timeout, size cap, failures remembered
+//! for 30 seconds).
 //!
 //! What an unanswerable question means is the company's policy (`revocation` in the
 //! configuration, [`RevocationPolicy`]): under `soft-fail` (the default) the report says "not
 //! checked" and why, under `hard-fail` the certificate is not trusted, under `off` nothing is
-//! asked, so a default start needs no network only as far as certificates name no responder.
-//! A revoked certificate is refused under every policy but `off`.
+//! asked. A revoked certificate is refused under every policy but `off`. Nothing is fetched
+//! unless a certificate names a URL, so a default start needs no network.
 //!
-//! Not done: CRLs kept in a local directory, delta and indirect CRLs, an on-disk cache (answers are cached in memory for the daemon's lifetime).
+//! Not done: CRLs kept in a local directory, delta and indirect CRLs, an on-disk cache
+//! (answers are cached in memory for the daemon's lifetime), the revocation of a delegated
+//! OCSP responder's own certificate.
 
 mod crl;
 mod ocsp;
@@ -125,7 +127,7 @@ impl Revocation {
                 Ok(Status::Revoked(why)) => return Ok(Status::Revoked(format!("{whose}{why}"))),
                 Ok(Status::Good(how)) => good.push(format!("{whose}{how}")),
                 Err(why) => {
-                    unknown.get_or_insert(why);
+                    unknown.get_or_insert(format!("{whose}{why}"));
                 }
             }
         }
