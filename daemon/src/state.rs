@@ -93,7 +93,8 @@ impl Daemon {
             revocation: Revocation::new(
                 config.revocation,
                 Duration::from_secs(config.revocation_timeout_seconds),
-            ),
+            )
+            .keeping_crls_in(data_dir.join("crls")),
             issuers: Issuers::new(Duration::from_secs(config.revocation_timeout_seconds)),
             started: Instant::now(),
             data_dir,

@@ -78,3 +78,23 @@ pub fn access_urls(cert: &Certificate, method: ObjectIdentifier) -> Vec<String> 
         .filter(|uri| uri.to_ascii_lowercase().starts_with("http://"))
         .collect()
 }
+
+/// A one-shot HTTP server for tests of what is fetched.
+#[cfg(test)]
+pub mod test_server {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// Serves the raw HTTP `answer` to one request on a free local port; returns a URL there.
+    pub fn serve_once(answer: Vec<u8>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(&answer);
+        });
+        format!("http://127.0.0.1:{port}/x.crl")
+    }
+}

@@ -194,14 +194,19 @@ pub fn reason_name(reason: CrlReason) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::smime::verify::test_pki::{Key, Pki};
 
     const URL: &str = "http://crl.test/root.crl";
 
-    /// The CRL that `ca` (its `.pem` and `.key`) issues with `index` as its database.
-    fn crl_of(pki: &Pki, ca: &str, index: &str) -> CertificateList {
+    /// The CRL that `ca` (its `.pem` and `.key`) issues with `index` as its database; its DER
+    /// is left in `crl.der`.
+    pub(in crate::certs::revocation) fn crl_of(
+        pki: &Pki,
+        ca: &str,
+        index: &str,
+    ) -> CertificateList {
         pki.write("index.txt", index.as_bytes());
         pki.write("crlnumber", b"01\n");
         pki.write(

@@ -12,11 +12,13 @@
 //! asked. A revoked certificate is refused under every policy but `off`. Nothing is fetched
 //! unless a certificate names a URL, so a default start needs no network.
 //!
-//! Not done: CRLs kept in a local directory, delta and indirect CRLs, an on-disk cache
-//! (answers are cached in memory for the daemon's lifetime), the revocation of a delegated
-//! OCSP responder's own certificate.
+//! Fetched CRLs are also kept on disk ([`disk`]); OCSP answers only in memory.
+//!
+//! Not done: CRLs that an administrator drops into a local directory, delta and indirect CRLs,
+//! the revocation of a delegated OCSP responder's own certificate.
 
 mod crl;
+mod disk;
 mod ocsp;
 
 use super::describe::Fingerprint;
@@ -24,6 +26,8 @@ use super::fetch::{Cache, Fetcher, Request, access_urls};
 use super::path::name;
 use crate::config::RevocationPolicy;
 use const_oid::db::rfc5912;
+use disk::CrlDir;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
@@ -65,6 +69,8 @@ pub struct Revocation {
     ocsp: Cache<(Fingerprint, Fingerprint), Status>,
     /// CRLs by URL.
     crls: Cache<String, Arc<CertificateList>>,
+    /// CRLs kept across restarts, when a directory is given.
+    disk: Option<CrlDir>,
 }
 
 impl Revocation {
@@ -75,6 +81,15 @@ impl Revocation {
             fetcher: Fetcher::new(timeout),
             ocsp: Cache::new(),
             crls: Cache::new(),
+            disk: None,
+        }
+    }
+
+    /// The same checker keeping fetched CRLs in `dir` across restarts.
+    pub fn keeping_crls_in(self, dir: PathBuf) -> Self {
+        Self {
+            disk: Some(CrlDir::new(dir)),
+            ..self
         }
     }
 
@@ -211,13 +226,24 @@ impl Revocation {
         url: &str,
         now: SystemTime,
     ) -> Result<Status, String> {
+        let kept = || self.disk.as_ref().and_then(|disk| disk.load(url, now));
         let list = match self.crls.get(&url.to_owned(), now) {
             Some(list) => list,
             None => {
-                let der = self
-                    .fetcher
-                    .fetch("CRL server", url, Request::Get, MAX_CRL, now)?;
-                let list = Arc::new(crl::parse(&der, url)?);
+                let list = match kept() {
+                    Some(list) => list,
+                    None => {
+                        let der =
+                            self.fetcher
+                                .fetch("CRL server", url, Request::Get, MAX_CRL, now)?;
+                        let list = crl::parse(&der, url)?;
+                        if let Some(disk) = &self.disk {
+                            disk.store(url, &der);
+                        }
+                        list
+                    }
+                };
+                let list = Arc::new(list);
                 if let Some(until) = crl::fresh_until(&list) {
                     self.crls.put(url.to_owned(), Arc::clone(&list), until, now);
                 }
@@ -298,5 +324,40 @@ mod tests {
             revocation.judge(Ok(&chain), &[], now + Duration::from_secs(10)),
             Judgement::NotChecked(refused)
         );
+    }
+
+    #[test]
+    fn fetched_crls_are_kept_on_disk_until_their_next_update() {
+        let (pki, _) = unpublished();
+        crl::tests::crl_of(&pki, "root", "");
+        let mut answer = format!(
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
+            pki.read("crl.der").len()
+        )
+        .into_bytes();
+        answer.extend(pki.read("crl.der"));
+        let url = crate::certs::fetch::test_server::serve_once(answer);
+        let ext = format!("subjectAltName=email:d@example.com\ncrlDistributionPoints=URI:{url}\n");
+        let user = pki.certify("dp", Some("root"), Key::P256, "/CN=dp", 30, &ext);
+        let chain = [user, pki.cert("root")];
+        let kept = tempfile::tempdir().unwrap();
+        let now = SystemTime::now() + Duration::from_secs(60);
+        let first = checker(RevocationPolicy::HardFail).keeping_crls_in(kept.path().join("crls"));
+        assert!(matches!(
+            first.judge(Ok(&chain), &[], now),
+            Judgement::Good(_)
+        ));
+        // A restarted daemon: nothing in memory, the server gone (it answered once).
+        let second = checker(RevocationPolicy::HardFail).keeping_crls_in(kept.path().join("crls"));
+        let judged = second.judge(Ok(&chain), &[], now);
+        assert!(
+            matches!(&judged, Judgement::Good(how) if how.starts_with("not on the CRL")),
+            "{judged:?}"
+        );
+        let after = now + Duration::from_secs(3 * 86_400);
+        assert!(matches!(
+            second.judge(Ok(&chain), &[], after),
+            Judgement::Unavailable(_)
+        ));
     }
 }
