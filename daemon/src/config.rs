@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 /// pin_cache_seconds = 600
 /// revocation = "soft-fail"
 /// revocation_timeout_seconds = 5
+/// crl_dir = "/etc/mailseal/crls"
 ///
 /// [directory]
 /// url = "ldaps://ldap.example.com"
@@ -71,6 +72,9 @@ pub struct Config {
     /// How long one CRL download or OCSP request may take before it counts as failed, so
     /// that a dead responder never holds up a request much longer.
     pub revocation_timeout_seconds: u64,
+    /// A directory of CRLs (DER or PEM) that IT keeps current, read at start: for CAs that
+    /// publish no distribution point, or machines that may not fetch them.
+    pub crl_dir: Option<PathBuf>,
 }
 
 /// How revocation is checked (RFC 5280 §6.3, RFC 6960), set by `revocation` in the
@@ -198,6 +202,7 @@ impl Default for Config {
             directory: None,
             revocation: RevocationPolicy::default(),
             revocation_timeout_seconds: 5,
+            crl_dir: None,
         }
     }
 }

@@ -74,6 +74,14 @@ impl Daemon {
             }
             None => None,
         };
+        let mut revocation = Revocation::new(
+            config.revocation,
+            Duration::from_secs(config.revocation_timeout_seconds),
+        )
+        .keeping_crls_in(data_dir.join("crls"));
+        if let Some(dir) = &config.crl_dir {
+            revocation = revocation.with_local_crls(dir);
+        }
         crate::atomic_file::create_private_dir(&data_dir)
             .map_err(StoreError::io("create", &data_dir))?;
         Ok(Self {
@@ -90,11 +98,7 @@ impl Daemon {
             ),
             anchors,
             directory,
-            revocation: Revocation::new(
-                config.revocation,
-                Duration::from_secs(config.revocation_timeout_seconds),
-            )
-            .keeping_crls_in(data_dir.join("crls")),
+            revocation,
             issuers: Issuers::new(Duration::from_secs(config.revocation_timeout_seconds)),
             started: Instant::now(),
             data_dir,

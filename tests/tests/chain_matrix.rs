@@ -817,6 +817,28 @@ async fn the_signature_matrix() {
         "good by CRL under hard-fail",
         &report(&mut hard_client, &signed("valid", &via_inter)).await,
     );
+    // CRLs that IT places in `crl_dir` serve certificates that name no CRL or responder.
+    std::fs::create_dir(world.path("crls")).unwrap();
+    std::fs::copy(world.path("inter.crl.pem"), world.path("crls/inter.crl")).unwrap();
+    world.write("crls/README", "not a CRL\n");
+    let config = format!(
+        "{}crl_dir = {:?}\n",
+        world.config("hard-fail"),
+        world.path("crls")
+    );
+    let local = TestDaemon::start(&config);
+    let mut local_client = local.client().await;
+    let listed = report(&mut local_client, &signed("carried", &via_inter)).await;
+    let file = world.path("crls/inter.crl").display().to_string();
+    assert_fails(
+        "revoked by a CRL in crl_dir",
+        &listed,
+        CheckName::Revocation,
+        &format!("reason: keyCompromise (CRL of 'CN=Inter' from {file})"),
+    );
+    let unlisted = report(&mut local_client, &signed("kept", &via_inter)).await;
+    assert_valid("not on the CRL in crl_dir, under hard-fail", &unlisted);
+
     let off = TestDaemon::start(&world.config("off"));
     let mut off_client = off.client().await;
     let unasked = report(&mut off_client, &signed("crlrevoked", &via_inter)).await;

@@ -59,6 +59,15 @@ pub fn parse(der: &[u8], source: &str) -> Result<CertificateList, String> {
     CertificateList::from_der(der).map_err(|e| format!("the CRL from {source} is malformed: {e}"))
 }
 
+/// A CRL from a file, DER or PEM (`X509 CRL`).
+pub fn parse_file(data: &[u8], source: &str) -> Result<CertificateList, String> {
+    match der::pem::decode_vec(data) {
+        Ok((label, der)) if label == "X509 CRL" => parse(&der, source),
+        Ok((label, _)) => Err(format!("{source} holds a {label}, not an X509 CRL")),
+        Err(_) => parse(data, source),
+    }
+}
+
 /// Until when a CRL may be reused: its nextUpdate (none: not reused).
 pub fn fresh_until(crl: &CertificateList) -> Option<SystemTime> {
     crl.tbs_cert_list.next_update.map(|t| t.to_system_time())

@@ -1,6 +1,6 @@
 //! Revocation (RFC 5280 §6.3, RFC 6960): whether a CA has withdrawn a certificate on a path,
-//! learned in this order: from a current CRL of its issuer that the message carries (no
-//! network needed), from the OCSP responders the certificate names (one small signed answer
+//! learned in this order: from a current CRL of its issuer that the message carries or that
+//! IT placed in `crl_dir` (no network needed), from the OCSP responders the certificate names (one small signed answer
 //! about exactly this certificate), then from its CRL distribution points (a whole list, but
 //! one that serves every certificate of that CA until its nextUpdate). Answers are cached until
 //! their nextUpdate; requests go through [`Fetcher`] (timeout, size cap, failures remembered
@@ -14,8 +14,8 @@
 //!
 //! Fetched CRLs are also kept on disk ([`disk`]); OCSP answers only in memory.
 //!
-//! Not done: CRLs that an administrator drops into a local directory, delta and indirect CRLs,
-//! the revocation of a delegated OCSP responder's own certificate.
+//! Not done: delta and indirect CRLs, the revocation of a delegated OCSP responder's own
+//! certificate.
 
 mod crl;
 mod disk;
@@ -27,7 +27,7 @@ use super::path::name;
 use crate::config::RevocationPolicy;
 use const_oid::db::rfc5912;
 use disk::CrlDir;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
@@ -71,6 +71,8 @@ pub struct Revocation {
     crls: Cache<String, Arc<CertificateList>>,
     /// CRLs kept across restarts, when a directory is given.
     disk: Option<CrlDir>,
+    /// CRLs an administrator placed in `crl_dir`, with the file each came from.
+    local: Vec<(String, CertificateList)>,
 }
 
 impl Revocation {
@@ -82,7 +84,31 @@ impl Revocation {
             ocsp: Cache::new(),
             crls: Cache::new(),
             disk: None,
+            local: Vec::new(),
         }
+    }
+
+    /// The same checker also using the CRLs (DER or PEM) of the files in `dir`, read now; a
+    /// file that is not a CRL is logged and skipped.
+    pub fn with_local_crls(mut self, dir: &Path) -> Self {
+        let files = match std::fs::read_dir(dir) {
+            Ok(files) => files,
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), error = %error, "cannot read crl_dir");
+                return self;
+            }
+        };
+        for path in files.flatten().map(|entry| entry.path()) {
+            let source = path.display().to_string();
+            match std::fs::read(&path)
+                .map_err(|e| format!("cannot read {source}: {e}"))
+                .and_then(|data| crl::parse_file(&data, &source))
+            {
+                Ok(list) => self.local.push((source, list)),
+                Err(error) => tracing::warn!(error, "skipping a file of crl_dir"),
+            }
+        }
+        self
     }
 
     /// The same checker keeping fetched CRLs in `dir` across restarts.
@@ -152,7 +178,8 @@ impl Revocation {
         }
     }
 
-    /// The status of `cert` from a carried CRL, else OCSP, else its CRL distribution points.
+    /// The status of `cert` from a CRL the message carries or an administrator placed in
+    /// `crl_dir`, else OCSP, else its CRL distribution points.
     fn status(
         &self,
         cert: &Certificate,
@@ -160,17 +187,24 @@ impl Revocation {
         carried: &[CertificateList],
         now: SystemTime,
     ) -> Result<Status, String> {
-        let by_issuer = carried
+        let mut errors = Vec::new();
+        let from_message = carried.iter().map(|list| ("the message", list, false));
+        let from_dir = self
+            .local
             .iter()
-            .filter(|list| &list.tbs_cert_list.issuer == cert.tbs_certificate().issuer());
-        for list in by_issuer {
-            // A carried CRL that does not check out (stale, forged) is passed over: the
-            // sender chose it, so it only ever saves a request.
-            if let Ok(status) = crl::status(list, "the message", cert, issuer, now) {
-                return Ok(status);
+            .map(|(file, list)| (file.as_str(), list, true));
+        let by_issuer = from_message
+            .chain(from_dir)
+            .filter(|(_, list, _)| &list.tbs_cert_list.issuer == cert.tbs_certificate().issuer());
+        for (source, list, local) in by_issuer {
+            match crl::status(list, source, cert, issuer, now) {
+                Ok(status) => return Ok(status),
+                // A carried CRL that does not check out (stale, forged) is passed over
+                // silently: the sender chose it, so it only ever saves a request.
+                Err(why) if local => errors.push(why),
+                Err(_) => {}
             }
         }
-        let mut errors = Vec::new();
         for url in access_urls(cert, rfc5912::ID_AD_OCSP) {
             match self.ocsp_status(cert, issuer, &url, now) {
                 Ok(status) => return Ok(status),
