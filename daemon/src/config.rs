@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 /// revocation = "soft-fail"
 /// revocation_timeout_seconds = 5
 /// crl_dir = "/etc/mailseal/crls"
+/// fetch_issuers = false
 ///
 /// [directory]
 /// url = "ldaps://ldap.example.com"
@@ -72,6 +73,10 @@ pub struct Config {
     /// How long one CRL download or OCSP request may take before it counts as failed, so
     /// that a dead responder never holds up a request much longer.
     pub revocation_timeout_seconds: u64,
+    /// Whether missing intermediate certificates are fetched from the URL a certificate names
+    /// (authorityInfoAccess caIssuers). Off by default: the URL is not yet verified, so
+    /// fetching it could tell a sender that their message was opened.
+    pub fetch_issuers: bool,
     /// A directory of CRLs (DER or PEM) that IT keeps current, read at start: for CAs that
     /// publish no distribution point, or machines that may not fetch them.
     pub crl_dir: Option<PathBuf>,
@@ -203,6 +208,7 @@ impl Default for Config {
             revocation: RevocationPolicy::default(),
             revocation_timeout_seconds: 5,
             crl_dir: None,
+            fetch_issuers: false,
         }
     }
 }
@@ -369,6 +375,7 @@ mod tests {
     #[test]
     fn the_revocation_policy() {
         assert!(!parse("").unwrap().system_trust_store);
+        assert!(!parse("").unwrap().fetch_issuers);
         assert!(
             parse("system_trust_store = true\n")
                 .unwrap()

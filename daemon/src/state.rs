@@ -99,7 +99,10 @@ impl Daemon {
             anchors,
             directory,
             revocation,
-            issuers: Issuers::new(Duration::from_secs(config.revocation_timeout_seconds)),
+            issuers: Issuers::new(
+                Duration::from_secs(config.revocation_timeout_seconds),
+                config.fetch_issuers,
+            ),
             started: Instant::now(),
             data_dir,
             config,

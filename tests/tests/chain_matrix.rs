@@ -601,7 +601,8 @@ async fn the_signature_matrix() {
     }
     world.start_responder();
 
-    let daemon = TestDaemon::start(&world.config("soft-fail"));
+    let config = format!("{}fetch_issuers = true\n", world.config("soft-fail"));
+    let daemon = TestDaemon::start(&config);
     let mut client = daemon.client().await;
     let via_inter = ["inter.pem"];
     let signed =
@@ -816,6 +817,12 @@ async fn the_signature_matrix() {
     assert_valid(
         "good by CRL under hard-fail",
         &report(&mut hard_client, &signed("valid", &via_inter)).await,
+    );
+    // Without fetch_issuers (the default) the URL of an unverified certificate is not used.
+    let orphan = report(&mut hard_client, &signed("orphan", &[])).await;
+    assert_eq!(
+        check(&orphan, CheckName::Chain).reason,
+        "issuer CN=Inter is not a trusted CA, nor known"
     );
     // CRLs that IT places in `crl_dir` serve certificates that name no CRL or responder.
     std::fs::create_dir(world.path("crls")).unwrap();

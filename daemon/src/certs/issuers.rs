@@ -7,6 +7,12 @@
 //! certs-only bag. What is fetched is only a candidate: the path search checks it like any
 //! other intermediate. Answers are cached for a day, failures for 30 seconds, and one path
 //! search fetches at most four URLs.
+//!
+//! Off unless `fetch_issuers = true`: the URL comes from a certificate nobody has verified
+//! yet, so fetching it when a message is opened would tell whoever made the certificate that
+//! the message was read (a web bug), and would let mail make the daemon send requests into
+//! the local network. OCSP and CRL URLs are only used once a path to a trust anchor holds,
+//! so they come from a trusted CA.
 
 use super::describe::{parse_certificates, signed_data_certificates};
 use super::fetch::{Cache, Fetcher, Request, access_urls};
@@ -26,14 +32,16 @@ const KEEP: Duration = Duration::from_secs(24 * 3600);
 /// The issuer fetcher with its cache.
 #[derive(Debug)]
 pub struct Issuers {
+    enabled: bool,
     fetcher: Fetcher,
     cache: Cache<String, Vec<Certificate>>,
 }
 
 impl Issuers {
-    /// A fetcher giving each request `timeout`.
-    pub fn new(timeout: Duration) -> Self {
+    /// A fetcher giving each request `timeout`; when not `enabled`, nothing is fetched.
+    pub fn new(timeout: Duration, enabled: bool) -> Self {
         Self {
+            enabled,
             fetcher: Fetcher::new(timeout),
             cache: Cache::new(),
         }
@@ -54,7 +62,7 @@ impl Issuers {
         let mut failures: Vec<String> = Vec::new();
         loop {
             let mut result = path::validate(leaf, &known, anchors, now);
-            if result.outcome == Outcome::Pass {
+            if result.outcome == Outcome::Pass || !self.enabled {
                 return result;
             }
             let urls: Vec<String> = result

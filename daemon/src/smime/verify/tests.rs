@@ -53,7 +53,7 @@ fn verify_as(
         from,
         anchors,
         revocation: &Revocation::new(RevocationPolicy::SoftFail, Duration::from_secs(5)),
-        issuers: &Issuers::new(Duration::from_secs(5)),
+        issuers: &Issuers::new(Duration::from_secs(5), false),
         known_certs: known,
         now,
     })
