@@ -62,7 +62,7 @@ pub fn parse(der: &[u8], source: &str) -> Result<CertificateList, String> {
 /// A CRL from a file, DER or PEM (`X509 CRL`).
 pub fn parse_file(data: &[u8], source: &str) -> Result<CertificateList, String> {
     match der::pem::decode_vec(data) {
-        Ok((label, der)) if label == "X509 CRL" => parse(&der, source),
+        Ok(("X509 CRL", der)) => parse(&der, source),
         Ok((label, _)) => Err(format!("{source} holds a {label}, not an X509 CRL")),
         Err(_) => parse(data, source),
     }
