@@ -18,10 +18,13 @@ use std::path::{Path, PathBuf};
 /// max_connections = 512
 /// shutdown_grace_seconds = 10
 /// trusted_ca_files = ["/etc/mailseal/company-ca.pem"]
+/// system_trust_store = false
 /// pkcs11_modules = ["/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"]
 /// pin_cache_seconds = 600
 /// revocation = "soft-fail"
 /// revocation_timeout_seconds = 5
+/// crl_dir = "/etc/mailseal/crls"
+/// fetch_issuers = false
 ///
 /// [directory]
 /// url = "ldaps://ldap.example.com"
@@ -48,6 +51,10 @@ pub struct Config {
     /// PEM files of the certification authorities whose users' signatures are trusted (the
     /// company CA); a signature chaining to none of them fails the `chain` check.
     pub trusted_ca_files: Vec<PathBuf>,
+    /// Whether the operating system's trusted roots are trust anchors too, besides
+    /// `trusted_ca_files`: for partners with certificates from public CAs. Off by default, so
+    /// that only what the company chose is trusted.
+    pub system_trust_store: bool,
     /// PKCS#11 modules (smart-card drivers) to load; default: the p11-kit proxy, which loads
     /// every module the system has registered (OpenSC, vendor drivers), as Debian and Fedora
     /// expect. An empty list disables smart cards.
@@ -66,6 +73,13 @@ pub struct Config {
     /// How long one CRL download or OCSP request may take before it counts as failed, so
     /// that a dead responder never holds up a request much longer.
     pub revocation_timeout_seconds: u64,
+    /// Whether missing intermediate certificates are fetched from the URL a certificate names
+    /// (authorityInfoAccess caIssuers). Off by default: the URL is not yet verified, so
+    /// fetching it could tell a sender that their message was opened.
+    pub fetch_issuers: bool,
+    /// A directory of CRLs (DER or PEM) that IT keeps current, read at start: for CAs that
+    /// publish no distribution point, or machines that may not fetch them.
+    pub crl_dir: Option<PathBuf>,
     /// What mail clients offer when a message is written (`policy.compose`).
     pub compose: ComposeConfig,
 }
@@ -237,12 +251,15 @@ impl Default for Config {
             max_connections: 512,
             shutdown_grace_seconds: 10,
             trusted_ca_files: Vec::new(),
+            system_trust_store: false,
             pkcs11_modules: None,
             pin_cache_seconds: 600,
             expiry_warning_days: 30,
             directory: None,
             revocation: RevocationPolicy::default(),
             revocation_timeout_seconds: 5,
+            crl_dir: None,
+            fetch_issuers: false,
             compose: ComposeConfig::default(),
         }
     }
@@ -417,6 +434,13 @@ mod tests {
 
     #[test]
     fn the_revocation_policy() {
+        assert!(!parse("").unwrap().system_trust_store);
+        assert!(!parse("").unwrap().fetch_issuers);
+        assert!(
+            parse("system_trust_store = true\n")
+                .unwrap()
+                .system_trust_store
+        );
         assert_eq!(parse("").unwrap().revocation, RevocationPolicy::SoftFail);
         let config = parse("revocation = \"hard-fail\"\nrevocation_timeout_seconds = 2\n").unwrap();
         assert_eq!(config.revocation, RevocationPolicy::HardFail);

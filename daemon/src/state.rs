@@ -2,6 +2,7 @@
 
 use crate::certs::describe::parse_certificates;
 use crate::certs::directory::Directory;
+use crate::certs::issuers::Issuers;
 use crate::certs::revocation::Revocation;
 use crate::certs::store::CertStore;
 use crate::config::Config;
@@ -38,6 +39,8 @@ pub struct Daemon {
     pub directory: Option<Directory>,
     /// Revocation checking for signers and recipients, with its caches.
     pub revocation: Revocation,
+    /// Issuer certificates fetched for paths (authorityInfoAccess caIssuers), with a cache.
+    pub issuers: Issuers,
     /// When the daemon started, for `daemon.status`.
     pub started: Instant,
 }
@@ -50,6 +53,17 @@ impl Daemon {
         for file in &config.trusted_ca_files {
             anchors.extend(read_certificates(file)?);
         }
+        if config.system_trust_store {
+            match crate::certs::system_store::load() {
+                Some((bundle, roots)) => {
+                    tracing::info!(bundle = %bundle.display(), roots = roots.len(), "trusting the system's roots");
+                    anchors.extend(roots);
+                }
+                None => tracing::warn!(
+                    "system_trust_store is set, but no bundle of system roots was found"
+                ),
+            }
+        }
         let directory = match &config.directory {
             Some(directory) => {
                 let roots = match &directory.ca_file {
@@ -60,6 +74,14 @@ impl Daemon {
             }
             None => None,
         };
+        let mut revocation = Revocation::new(
+            config.revocation,
+            Duration::from_secs(config.revocation_timeout_seconds),
+        )
+        .keeping_crls_in(data_dir.join("crls"));
+        if let Some(dir) = &config.crl_dir {
+            revocation = revocation.with_local_crls(dir);
+        }
         crate::atomic_file::create_private_dir(&data_dir)
             .map_err(StoreError::io("create", &data_dir))?;
         crate::transfer::streams::reset_dir(&data_dir).map_err(StoreError::io(
@@ -80,9 +102,10 @@ impl Daemon {
             ),
             anchors,
             directory,
-            revocation: Revocation::new(
-                config.revocation,
+            revocation,
+            issuers: Issuers::new(
                 Duration::from_secs(config.revocation_timeout_seconds),
+                config.fetch_issuers,
             ),
             started: Instant::now(),
             data_dir,

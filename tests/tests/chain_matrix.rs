@@ -564,6 +564,35 @@ async fn the_signature_matrix() {
         MAIL,
         Published::Nowhere,
     );
+    let published_at = |file: &str| {
+        format!(
+            "{MAIL}authorityInfoAccess=caIssuers;URI:http://127.0.0.1:{}/{file}\n",
+            world.crl_port
+        )
+    };
+    world.user(
+        "inter",
+        "orphan",
+        "orphan@example.com",
+        &published_at("inter.der"),
+        Published::Crl,
+    );
+    world.user(
+        "inter",
+        "lost",
+        "lost@example.com",
+        &published_at("gone.der"),
+        Published::Crl,
+    );
+    world.openssl(&[
+        "x509",
+        "-in",
+        "inter.pem",
+        "-outform",
+        "DER",
+        "-out",
+        "inter.der",
+    ]);
     world.revoke("inter", "carried");
     world.revoke("inter", "crlrevoked");
     world.revoke("inter", "ocsprevoked");
@@ -572,7 +601,8 @@ async fn the_signature_matrix() {
     }
     world.start_responder();
 
-    let daemon = TestDaemon::start(&world.config("soft-fail"));
+    let config = format!("{}fetch_issuers = true\n", world.config("soft-fail"));
+    let daemon = TestDaemon::start(&config);
     let mut client = daemon.client().await;
     let via_inter = ["inter.pem"];
     let signed =
@@ -698,6 +728,26 @@ async fn the_signature_matrix() {
         "{good}"
     );
 
+    // Without the intermediate in the message, it is fetched from where the signer's
+    // certificate says it is published (authorityInfoAccess caIssuers).
+    let orphan = report(&mut client, &signed("orphan", &[])).await;
+    assert_valid("issuer fetched", &orphan);
+    assert_eq!(
+        check(&orphan, CheckName::Chain).reason,
+        "chains to trust anchor 'CN=Root A' via 'CN=Inter'"
+    );
+    let lost = report(&mut client, &signed("lost", &[])).await;
+    assert_fails(
+        "issuer not fetched",
+        &lost,
+        CheckName::Chain,
+        &format!(
+            "CN=Inter is not a trusted CA, nor known (fetching its issuer failed: issuer server \
+             127.0.0.1:{} answered 'HTTP/1.0 404 Not Found')",
+            world.crl_port
+        ),
+    );
+
     // A certificate naming no CRL or responder, judged by the CRL its message carries.
     let with_crl =
         |name: &str| world.signed_with_crl(name, &format!("{name}@example.com"), &via_inter);
@@ -768,6 +818,34 @@ async fn the_signature_matrix() {
         "good by CRL under hard-fail",
         &report(&mut hard_client, &signed("valid", &via_inter)).await,
     );
+    // Without fetch_issuers (the default) the URL of an unverified certificate is not used.
+    let orphan = report(&mut hard_client, &signed("orphan", &[])).await;
+    assert_eq!(
+        check(&orphan, CheckName::Chain).reason,
+        "issuer CN=Inter is not a trusted CA, nor known"
+    );
+    // CRLs that IT places in `crl_dir` serve certificates that name no CRL or responder.
+    std::fs::create_dir(world.path("crls")).unwrap();
+    std::fs::copy(world.path("inter.crl.pem"), world.path("crls/inter.crl")).unwrap();
+    world.write("crls/README", "not a CRL\n");
+    let config = format!(
+        "{}crl_dir = {:?}\n",
+        world.config("hard-fail"),
+        world.path("crls")
+    );
+    let local = TestDaemon::start(&config);
+    let mut local_client = local.client().await;
+    let listed = report(&mut local_client, &signed("carried", &via_inter)).await;
+    let file = world.path("crls/inter.crl").display().to_string();
+    assert_fails(
+        "revoked by a CRL in crl_dir",
+        &listed,
+        CheckName::Revocation,
+        &format!("reason: keyCompromise (CRL of 'CN=Inter' from {file})"),
+    );
+    let unlisted = report(&mut local_client, &signed("kept", &via_inter)).await;
+    assert_valid("not on the CRL in crl_dir, under hard-fail", &unlisted);
+
     let off = TestDaemon::start(&world.config("off"));
     let mut off_client = off.client().await;
     let unasked = report(&mut off_client, &signed("crlrevoked", &via_inter)).await;
@@ -836,8 +914,9 @@ async fn revoked_and_wrong_usage_recipients_are_refused() {
         })
         .await
         .unwrap();
+    // Inter is not imported: Ann's PKCS #12 brought it, and recipients' paths use it.
     let mut bundle = Vec::new();
-    for name in ["inter", "bob", "olga", "sid", "vic"] {
+    for name in ["bob", "olga", "sid", "vic"] {
         bundle.extend(std::fs::read(world.path(&format!("{name}.pem"))).unwrap());
     }
     client

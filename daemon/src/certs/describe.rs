@@ -1,9 +1,13 @@
 //! What a certificate says about its owner, in the form users and scripts see it.
 
+use crate::smime::ber::{self, Profile};
 use aws_lc_rs::digest;
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::SignedData;
 use const_oid::ObjectIdentifier;
-use const_oid::db::{rfc5912, rfc8410};
-use der::{Decode, Encode};
+use const_oid::db::{rfc5911, rfc5912, rfc8410};
+use der::{Decode, Encode, EncodingRules};
 use mailseal_protocol::methods::CertificateInfo;
 use spki::SubjectPublicKeyInfoOwned;
 use std::fmt;
@@ -207,6 +211,29 @@ pub fn parse_certificates(data: &[u8]) -> Result<Vec<Certificate>, der::Error> {
         return Err(der::ErrorKind::Failed.into());
     }
     Ok(certs)
+}
+
+/// Every certificate of a PKCS #7 SignedData (RFC 5652 §5.1), BER or DER: the certs-only
+/// bags that directories and authorityInfoAccess caIssuers URLs serve.
+pub fn signed_data_certificates(value: &[u8]) -> der::Result<Vec<Certificate>> {
+    let der = ber::to_der(value, Profile::SIGNED_DATA)?;
+    let info = ContentInfo::from_ber(&der)?;
+    if info.content_type != rfc5911::ID_SIGNED_DATA {
+        return Err(der::ErrorKind::OidUnknown {
+            oid: info.content_type,
+        }
+        .into());
+    }
+    let signed: SignedData = info.content.decode_as_encoding(EncodingRules::Ber)?;
+    let certificates = signed.certificates.map(|set| set.0.into_vec());
+    Ok(certificates
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|choice| match choice {
+            CertificateChoices::Certificate(cert) => Some(cert),
+            CertificateChoices::Other(_) => None,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -16,14 +16,9 @@
 //! remembered for at most [`FAILURE_MEMORY`] of that, during which lookups of every address
 //! fail at once instead of each waiting for the timeout again.
 
-use crate::certs::describe::Fingerprint;
+use crate::certs::describe::{Fingerprint, signed_data_certificates};
 use crate::config::DirectoryConfig;
-use crate::smime::ber::{self, Profile};
-use cms::cert::CertificateChoices;
-use cms::content_info::ContentInfo;
-use cms::signed_data::SignedData;
-use const_oid::db::rfc5911;
-use der::{Decode, Encode, EncodingRules};
+use der::{Decode, Encode};
 use ldap3::{
     LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, SearchOptions, ldap_escape,
 };
@@ -404,23 +399,8 @@ fn read_entry(entry: SearchEntry, answer: &mut Answer, seen: &mut HashSet<Finger
 /// certs-only bag, or a whole signed message as some clients publish. CA certificates
 /// (basicConstraints cA) are the chain, not the person's, and are left out.
 fn end_entity_certificates(value: &[u8]) -> der::Result<Vec<Certificate>> {
-    let der = ber::to_der(value, Profile::SIGNED_DATA)?;
-    let info = ContentInfo::from_ber(&der)?;
-    if info.content_type != rfc5911::ID_SIGNED_DATA {
-        return Err(der::ErrorKind::OidUnknown {
-            oid: info.content_type,
-        }
-        .into());
-    }
-    let signed: SignedData = info.content.decode_as_encoding(EncodingRules::Ber)?;
-    let certificates = signed.certificates.map(|set| set.0.into_vec());
-    Ok(certificates
-        .unwrap_or_default()
+    Ok(signed_data_certificates(value)?
         .into_iter()
-        .filter_map(|choice| match choice {
-            CertificateChoices::Certificate(cert) => Some(cert),
-            CertificateChoices::Other(_) => None,
-        })
         .filter(|cert| {
             !matches!(
                 cert.tbs_certificate().get_extension::<BasicConstraints>(),

@@ -10,14 +10,14 @@
 //! it replaces); on a tie, own identities before stored certificates before the directory's.
 //!
 //! Then revocation ([`revoked_or_not`]): each usable candidate's path to a trust anchor is
-//! built from the stored certificates and checked under the configured policy; a revoked
-//! certificate is rejected ("revoked: …"), and so is one whose status cannot be learned under
-//! `hard-fail`; under `soft-fail` and `off` the reason says it was not checked and why. A
-//! path that does not reach a trust anchor is not in itself a reason to reject: people
-//! exchange certificates from CAs the company does not know.
+//! built from the stored certificates and own identities' chains (fetching missing issuers)
+//! and checked under the configured policy; a revoked certificate is rejected ("revoked: …"),
+//! and so is one whose status cannot be learned under `hard-fail`; under `soft-fail` and `off`
+//! the reason says it was not checked and why. A path that does not reach a trust anchor is
+//! not in itself a reason to reject: people exchange certificates from CAs the company does
+//! not know.
 
 use super::describe::{Fingerprint, Period, emails, key_algorithm, named_curve, period};
-use super::path;
 use super::revocation::Judgement;
 use super::store::Origin;
 use crate::state::Daemon;
@@ -211,13 +211,18 @@ async fn revoked_or_not(
     now: SystemTime,
 ) -> Vec<Candidate> {
     let worker = Arc::clone(daemon);
+    let unchecked = candidates.clone();
     let checked = tokio::task::spawn_blocking(move || {
-        let intermediates = worker.certs.list(None);
+        // The store and the own identities' chains, which hold the company's intermediates.
+        let mut intermediates = worker.certs.list(None);
+        for identity in worker.own_identities() {
+            intermediates.extend(identity.chain);
+        }
         let (usable, rejected): (Vec<Candidate>, Vec<Candidate>) = candidates
             .into_iter()
             .map(|mut candidate| {
                 if let Verdict::Usable(how) = &candidate.verdict {
-                    let found = path::validate(
+                    let found = worker.issuers.validate(
                         &candidate.certificate,
                         &intermediates,
                         &worker.anchors,
@@ -246,7 +251,16 @@ async fn revoked_or_not(
     .await;
     checked.unwrap_or_else(|error| {
         tracing::warn!(error = %error, "revocation checking of recipients failed");
-        Vec::new()
+        unchecked
+            .into_iter()
+            .map(|mut candidate| {
+                if candidate.verdict.is_usable() {
+                    let why = format!("revocation could not be checked: {error}");
+                    candidate.verdict = Verdict::Rejected(why);
+                }
+                candidate
+            })
+            .collect()
     })
 }
 

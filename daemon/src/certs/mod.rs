@@ -2,8 +2,11 @@
 //! (locally or in the company directory), and checking paths.
 pub mod describe;
 pub mod directory;
+pub mod fetch;
 pub mod find;
+pub mod issuers;
 pub mod name_constraints;
 pub mod path;
 pub mod revocation;
 pub mod store;
+pub mod system_store;

@@ -374,7 +374,7 @@ fn critical_extensions(cert: &Certificate) -> Result<(), String> {
     }
 }
 
-pub(super) fn self_issued(cert: &Certificate) -> bool {
+fn self_issued(cert: &Certificate) -> bool {
     let tbs = cert.tbs_certificate();
     tbs.issuer() == tbs.subject()
 }

@@ -248,6 +248,7 @@ async fn open_layers(
             own_keys: &own_keys,
             anchors: &worker.anchors,
             revocation: &worker.revocation,
+            issuers: &worker.issuers,
             known_certs: &known_certs,
             now: SystemTime::now(),
         };

@@ -8,6 +8,7 @@ use super::envelope::{self, EnvelopeError, OwnKey, Recipient};
 use super::mime::{self, Entity, MimeError};
 use super::sign::{self, SignError, Signer};
 use super::verify::{self, Harvest, VerifyError, VerifyInput};
+use crate::certs::issuers::Issuers;
 use crate::certs::revocation::Revocation;
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc6268;
@@ -89,6 +90,8 @@ pub struct OpenContext<'a> {
     pub anchors: &'a [Certificate],
     /// The revocation checker with the configured policy.
     pub revocation: &'a Revocation,
+    /// Where missing intermediates are fetched from.
+    pub issuers: &'a Issuers,
     /// Certificates we know besides those in the message.
     pub known_certs: &'a [Certificate],
     /// The time to check validity at.
@@ -146,6 +149,7 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
             from: &from,
             anchors: context.anchors,
             revocation: context.revocation,
+            issuers: context.issuers,
             known_certs: context.known_certs,
             now: context.now,
         })

@@ -157,8 +157,8 @@ pub struct Candidate {
     pub source: CertSource,
     /// Whether mail can be encrypted to it.
     pub usable: bool,
-    /// Why it is usable (how the key is used, until when) or why not (expired, wrong key
-    /// usage, another address, …).
+    /// Why it is usable (how the key is used, until when, and whether revocation was checked)
+    /// or why not (expired, wrong key usage, another address, `revoked: …`, …).
     pub reason: String,
 }
 

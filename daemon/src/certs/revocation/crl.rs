@@ -59,6 +59,15 @@ pub fn parse(der: &[u8], source: &str) -> Result<CertificateList, String> {
     CertificateList::from_der(der).map_err(|e| format!("the CRL from {source} is malformed: {e}"))
 }
 
+/// A CRL from a file, DER or PEM (`X509 CRL`).
+pub fn parse_file(data: &[u8], source: &str) -> Result<CertificateList, String> {
+    match der::pem::decode_vec(data) {
+        Ok(("X509 CRL", der)) => parse(&der, source),
+        Ok((label, _)) => Err(format!("{source} holds a {label}, not an X509 CRL")),
+        Err(_) => parse(data, source),
+    }
+}
+
 /// Until when a CRL may be reused: its nextUpdate (none: not reused).
 pub fn fresh_until(crl: &CertificateList) -> Option<SystemTime> {
     crl.tbs_cert_list.next_update.map(|t| t.to_system_time())
@@ -190,5 +199,103 @@ pub fn reason_name(reason: CrlReason) -> &'static str {
         CrlReason::RemoveFromCRL => "removeFromCRL",
         CrlReason::PrivilegeWithdrawn => "privilegeWithdrawn",
         CrlReason::AaCompromise => "aACompromise",
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::smime::verify::test_pki::{Key, Pki};
+
+    const URL: &str = "http://crl.test/root.crl";
+
+    /// The CRL that `ca` (its `.pem` and `.key`) issues with `index` as its database; its DER
+    /// is left in `crl.der`.
+    pub(in crate::certs::revocation) fn crl_of(
+        pki: &Pki,
+        ca: &str,
+        index: &str,
+    ) -> CertificateList {
+        pki.write("index.txt", index.as_bytes());
+        pki.write("crlnumber", b"01\n");
+        pki.write(
+            "ca.cnf",
+            b"[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
+              default_md = sha256\ndefault_crl_days = 1\n",
+        );
+        let (cert, key) = (format!("{ca}.pem"), format!("{ca}.key"));
+        pki.openssl(&[
+            "ca", "-gencrl", "-config", "ca.cnf", "-cert", &cert, "-keyfile", &key, "-out",
+            "crl.pem",
+        ]);
+        pki.openssl(&[
+            "crl", "-in", "crl.pem", "-outform", "DER", "-out", "crl.der",
+        ]);
+        parse(&pki.read("crl.der"), URL).unwrap()
+    }
+
+    /// An index revoking `cert`.
+    fn revoking(cert: &Certificate) -> String {
+        let serial = hex::encode_upper(cert.tbs_certificate().serial_number().as_bytes());
+        format!("R\t300101000000Z\t250101000000Z,keyCompromise\t{serial}\tunknown\t/CN=x\n")
+    }
+
+    #[test]
+    fn the_issuers_current_crl_tells_revoked_from_good() {
+        let pki = Pki::new();
+        let root = pki.root("root", "/CN=Root");
+        let bad = pki.user("bad", "root", Key::P256, "bad@example.com");
+        let good = pki.user("good", "root", Key::P256, "good@example.com");
+        let crl = crl_of(&pki, "root", &revoking(&bad));
+        let now = SystemTime::now();
+        assert_eq!(
+            status(&crl, URL, &bad, &root, now),
+            Ok(Status::Revoked(
+                "revoked on 2025-01-01T00:00:00Z, reason: keyCompromise \
+                 (CRL of 'CN=Root' from http://crl.test/root.crl)"
+                    .into()
+            ))
+        );
+        assert!(
+            matches!(status(&crl, URL, &good, &root, now), Ok(Status::Good(how))
+                if how.starts_with("not on the CRL of 'CN=Root' from http://crl.test/root.crl (")),
+        );
+        let later = fresh_until(&crl).unwrap() + Duration::from_secs(3600);
+        let err = status(&crl, URL, &bad, &root, later).unwrap_err();
+        assert!(
+            err.starts_with(
+                "the CRL from http://crl.test/root.crl is out of date (next update was due "
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_crl_from_anyone_but_the_issuer_is_refused() {
+        let pki = Pki::new();
+        let root = pki.root("root", "/CN=Root");
+        let user = pki.user("u", "root", Key::P256, "u@example.com");
+        pki.root("other", "/CN=Other");
+        pki.root("twin", "/CN=Root");
+        let now = SystemTime::now();
+        let other = crl_of(&pki, "other", &revoking(&user));
+        assert_eq!(
+            status(&other, URL, &user, &root, now).unwrap_err(),
+            "the CRL from http://crl.test/root.crl is issued by 'CN=Other', not by 'CN=Root'"
+        );
+        let forged = crl_of(&pki, "twin", "");
+        let err = status(&forged, URL, &user, &root, now).unwrap_err();
+        assert!(
+            err.starts_with("the CRL from http://crl.test/root.crl is not signed by 'CN=Root'"),
+            "{err}"
+        );
+        let ext = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n";
+        let no_crl_sign = pki.certify("nocrl", None, Key::P256, "/CN=NoCrl", 30, ext);
+        let user = pki.user("v", "nocrl", Key::P256, "v@example.com");
+        let crl = crl_of(&pki, "nocrl", "");
+        assert_eq!(
+            status(&crl, URL, &user, &no_crl_sign, now).unwrap_err(),
+            "'CN=NoCrl' may not sign CRLs (keyUsage lacks cRLSign)"
+        );
     }
 }

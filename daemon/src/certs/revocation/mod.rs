@@ -1,28 +1,33 @@
 //! Revocation (RFC 5280 §6.3, RFC 6960): whether a CA has withdrawn a certificate on a path,
-//! learned in this order: from a current CRL of its issuer that the message carries (no
-//! network needed), from the OCSP responders the certificate names (one small signed answer
+//! learned in this order: from a current CRL of its issuer that the message carries or that
+//! IT placed in `crl_dir` (no network needed), from the OCSP responders the certificate names (one small signed answer
 //! about exactly this certificate), then from its CRL distribution points (a whole list, but
 //! one that serves every certificate of that CA until its nextUpdate). Answers are cached until
-//! their nextUpdate, failures for 30 seconds; every request has the configured timeout and a
-//! size cap.
+//! their nextUpdate; requests go through [`Fetcher`] (timeout, size cap, failures remembered
+//! for 30 seconds).
 //!
 //! What an unanswerable question means is the company's policy (`revocation` in the
 //! configuration, [`RevocationPolicy`]): under `soft-fail` (the default) the report says "not
 //! checked" and why, under `hard-fail` the certificate is not trusted, under `off` nothing is
-//! asked, so a default start needs no network only as far as certificates name no responder.
-//! A revoked certificate is refused under every policy but `off`.
+//! asked. A revoked certificate is refused under every policy but `off`. Nothing is fetched
+//! unless a certificate names a URL, so a default start needs no network.
 //!
-//! Not done: CRLs kept in a local directory, delta and indirect CRLs, an on-disk cache (answers are cached in memory for the daemon's lifetime).
+//! Fetched CRLs are also kept on disk ([`disk`]); OCSP answers only in memory.
+//!
+//! Not done: delta and indirect CRLs, the revocation of a delegated OCSP responder's own
+//! certificate.
 
-mod cache;
 mod crl;
-mod http;
+mod disk;
 mod ocsp;
 
 use super::describe::Fingerprint;
+use super::fetch::{Cache, Fetcher, Request, access_urls};
 use super::path::name;
 use crate::config::RevocationPolicy;
-use cache::Cache;
+use const_oid::db::rfc5912;
+use disk::CrlDir;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
@@ -32,8 +37,6 @@ use x509_cert::crl::CertificateList;
 const MAX_CRL: usize = 16 * 1024 * 1024;
 /// The largest OCSP answer accepted (a few KB in practice).
 const MAX_OCSP: usize = 64 * 1024;
-/// How long a failed download or request is remembered.
-const FAILURE_MEMORY: Duration = Duration::from_secs(30);
 
 /// What a CA says about one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,13 +64,15 @@ pub enum Judgement {
 #[derive(Debug)]
 pub struct Revocation {
     policy: RevocationPolicy,
-    timeout: Duration,
+    fetcher: Fetcher,
     /// OCSP answers by (certificate, issuer).
     ocsp: Cache<(Fingerprint, Fingerprint), Status>,
     /// CRLs by URL.
     crls: Cache<String, Arc<CertificateList>>,
-    /// Recent failures by URL, so that a dead server costs one timeout.
-    failures: Cache<String, String>,
+    /// CRLs kept across restarts, when a directory is given.
+    disk: Option<CrlDir>,
+    /// CRLs an administrator placed in `crl_dir`, with the file each came from.
+    local: Vec<(String, CertificateList)>,
 }
 
 impl Revocation {
@@ -75,10 +80,42 @@ impl Revocation {
     pub fn new(policy: RevocationPolicy, timeout: Duration) -> Self {
         Self {
             policy,
-            timeout,
+            fetcher: Fetcher::new(timeout),
             ocsp: Cache::new(),
             crls: Cache::new(),
-            failures: Cache::new(),
+            disk: None,
+            local: Vec::new(),
+        }
+    }
+
+    /// The same checker also using the CRLs (DER or PEM) of the files in `dir`, read now; a
+    /// file that is not a CRL is logged and skipped.
+    pub fn with_local_crls(mut self, dir: &Path) -> Self {
+        let files = match std::fs::read_dir(dir) {
+            Ok(files) => files,
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), error = %error, "cannot read crl_dir");
+                return self;
+            }
+        };
+        for path in files.flatten().map(|entry| entry.path()) {
+            let source = path.display().to_string();
+            match std::fs::read(&path)
+                .map_err(|e| format!("cannot read {source}: {e}"))
+                .and_then(|data| crl::parse_file(&data, &source))
+            {
+                Ok(list) => self.local.push((source, list)),
+                Err(error) => tracing::warn!(error, "skipping a file of crl_dir"),
+            }
+        }
+        self
+    }
+
+    /// The same checker keeping fetched CRLs in `dir` across restarts.
+    pub fn keeping_crls_in(self, dir: PathBuf) -> Self {
+        Self {
+            disk: Some(CrlDir::new(dir)),
+            ..self
         }
     }
 
@@ -131,7 +168,7 @@ impl Revocation {
                 Ok(Status::Revoked(why)) => return Ok(Status::Revoked(format!("{whose}{why}"))),
                 Ok(Status::Good(how)) => good.push(format!("{whose}{how}")),
                 Err(why) => {
-                    unknown.get_or_insert(why);
+                    unknown.get_or_insert(format!("{whose}{why}"));
                 }
             }
         }
@@ -141,7 +178,8 @@ impl Revocation {
         }
     }
 
-    /// The status of `cert` from a carried CRL, else OCSP, else its CRL distribution points.
+    /// The status of `cert` from a CRL the message carries or an administrator placed in
+    /// `crl_dir`, else OCSP, else its CRL distribution points.
     fn status(
         &self,
         cert: &Certificate,
@@ -149,18 +187,25 @@ impl Revocation {
         carried: &[CertificateList],
         now: SystemTime,
     ) -> Result<Status, String> {
-        let by_issuer = carried
+        let mut errors = Vec::new();
+        let from_message = carried.iter().map(|list| ("the message", list, false));
+        let from_dir = self
+            .local
             .iter()
-            .filter(|list| &list.tbs_cert_list.issuer == cert.tbs_certificate().issuer());
-        for list in by_issuer {
-            // A carried CRL that does not check out (stale, forged) is passed over: the
-            // sender chose it, so it only ever saves a request.
-            if let Ok(status) = crl::status(list, "the message", cert, issuer, now) {
-                return Ok(status);
+            .map(|(file, list)| (file.as_str(), list, true));
+        let by_issuer = from_message
+            .chain(from_dir)
+            .filter(|(_, list, _)| &list.tbs_cert_list.issuer == cert.tbs_certificate().issuer());
+        for (source, list, local) in by_issuer {
+            match crl::status(list, source, cert, issuer, now) {
+                Ok(status) => return Ok(status),
+                // A carried CRL that does not check out (stale, forged) is passed over
+                // silently: the sender chose it, so it only ever saves a request.
+                Err(why) if local => errors.push(why),
+                Err(_) => {}
             }
         }
-        let mut errors = Vec::new();
-        for url in ocsp::responders(cert) {
+        for url in access_urls(cert, rfc5912::ID_AD_OCSP) {
             match self.ocsp_status(cert, issuer, &url, now) {
                 Ok(status) => return Ok(status),
                 Err(why) => errors.push(why),
@@ -194,11 +239,13 @@ impl Revocation {
             return Ok(status);
         }
         let query = ocsp::request(cert, issuer)?;
-        let request = http::Request::Post {
+        let request = Request::Post {
             content_type: "application/ocsp-request",
             body: &query.der,
         };
-        let response = self.fetch("OCSP responder", url, request, MAX_OCSP, now)?;
+        let response = self
+            .fetcher
+            .fetch("OCSP responder", url, request, MAX_OCSP, now)?;
         let (status, next_update) = ocsp::answer(&query, &response, url, issuer, now)?;
         if let Some(until) = next_update {
             self.ocsp.put(key, status.clone(), until, now);
@@ -213,11 +260,24 @@ impl Revocation {
         url: &str,
         now: SystemTime,
     ) -> Result<Status, String> {
+        let kept = || self.disk.as_ref().and_then(|disk| disk.load(url, now));
         let list = match self.crls.get(&url.to_owned(), now) {
             Some(list) => list,
             None => {
-                let der = self.fetch("CRL server", url, http::Request::Get, MAX_CRL, now)?;
-                let list = Arc::new(crl::parse(&der, url)?);
+                let list = match kept() {
+                    Some(list) => list,
+                    None => {
+                        let der =
+                            self.fetcher
+                                .fetch("CRL server", url, Request::Get, MAX_CRL, now)?;
+                        let list = crl::parse(&der, url)?;
+                        if let Some(disk) = &self.disk {
+                            disk.store(url, &der);
+                        }
+                        list
+                    }
+                };
+                let list = Arc::new(list);
                 if let Some(until) = crl::fresh_until(&list) {
                     self.crls.put(url.to_owned(), Arc::clone(&list), until, now);
                 }
@@ -225,28 +285,6 @@ impl Revocation {
             }
         };
         crl::status(&list, url, cert, issuer, now)
-    }
-
-    /// Fetches `url`, or repeats the failure it gave within the last [`FAILURE_MEMORY`];
-    /// `what` names the server in the failure ("OCSP responder 127.0.0.1:80 timed out").
-    fn fetch(
-        &self,
-        what: &str,
-        url: &str,
-        request: http::Request<'_>,
-        max: usize,
-        now: SystemTime,
-    ) -> Result<Vec<u8>, String> {
-        if let Some(why) = self.failures.get(&url.to_owned(), now) {
-            return Err(why);
-        }
-        tracing::debug!(url, "revocation request");
-        http::fetch(url, request, self.timeout, max).map_err(|why| {
-            let why = format!("{what} {why}");
-            self.failures
-                .put(url.to_owned(), why.clone(), now + FAILURE_MEMORY, now);
-            why
-        })
     }
 }
 
@@ -320,5 +358,40 @@ mod tests {
             revocation.judge(Ok(&chain), &[], now + Duration::from_secs(10)),
             Judgement::NotChecked(refused)
         );
+    }
+
+    #[test]
+    fn fetched_crls_are_kept_on_disk_until_their_next_update() {
+        let (pki, _) = unpublished();
+        crl::tests::crl_of(&pki, "root", "");
+        let mut answer = format!(
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
+            pki.read("crl.der").len()
+        )
+        .into_bytes();
+        answer.extend(pki.read("crl.der"));
+        let url = crate::certs::fetch::test_server::serve_once(answer);
+        let ext = format!("subjectAltName=email:d@example.com\ncrlDistributionPoints=URI:{url}\n");
+        let user = pki.certify("dp", Some("root"), Key::P256, "/CN=dp", 30, &ext);
+        let chain = [user, pki.cert("root")];
+        let kept = tempfile::tempdir().unwrap();
+        let now = SystemTime::now() + Duration::from_secs(60);
+        let first = checker(RevocationPolicy::HardFail).keeping_crls_in(kept.path().join("crls"));
+        assert!(matches!(
+            first.judge(Ok(&chain), &[], now),
+            Judgement::Good(_)
+        ));
+        // A restarted daemon: nothing in memory, the server gone (it answered once).
+        let second = checker(RevocationPolicy::HardFail).keeping_crls_in(kept.path().join("crls"));
+        let judged = second.judge(Ok(&chain), &[], now);
+        assert!(
+            matches!(&judged, Judgement::Good(how) if how.starts_with("not on the CRL")),
+            "{judged:?}"
+        );
+        let after = now + Duration::from_secs(3 * 86_400);
+        assert!(matches!(
+            second.judge(Ok(&chain), &[], after),
+            Judgement::Unavailable(_)
+        ));
     }
 }

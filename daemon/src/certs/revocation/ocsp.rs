@@ -21,8 +21,7 @@ use der::{Any, Decode, Encode, Sequence, Tag, TagNumber, Tagged};
 use spki::AlgorithmIdentifierOwned;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, CrlReason, ExtendedKeyUsage};
+use x509_cert::ext::pkix::{CrlReason, ExtendedKeyUsage};
 use x509_cert::ext::{Extension, Extensions};
 use x509_cert::serial_number::SerialNumber;
 
@@ -123,26 +122,6 @@ pub struct Query {
     cert_id: CertId,
     /// The nonce extension as sent.
     nonce: Extension,
-}
-
-/// The http:// OCSP responders named in the certificate's authorityInfoAccess.
-pub fn responders(cert: &Certificate) -> Vec<String> {
-    let Ok(Some((_, access))) = cert
-        .tbs_certificate()
-        .get_extension::<AuthorityInfoAccessSyntax>()
-    else {
-        return Vec::new();
-    };
-    access
-        .0
-        .iter()
-        .filter(|a| a.access_method == rfc5912::ID_AD_OCSP)
-        .filter_map(|a| match &a.access_location {
-            GeneralName::UniformResourceIdentifier(uri) => Some(uri.as_str().to_owned()),
-            _ => None,
-        })
-        .filter(|uri| uri.to_ascii_lowercase().starts_with("http://"))
-        .collect()
 }
 
 /// The request for `cert`, issued by `issuer`, with a fresh nonce.
@@ -359,5 +338,118 @@ fn authorized_responder(
         Period::Within(_) => Ok(()),
         Period::Before(start) => Err(format!("OCSP responder {who} is not valid before {start}")),
         Period::After(end) => Err(format!("OCSP responder {who} expired on {end}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smime::verify::test_pki::{Key, Pki};
+
+    const URL: &str = "http://ocsp.test/";
+
+    /// A moment from now: certificates made by the tests start at the second they are made.
+    fn soon() -> SystemTime {
+        SystemTime::now() + Duration::from_secs(60)
+    }
+
+    /// Root, its user `u`, a delegated responder with id-kp-OCSPSigning and a "rogue" one
+    /// without, and an index in which `u` is valid or revoked.
+    fn setup(revoked: bool) -> (Pki, Certificate, Certificate) {
+        let pki = Pki::new();
+        let root = pki.root("root", "/CN=Root");
+        let user = pki.user("u", "root", Key::P256, "u@example.com");
+        let signing = "keyUsage=critical,digitalSignature\n";
+        let ocsp = format!("{signing}extendedKeyUsage=OCSPSigning\n");
+        pki.certify("resp", Some("root"), Key::P256, "/CN=Responder", 30, &ocsp);
+        pki.certify("rogue", Some("root"), Key::P256, "/CN=Rogue", 30, signing);
+        let serial = hex::encode_upper(user.tbs_certificate().serial_number().as_bytes());
+        let line = if revoked {
+            format!("R\t300101000000Z\t250101000000Z,keyCompromise\t{serial}\tunknown\t/CN=u\n")
+        } else {
+            format!("V\t300101000000Z\t\t{serial}\tunknown\t/CN=u\n")
+        };
+        pki.write("index.txt", line.as_bytes());
+        (pki, user, root)
+    }
+
+    /// What `openssl ocsp`, as responder signing with `signer`'s key, answers to `query`.
+    fn respond(pki: &Pki, query: &Query, signer: &str) -> Vec<u8> {
+        pki.write("req.der", &query.der);
+        let (cert, key) = (format!("{signer}.pem"), format!("{signer}.key"));
+        pki.openssl(&[
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-CA",
+            "root.pem",
+            "-rsigner",
+            &cert,
+            "-rkey",
+            &key,
+            "-reqin",
+            "req.der",
+            "-respout",
+            "resp.der",
+            "-nmin",
+            "5",
+        ]);
+        pki.read("resp.der")
+    }
+
+    #[test]
+    fn answers_by_the_issuer_or_its_delegate_count() {
+        let (pki, user, root) = setup(false);
+        let query = request(&user, &root).unwrap();
+        let response = respond(&pki, &query, "root");
+        let (status, next_update) = answer(&query, &response, URL, &root, soon()).unwrap();
+        assert!(
+            matches!(&status, Status::Good(how) if how.starts_with("the OCSP responder http://ocsp.test/ says good (as of ")),
+            "{status:?}"
+        );
+        let next_update = next_update.expect("-nmin gives a nextUpdate");
+        let stale = next_update + Duration::from_secs(3600);
+        let err = answer(&query, &response, URL, &root, stale).unwrap_err();
+        assert_eq!(
+            err,
+            "the OCSP responder http://ocsp.test/ sent an out-of-date answer"
+        );
+
+        let (pki, user, root) = setup(true);
+        let query = request(&user, &root).unwrap();
+        let response = respond(&pki, &query, "resp");
+        let (status, _) = answer(&query, &response, URL, &root, soon()).unwrap();
+        assert_eq!(
+            status,
+            Status::Revoked(
+                "revoked on 2025-01-01T00:00:00Z, reason: keyCompromise \
+                 (the OCSP responder http://ocsp.test/)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn other_signers_and_replayed_answers_are_refused() {
+        let (pki, user, root) = setup(true);
+        let query = request(&user, &root).unwrap();
+        let rogue = respond(&pki, &query, "rogue");
+        let err = answer(&query, &rogue, URL, &root, soon()).unwrap_err();
+        assert_eq!(
+            err,
+            "'CN=Rogue' is not authorized to answer OCSP requests (no id-kp-OCSPSigning)"
+        );
+        // An answer to an earlier request carries that request's nonce.
+        let earlier = respond(&pki, &request(&user, &root).unwrap(), "root");
+        let err = answer(&query, &earlier, URL, &root, soon()).unwrap_err();
+        assert_eq!(
+            err,
+            "the OCSP responder http://ocsp.test/ answered with another nonce than ours"
+        );
+        let err = answer(&query, b"\x30\x03\x0a\x01\x06", URL, &root, soon()).unwrap_err();
+        assert_eq!(
+            err,
+            "the OCSP responder http://ocsp.test/ answered unauthorized"
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 use super::signature::{KeyKind, hash_name, weaknesses};
 use crate::certs::describe::{Period, emails, period};
+use crate::certs::issuers::Issuers;
 use crate::certs::path;
 use crate::certs::revocation::{Judgement, Revocation};
 use crate::keys::backend::Hash;
@@ -25,15 +26,16 @@ fn check(name: CheckName, outcome: Outcome, reason: impl Into<String>) -> Check 
     }
 }
 
-/// Chain: a path from the signer's certificate to a trust anchor; also the path found, for
-/// the revocation check.
+/// Chain: a path from the signer's certificate to a trust anchor, fetching missing issuers;
+/// also the path found, for the revocation check.
 pub(super) fn chain(
+    issuers: &Issuers,
     cert: &Certificate,
     intermediates: &[Certificate],
     anchors: &[Certificate],
     now: SystemTime,
 ) -> (Check, path::PathResult) {
-    let result = path::validate(cert, intermediates, anchors, now);
+    let result = issuers.validate(cert, intermediates, anchors, now);
     let chain = check(CheckName::Chain, result.outcome, result.reason.clone());
     (chain, result)
 }

@@ -19,6 +19,7 @@ mod tests;
 
 pub(crate) use signature::{Algorithm, weaknesses};
 
+use crate::certs::issuers::Issuers;
 use crate::certs::revocation::Revocation;
 use const_oid::ObjectIdentifier;
 use mailseal_protocol::methods::report::SignatureReport;
@@ -41,6 +42,8 @@ pub struct VerifyInput<'a> {
     pub anchors: &'a [Certificate],
     /// The revocation checker with the configured policy.
     pub revocation: &'a Revocation,
+    /// Where missing intermediates are fetched from (authorityInfoAccess caIssuers).
+    pub issuers: &'a Issuers,
     /// Other certificates we know (stored certs) usable as signer or intermediate when the
     /// message lacks them.
     pub known_certs: &'a [Certificate],

@@ -101,7 +101,14 @@ pub(super) fn check(raw: &Any, cx: &Context<'_>) -> (SignatureReport, Option<Har
         Err(reason) => fail(CheckName::Signature, reason.clone()),
     };
     let key = KeyKind::of(cert.tbs_certificate().subject_public_key_info()).ok();
-    let (chain, path) = checks::chain(cert, cx.certificates, cx.input.anchors, cx.input.now);
+    let input = cx.input;
+    let (chain, path) = checks::chain(
+        input.issuers,
+        cert,
+        cx.certificates,
+        input.anchors,
+        input.now,
+    );
     let report_checks = vec![
         signature,
         digest,

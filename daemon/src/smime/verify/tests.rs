@@ -4,6 +4,7 @@
 use super::test_pki::{Key, Pki, attribute, ed25519_attributes, user_extensions};
 use super::*;
 use crate::certs::describe::parse_certificates;
+use crate::certs::issuers::Issuers;
 use crate::config::RevocationPolicy;
 use crate::test_support::rfc9216;
 use der::{Decode, Encode};
@@ -52,6 +53,7 @@ fn verify_as(
         from,
         anchors,
         revocation: &Revocation::new(RevocationPolicy::SoftFail, Duration::from_secs(5)),
+        issuers: &Issuers::new(Duration::from_secs(5), false),
         known_certs: known,
         now,
     })

@@ -16,6 +16,12 @@ pub struct Cache<K, V> {
     entries: Mutex<HashMap<K, (V, SystemTime)>>,
 }
 
+impl<K: Eq + Hash + Clone, V: Clone> Default for Cache<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// An empty cache.
     pub fn new() -> Self {

@@ -1,8 +1,9 @@
-//! A minimal HTTP/1.1 client for CRLs and OCSP: plain `http://` (by convention these URLs are
-//! not TLS, RFC 5280 §4.2.1.13, RFC 6960 App. A; the answers are signed), one request per
-//! connection, a deadline over the whole exchange and a cap on the answer's size, so that a
-//! slow or hostile server costs at most that. Blocking, over std's `TcpStream`: revocation is
-//! checked on the blocking workers, never on the async ones.
+//! A minimal HTTP/1.1 client for CRLs, OCSP and issuer certificates: plain `http://` (by
+//! convention these URLs are not TLS, RFC 5280 §4.2.1.13, RFC 6960 App. A; what they serve is
+//! signed), one request per connection, a deadline over the whole exchange and a cap on the
+//! answer's size, so that a slow or hostile server costs at most that. Blocking, over std's
+//! `TcpStream`: it runs on the blocking workers, never on the async ones. Name resolution
+//! is the system's and not under the deadline.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -219,26 +220,15 @@ fn dechunk(mut rest: &[u8], server: &str, max_body: usize) -> Result<Vec<u8>, St
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_server::serve_once;
     use super::*;
     use std::net::TcpListener;
-
-    /// Serves `answer` once on a free local port; returns the URL.
-    fn serve_once(answer: &'static [u8]) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let _ = stream.write_all(answer);
-        });
-        format!("http://127.0.0.1:{port}/x.crl")
-    }
 
     const SECOND: Duration = Duration::from_secs(5);
 
     #[test]
     fn bodies_by_length_chunks_or_end_of_connection() {
+        let serve_once = |answer: &[u8]| serve_once(answer.to_vec());
         let url = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef");
         assert_eq!(fetch(&url, Request::Get, SECOND, 100).unwrap(), b"abc");
         let url = serve_once(
@@ -254,6 +244,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_server() {
+        let serve_once = |answer: &[u8]| serve_once(answer.to_vec());
         let url = serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
         let err = fetch(&url, Request::Get, SECOND, 100).unwrap_err();
         assert!(err.ends_with("answered 'HTTP/1.1 404 Not Found'"), "{err}");
