@@ -294,8 +294,9 @@ impl World {
     /// Ann's daemon with the directory at `url` and the extra `[directory]` lines.
     async fn daemon(&self, url: &str, extra: &str) -> (TestDaemon, Client) {
         let config = format!(
-            "[directory]\nurl = \"{url}\"\nbase_dn = \"{SUFFIX}\"\nbind_dn = \"{ROOT_DN}\"\n\
-             bind_password = \"{ROOT_PASSWORD}\"\n{extra}"
+            "{}[directory]\nurl = \"{url}\"\nbase_dn = \"{SUFFIX}\"\nbind_dn = \"{ROOT_DN}\"\n\
+             bind_password = \"{ROOT_PASSWORD}\"\n{extra}",
+            self.pki.trust_config()
         );
         self.pki.daemon_with(&config, &["ann"], &[]).await
     }
@@ -569,17 +570,11 @@ async fn tls_to_the_directory_is_checked_against_the_configured_ca() {
     );
 }
 
-/// Without a directory (the default), `cert.find` still tells the user's own certificate, an
-/// imported one and one harvested from signed mail apart.
-#[tokio::test]
-async fn without_a_directory_sources_are_told_apart() {
-    let pki = Pki::new();
-    pki.user("ann", "ann@example.com", "rsa:2048");
-    pki.user("bob", "bob@example.com", "ec");
-    pki.user("dave", "dave@example.com", "rsa:2048");
-    let (_daemon, mut client) = pki.daemon_with("", &["ann"], &["bob"]).await;
+/// A message signed by `name` of `pki` (`<name>.pem`, `<name>.key`), from `from` to Ann.
+fn signed_by(pki: &Pki, name: &str, from: &str) -> Vec<u8> {
     pki.write("note.txt", b"Content-Type: text/plain\r\n\r\nhi\r\n");
-    let signed = openssl(
+    let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
+    openssl(
         pki.dir(),
         &[
             "cms",
@@ -587,18 +582,51 @@ async fn without_a_directory_sources_are_told_apart() {
             "-in",
             "note.txt",
             "-signer",
-            "dave.pem",
+            &cert,
             "-inkey",
-            "dave.key",
+            &key,
             "-from",
-            "dave@example.com",
+            from,
             "-to",
             "ann@example.com",
             "-subject",
             "hi",
         ],
+    )
+}
+
+/// Without a directory (the default), `cert.find` still tells the user's own certificate, an
+/// imported one and one harvested from signed mail apart. A certificate harvested from mail
+/// that does not chain to a trusted CA is never encrypted to: anyone can sign a message with a
+/// certificate they made themselves for someone else's address.
+#[tokio::test]
+async fn without_a_directory_sources_are_told_apart() {
+    let pki = Pki::new();
+    pki.user("ann", "ann@example.com", "rsa:2048");
+    pki.user("bob", "bob@example.com", "ec");
+    pki.user("dave", "dave@example.com", "rsa:2048");
+    let (_daemon, mut client) = pki
+        .daemon_with(&pki.trust_config(), &["ann"], &["bob"])
+        .await;
+    open(&mut client, &signed_by(&pki, "dave", "dave@example.com"))
+        .await
+        .unwrap();
+    let forger = Pki::new();
+    forger.user("eve", "erin@example.com", "rsa:2048");
+    open(&mut client, &signed_by(&forger, "eve", "erin@example.com"))
+        .await
+        .unwrap();
+    let erin = find(&mut client, "erin@example.com").await;
+    assert_eq!(erin.certificate, None, "{erin:#?}");
+    let harvested = reason_of(&erin, "CN=eve");
+    assert_eq!(harvested.source, CertSource::Harvested);
+    assert!(
+        harvested
+            .reason
+            .starts_with("it does not chain to a trusted CA"),
+        "{}",
+        harvested.reason
     );
-    open(&mut client, &signed).await.unwrap();
 
     for (address, source) in [
         ("ann@example.com", CertSource::Own),

@@ -13,9 +13,10 @@
 //! built from the stored certificates and own identities' chains (fetching missing issuers)
 //! and checked under the configured policy; a revoked certificate is rejected ("revoked: …"),
 //! and so is one whose status cannot be learned under `hard-fail`; under `soft-fail` and `off`
-//! the reason says it was not checked and why. A path that does not reach a trust anchor is
-//! not in itself a reason to reject: people exchange certificates from CAs the company does
-//! not know.
+//! the reason says it was not checked and why. A certificate harvested from mail or brought
+//! by the directory is only usable with a path to a trust anchor (anyone can sign a message
+//! with a self-made certificate for someone else's address); one the user imported or holds
+//! need not have one, as people exchange certificates from CAs the company does not know.
 
 use super::describe::{Fingerprint, Period, emails, key_algorithm, named_curve, period};
 use super::revocation::Judgement;
@@ -232,6 +233,12 @@ async fn revoked_or_not(
                         Outcome::Pass => Ok(found.chain.as_slice()),
                         _ => Err(found.reason.as_str()),
                     };
+                    if let (Err(why), true) = (chain, needs_trusted_path(candidate.source)) {
+                        candidate.verdict = Verdict::Rejected(format!(
+                            "it does not chain to a trusted CA ({why}); import it yourself to use it anyway"
+                        ));
+                        return candidate;
+                    }
                     candidate.verdict = match worker.revocation.judge(chain, &[], now) {
                         Judgement::Good(_) => Verdict::Usable(format!("{how}, not revoked")),
                         Judgement::NotChecked(why) => {
@@ -279,6 +286,14 @@ async fn store_from_directory(daemon: &Arc<Daemon>, certificates: Vec<Certificat
             tracing::warn!(error = %error, "storing certificates from the directory failed")
         }
     }
+}
+
+/// Whether a candidate is only usable with a path to a trust anchor: what reached the store
+/// by itself (from a signed message anyone could have sent, or from the directory over the
+/// network) must be vouched for by a trusted CA; what the user holds or imported on purpose
+/// need not be, as people exchange certificates from CAs the company does not know.
+fn needs_trusted_path(source: CertSource) -> bool {
+    matches!(source, CertSource::Harvested | CertSource::Directory)
 }
 
 /// Preference among equally good certificates: what the user holds or chose over what a
