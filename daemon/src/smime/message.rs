@@ -3,6 +3,7 @@
 //! These take and return complete RFC 5322 messages; the CMS work is in `sign`, `verify` and
 //! `envelope`, the MIME work in `mime` and `compose`.
 
+use super::canonical::{self, CanonicalError};
 use super::compose::{multipart_signed, pkcs7_mime, with_outer_headers};
 use super::envelope::{self, EnvelopeError, OwnKey, Recipient};
 use super::mime::{self, Entity, MimeError};
@@ -25,6 +26,9 @@ pub enum MessageError {
     /// The MIME structure is broken.
     #[error("malformed message: {0}")]
     Mime(#[from] MimeError),
+    /// Reading the message, or writing the result or a temporary file, failed.
+    #[error("cannot read or write the message: {0}")]
+    Io(#[from] std::io::Error),
     /// Signing failed.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -42,6 +46,15 @@ pub enum MessageError {
     TooDeep,
 }
 
+impl From<CanonicalError> for MessageError {
+    fn from(error: CanonicalError) -> Self {
+        match error {
+            CanonicalError::Mime(e) => Self::Mime(e),
+            CanonicalError::Io(e) => Self::Io(e),
+        }
+    }
+}
+
 /// Signs a whole message; headers stay outside, the content entity is canonicalized first.
 pub fn sign_message(
     raw: &[u8],
@@ -50,7 +63,7 @@ pub fn sign_message(
     now: SystemTime,
 ) -> Result<Vec<u8>, MessageError> {
     let outer = mime::parse(raw);
-    let entity = mime::canonical_entity(&outer)?;
+    let entity = canonical::canonical_entity(raw)?;
     Ok(match mode {
         SignatureMode::Detached => {
             let signature = sign::sign(&entity, signer, true, now)?;
@@ -70,7 +83,7 @@ pub fn encrypt_message(
     algorithm: ContentEncryption,
 ) -> Result<Vec<u8>, MessageError> {
     let outer = mime::parse(raw);
-    let entity = mime::canonical_entity(&outer)?;
+    let entity = canonical::canonical_entity(raw)?;
     let der = envelope::encrypt(&entity, recipients, algorithm)?;
     let smime_type = match algorithm {
         ContentEncryption::Aes128Gcm | ContentEncryption::Aes256Gcm => "authEnveloped-data",
