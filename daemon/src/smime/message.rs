@@ -84,7 +84,14 @@ pub fn encrypt_message(
 ) -> Result<Vec<u8>, MessageError> {
     let outer = mime::parse(raw);
     let entity = canonical::canonical_entity(raw)?;
-    let der = envelope::encrypt(&entity, recipients, algorithm)?;
+    let mut der = Vec::new();
+    envelope::encrypt(
+        &mut std::io::Cursor::new(&entity),
+        entity.len() as u64,
+        recipients,
+        algorithm,
+        &mut der,
+    )?;
     let smime_type = match algorithm {
         ContentEncryption::Aes128Gcm | ContentEncryption::Aes256Gcm => "authEnveloped-data",
         ContentEncryption::Aes128Cbc | ContentEncryption::Aes256Cbc => "enveloped-data",

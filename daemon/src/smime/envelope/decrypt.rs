@@ -50,11 +50,10 @@ pub fn decrypt(content_info: &[u8], keys: &[OwnKey<'_>]) -> Result<Decrypted, En
             .ok_or(EnvelopeError::malformed(
                 "the encrypted content is absent (detached content is not supported)",
             ))?;
-    let content = algorithm.open(
-        &cek,
-        ciphertext.as_bytes(),
-        envelope.authentication.as_ref(),
-    )?;
+    let mut opening = algorithm.open(&cek, envelope.authentication.as_ref())?;
+    let mut content = Vec::with_capacity(ciphertext.as_bytes().len());
+    opening.update(ciphertext.as_bytes(), &mut content)?;
+    opening.finish(&mut content)?;
     Ok(Decrypted {
         content,
         algorithm: algorithm.algorithm,

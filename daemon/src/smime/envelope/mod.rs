@@ -23,6 +23,7 @@
 mod content;
 mod decrypt;
 mod encrypt;
+mod gcm;
 mod kari;
 mod ktri;
 mod recipients;
@@ -31,6 +32,8 @@ mod tests;
 
 pub use decrypt::decrypt;
 pub use encrypt::encrypt;
+#[cfg(test)]
+pub use encrypt::encrypt_to_vec;
 
 use crate::keys::KeyId;
 use crate::keys::backend::{KeyError, PrivateKeyOps, RsaPadding};
@@ -148,6 +151,12 @@ pub enum EnvelopeError {
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// The content is longer than the algorithm allows (AES-GCM: 64 GiB).
+    #[error("the content is too long for its encryption algorithm")]
+    TooLarge,
+    /// Reading the content or writing the result failed.
+    #[error("cannot read or write the message: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl EnvelopeError {

@@ -183,7 +183,7 @@ fn openssl_decrypts_what_we_encrypt() {
         (&p384, v15, Aes128Cbc),
     ];
     for (party, padding, algorithm) in cases {
-        let ours = encrypt(MESSAGE, &[party.recipient(*padding)], *algorithm).unwrap();
+        let ours = encrypt_to_vec(MESSAGE, &[party.recipient(*padding)], *algorithm).unwrap();
         assert_eq!(
             openssl_decrypt(&pki, party, &ours),
             MESSAGE,
@@ -255,7 +255,7 @@ fn every_recipient_of_a_mixed_envelope_decrypts() {
     let p256 = Party::new(&pki, "p256", Kind::P256);
     let x25519 = Party::new(&pki, "x25519", Kind::X25519);
     for algorithm in [Aes256Gcm, Aes256Cbc] {
-        let ours = encrypt(
+        let ours = encrypt_to_vec(
             MESSAGE,
             &[
                 rsa.recipient(RsaPadding::Oaep(Hash::Sha256)),
@@ -287,13 +287,14 @@ fn our_output_is_der_with_the_rfc_5652_versions() {
         let info = ContentInfo::from_der(der).unwrap();
         info.content.decode_as::<EnvelopedData>().unwrap().version
     };
-    let only_rsa = encrypt(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes128Cbc).unwrap();
+    let only_rsa =
+        encrypt_to_vec(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes128Cbc).unwrap();
     assert_eq!(
         ber::to_der(&only_rsa, Profile::ENVELOPED_DATA).unwrap(),
         only_rsa
     );
     assert_eq!(enveloped_version(&only_rsa), CmsVersion::V0);
-    let with_ec = encrypt(
+    let with_ec = encrypt_to_vec(
         MESSAGE,
         &[
             rsa.recipient(RsaPadding::Pkcs1v15),
@@ -303,7 +304,7 @@ fn our_output_is_der_with_the_rfc_5652_versions() {
     )
     .unwrap();
     assert_eq!(enveloped_version(&with_ec), CmsVersion::V2);
-    let gcm = encrypt(MESSAGE, &[p384.recipient(RsaPadding::Pkcs1v15)], Aes128Gcm).unwrap();
+    let gcm = encrypt_to_vec(MESSAGE, &[p384.recipient(RsaPadding::Pkcs1v15)], Aes128Gcm).unwrap();
     let auth = auth_enveloped(&gcm);
     assert_eq!(auth.version, CmsVersion::V0);
     assert!(auth.auth_attrs.is_none());
@@ -365,11 +366,11 @@ fn rfc9216_samples() {
         rsa_padding: RsaPadding::Pkcs1v15,
     };
     assert!(matches!(
-        encrypt(MESSAGE, &[to_carlos], Aes256Gcm),
+        encrypt_to_vec(MESSAGE, &[to_carlos], Aes256Gcm),
         Err(EnvelopeError::UnsupportedRecipientKey { .. })
     ));
     // And we can write to Bob and Dana what they can read.
-    let ours = encrypt(
+    let ours = encrypt_to_vec(
         MESSAGE,
         &[
             Recipient {
@@ -395,7 +396,8 @@ fn recipients_are_found_among_our_keys() {
     let alice = Party::new(&pki, "alice", Kind::Rsa);
     let bob = Party::new(&pki, "bob", Kind::P256);
     let carol = Party::new(&pki, "carol", Kind::P256);
-    let to_alice = encrypt(MESSAGE, &[alice.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm).unwrap();
+    let to_alice =
+        encrypt_to_vec(MESSAGE, &[alice.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm).unwrap();
 
     match decrypt(&to_alice, &[bob.own(), carol.own()]) {
         Err(EnvelopeError::NotForUs { recipients }) => {
@@ -411,7 +413,7 @@ fn recipients_are_found_among_our_keys() {
         other => panic!("{other:?}"),
     }
     // For two of our keys, the unlocked one opens it even when listed after the locked one.
-    let to_both = encrypt(
+    let to_both = encrypt_to_vec(
         MESSAGE,
         &[
             alice.recipient(RsaPadding::Pkcs1v15),
@@ -502,7 +504,7 @@ fn every_tampering_is_the_same_decryption_failure() {
     // GCM, so that a wrong key is always caught (with CBC, a random key has a 1 in 256 chance
     // of ending in valid padding and yielding garbage, which is inherent to EnvelopedData).
     for padding in [RsaPadding::Pkcs1v15, RsaPadding::Oaep(Hash::Sha256)] {
-        let good = encrypt(MESSAGE, &[rsa.recipient(padding)], Aes256Gcm).unwrap();
+        let good = encrypt_to_vec(MESSAGE, &[rsa.recipient(padding)], Aes256Gcm).unwrap();
 
         let mut tag = auth_enveloped(&good);
         let mut mac = tag.mac.as_bytes().to_vec();
@@ -529,7 +531,7 @@ fn every_tampering_is_the_same_decryption_failure() {
         );
     }
     // A correctly padded PKCS#1 v1.5 block holding a key of the wrong length fails alike.
-    let good = encrypt(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm).unwrap();
+    let good = encrypt_to_vec(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm).unwrap();
     let spki = rsa
         .cert
         .tbs_certificate()
@@ -543,7 +545,7 @@ fn every_tampering_is_the_same_decryption_failure() {
     assert!(failed(&with_encrypted_key(&good, short), &rsa));
 
     // Key agreement: a damaged wrapped key fails the unwrap.
-    let good = encrypt(
+    let good = encrypt_to_vec(
         MESSAGE,
         &[x25519.recipient(RsaPadding::Pkcs1v15)],
         Aes128Cbc,
@@ -581,7 +583,7 @@ fn every_tampering_is_the_same_decryption_failure() {
 fn truncated_or_garbage_input_is_malformed() {
     let pki = TempPki::new();
     let rsa = Party::new(&pki, "rsa", Kind::Rsa);
-    let der = encrypt(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes128Gcm).unwrap();
+    let der = encrypt_to_vec(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes128Gcm).unwrap();
     let ber = openssl_encrypt(&pki, "-stream -aes256 -recip rsa.pem");
     for whole in [&der, &ber] {
         for len in 0..whole.len() {
@@ -620,7 +622,7 @@ fn truncated_or_garbage_input_is_malformed() {
 fn bad_recipients_are_refused() {
     let pki = TempPki::new();
     assert!(matches!(
-        encrypt(MESSAGE, &[], Aes256Gcm),
+        encrypt_to_vec(MESSAGE, &[], Aes256Gcm),
         Err(EnvelopeError::Malformed { .. })
     ));
     let signer = Party::with_extension(
@@ -636,7 +638,7 @@ fn bad_recipients_are_refused() {
         Some("keyUsage=critical,digitalSignature"),
     );
     for party in [&signer, &ec_signer] {
-        match encrypt(MESSAGE, &[party.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm) {
+        match encrypt_to_vec(MESSAGE, &[party.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm) {
             Err(EnvelopeError::UnsupportedRecipientKey { subject, .. }) => {
                 assert!(subject.contains(&party.name));
             }
