@@ -12,5 +12,6 @@ pub mod encoders;
 pub mod envelope;
 pub mod message;
 pub mod mime;
+pub mod scratch;
 pub mod sign;
 pub mod verify;

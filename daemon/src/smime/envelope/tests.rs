@@ -191,7 +191,7 @@ fn openssl_decrypts_what_we_encrypt() {
             party.name
         );
         // And our own reading of it, which must report the algorithm.
-        let decrypted = decrypt(&ours, &[party.own()]).unwrap();
+        let decrypted = decrypt_to_vec(&ours, &[party.own()]).unwrap();
         assert_eq!(decrypted.content, MESSAGE);
         assert_eq!(decrypted.algorithm, *algorithm);
         assert_eq!(decrypted.key_id, KeyId::of_certificate(&party.cert));
@@ -229,7 +229,7 @@ fn we_decrypt_what_openssl_encrypts() {
         let options = format!("{cipher} -recip {} {keyopts}", party.cert_file());
         let theirs = openssl_encrypt(&pki, &options);
         let decrypted =
-            decrypt(&theirs, &[party.own()]).unwrap_or_else(|e| panic!("{options}: {e}"));
+            decrypt_to_vec(&theirs, &[party.own()]).unwrap_or_else(|e| panic!("{options}: {e}"));
         assert_eq!(decrypted.content, MESSAGE, "{options}");
         assert_eq!(decrypted.algorithm, *algorithm, "{options}");
     }
@@ -242,7 +242,7 @@ fn we_read_streamed_ber_from_openssl() {
     for (cipher, algorithm) in [("-aes256", Aes256Cbc), ("-aes-128-gcm", Aes128Gcm)] {
         let ber = openssl_encrypt(&pki, &format!("-stream {cipher} -recip rsa.pem"));
         assert_eq!(ber[1], 0x80, "-stream writes indefinite lengths");
-        let decrypted = decrypt(&ber, &[rsa.own()]).unwrap();
+        let decrypted = decrypt_to_vec(&ber, &[rsa.own()]).unwrap();
         assert_eq!(decrypted.content, MESSAGE);
         assert_eq!(decrypted.algorithm, algorithm);
     }
@@ -269,12 +269,18 @@ fn every_recipient_of_a_mixed_envelope_decrypts() {
         assert_eq!(openssl_decrypt(&pki, &rsa, &ours), MESSAGE);
         assert_eq!(openssl_decrypt(&pki, &p256, &ours), MESSAGE);
         for party in [&rsa, &p256, &x25519] {
-            assert_eq!(decrypt(&ours, &[party.own()]).unwrap().content, MESSAGE);
+            assert_eq!(
+                decrypt_to_vec(&ours, &[party.own()]).unwrap().content,
+                MESSAGE
+            );
         }
     }
     let theirs = openssl_encrypt(&pki, "-aes-256-gcm -recip rsa.pem -recip p256.pem");
     for party in [&rsa, &p256] {
-        assert_eq!(decrypt(&theirs, &[party.own()]).unwrap().content, MESSAGE);
+        assert_eq!(
+            decrypt_to_vec(&theirs, &[party.own()]).unwrap().content,
+            MESSAGE
+        );
     }
 }
 
@@ -339,16 +345,17 @@ fn rfc9216_samples() {
         ("encryptedForBobAndDana.p7m", dana, Aes128Cbc),
         ("authEnvelopedForDanaX25519HKDF.p7m", dana, Aes128Gcm),
     ] {
-        let decrypted = decrypt(&sample(file), &[key]).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let decrypted =
+            decrypt_to_vec(&sample(file), &[key]).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(decrypted.content, SAMPLE, "{file}");
         assert_eq!(decrypted.algorithm, algorithm, "{file}");
         assert_eq!(decrypted.key_id, key.key_id, "{file}");
     }
     assert!(matches!(
-        decrypt(&sample("authEnvelopedForBobChaCha20Poly1305.p7m"), &[bob]),
+        decrypt_to_vec(&sample("authEnvelopedForBobChaCha20Poly1305.p7m"), &[bob]),
         Err(EnvelopeError::UnsupportedAlgorithm { .. })
     ));
-    match decrypt(&sample("encryptedKekri.p7m"), &[bob, dana]) {
+    match decrypt_to_vec(&sample("encryptedKekri.p7m"), &[bob, dana]) {
         Err(EnvelopeError::NotForUs { recipients }) => {
             assert_eq!(recipients.len(), 1);
             assert!(recipients[0].contains("6b65796964"), "{recipients:?}");
@@ -356,7 +363,7 @@ fn rfc9216_samples() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        decrypt(&sample("signedByAliceRSA.p7m"), &[bob]),
+        decrypt_to_vec(&sample("signedByAliceRSA.p7m"), &[bob]),
         Err(EnvelopeError::NotEncrypted { .. })
     ));
     // Carlos's signing certificate holds an Ed25519 key.
@@ -386,7 +393,7 @@ fn rfc9216_samples() {
     )
     .unwrap();
     for key in [bob, dana] {
-        assert_eq!(decrypt(&ours, &[key]).unwrap().content, MESSAGE);
+        assert_eq!(decrypt_to_vec(&ours, &[key]).unwrap().content, MESSAGE);
     }
 }
 
@@ -399,14 +406,14 @@ fn recipients_are_found_among_our_keys() {
     let to_alice =
         encrypt_to_vec(MESSAGE, &[alice.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm).unwrap();
 
-    match decrypt(&to_alice, &[bob.own(), carol.own()]) {
+    match decrypt_to_vec(&to_alice, &[bob.own(), carol.own()]) {
         Err(EnvelopeError::NotForUs { recipients }) => {
             assert_eq!(recipients.len(), 1);
             assert!(recipients[0].contains("CN=alice"), "{recipients:?}");
         }
         other => panic!("{other:?}"),
     }
-    match decrypt(&to_alice, &[bob.own(), alice.locked()]) {
+    match decrypt_to_vec(&to_alice, &[bob.own(), alice.locked()]) {
         Err(EnvelopeError::Locked { key_id }) => {
             assert_eq!(key_id, KeyId::of_certificate(&alice.cert));
         }
@@ -422,7 +429,7 @@ fn recipients_are_found_among_our_keys() {
         Aes128Gcm,
     )
     .unwrap();
-    let decrypted = decrypt(&to_both, &[carol.own(), alice.locked(), bob.own()]).unwrap();
+    let decrypted = decrypt_to_vec(&to_both, &[carol.own(), alice.locked(), bob.own()]).unwrap();
     assert_eq!(decrypted.key_id, KeyId::of_certificate(&bob.cert));
     // A recipient named by subject key identifier (as some clients do) is found too.
     let mut by_ski = auth_enveloped(&to_alice);
@@ -450,7 +457,10 @@ fn recipients_are_found_among_our_keys() {
         .collect();
     by_ski.recip_infos = infos.try_into().unwrap();
     let by_ski = reencode(by_ski);
-    assert_eq!(decrypt(&by_ski, &[alice.own()]).unwrap().content, MESSAGE);
+    assert_eq!(
+        decrypt_to_vec(&by_ski, &[alice.own()]).unwrap().content,
+        MESSAGE
+    );
 }
 
 fn auth_enveloped(der: &[u8]) -> AuthEnvelopedData {
@@ -497,7 +507,7 @@ fn every_tampering_is_the_same_decryption_failure() {
     let x25519 = Party::new(&pki, "x25519", Kind::X25519);
     let failed = |der: &[u8], party: &Party| {
         matches!(
-            decrypt(der, &[party.own()]),
+            decrypt_to_vec(der, &[party.own()]),
             Err(EnvelopeError::DecryptionFailed)
         )
     };
@@ -587,7 +597,7 @@ fn truncated_or_garbage_input_is_malformed() {
     let ber = openssl_encrypt(&pki, "-stream -aes256 -recip rsa.pem");
     for whole in [&der, &ber] {
         for len in 0..whole.len() {
-            match decrypt(&whole[..len], &[rsa.own()]) {
+            match decrypt_to_vec(&whole[..len], &[rsa.own()]) {
                 Err(EnvelopeError::Malformed { .. }) => {}
                 other => panic!("truncated to {len}: {other:?}"),
             }
@@ -601,7 +611,7 @@ fn truncated_or_garbage_input_is_malformed() {
     ] {
         assert!(
             matches!(
-                decrypt(garbage, &[rsa.own()]),
+                decrypt_to_vec(garbage, &[rsa.own()]),
                 Err(EnvelopeError::Malformed { .. })
             ),
             "{garbage:?}"
@@ -612,7 +622,7 @@ fn truncated_or_garbage_input_is_malformed() {
     for i in 0..der.len() {
         let mut flipped = der.clone();
         flipped[i] ^= 0x04;
-        if let Ok(decrypted) = decrypt(&flipped, &[rsa.own()]) {
+        if let Ok(decrypted) = decrypt_to_vec(&flipped, &[rsa.own()]) {
             assert_eq!(decrypted.content, MESSAGE, "bit flip at {i}");
         }
     }
@@ -692,12 +702,12 @@ fn auth_attrs_are_the_gcm_additional_data() {
         mac: OctetString::new(tag.as_ref()).unwrap(),
         unauth_attrs: None,
     };
-    let decrypted = decrypt(&reencode(data.clone()), &[rsa.own()]).unwrap();
+    let decrypted = decrypt_to_vec(&reencode(data.clone()), &[rsa.own()]).unwrap();
     assert_eq!(decrypted.content, MESSAGE);
     // Changing an authenticated attribute breaks the tag.
     data.auth_attrs = Some(SetOfVec::try_from(vec![attribute(rfc5911::ID_SIGNED_DATA)]).unwrap());
     assert!(matches!(
-        decrypt(&reencode(data), &[rsa.own()]),
+        decrypt_to_vec(&reencode(data), &[rsa.own()]),
         Err(EnvelopeError::DecryptionFailed)
     ));
 }
