@@ -477,7 +477,11 @@ fn targets(run: &Run, out: &mut String) {
         (true, _) => ("not measured (run with `--huge`)".to_owned(), "—"),
         (false, Some(growth)) if completed => (
             format!("completes; up to {} MiB above idle", mib(growth)),
-            if growth <= 64 << 20 { "met" } else { "**missed**" },
+            if growth <= 64 << 20 {
+                "met"
+            } else {
+                "**missed**"
+            },
         ),
         (false, _) => ("did not complete".to_owned(), "**missed**"),
     };

@@ -548,7 +548,7 @@ fn write_large_message(path: &Path, size: u64) {
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn a_large_message_is_encrypted_and_decrypted_in_bounded_memory() {
+async fn a_large_message_is_encrypted_decrypted_and_signed_in_bounded_memory() {
     const SIZE: u64 = 256 << 20;
     const BOUND: u64 = 64 << 20;
     let (world, mut client) = World::new().await;
@@ -572,6 +572,31 @@ async fn a_large_message_is_encrypted_and_decrypted_in_bounded_memory() {
         .await
         .unwrap();
     let after_decrypt = peak_rss(pid);
+    client
+        .call::<smime::Sign>(&smime::SignParams {
+            message: by_path(&world.path("plain.eml")),
+            output: to_path(&world.path("signed.eml")),
+            progress: false,
+            key_id: None,
+            mode: SignatureMode::Detached,
+            rsa_pss: false,
+        })
+        .await
+        .unwrap();
+    let after_sign = peak_rss(pid);
+    // OpenSSL checks the large detached signature (and writes what it verified to a file).
+    world.openssl(&[
+        "cms",
+        "-verify",
+        "-in",
+        "signed.eml",
+        "-CAfile",
+        "ca.pem",
+        "-out",
+        "verified.eml",
+    ]);
+    let verified_len = std::fs::metadata(world.path("verified.eml")).unwrap().len();
+    assert!(verified_len > SIZE, "{verified_len}");
     assert_eq!(
         only_encryption(&opened.layers),
         ContentEncryption::Aes256Gcm
@@ -599,11 +624,14 @@ async fn a_large_message_is_encrypted_and_decrypted_in_bounded_memory() {
     assert!(tail.ends_with(b"message, to be encrypted in bounded memory\r\nthe end\r\n"));
     let mib = |b: u64| b >> 20;
     assert!(
-        after_encrypt <= idle + BOUND && after_decrypt <= idle + BOUND,
-        "peak RSS grew from {} MiB to {} MiB (encrypt) and {} MiB (decrypt) for a {} MiB message",
+        [after_encrypt, after_decrypt, after_sign]
+            .iter()
+            .all(|peak| *peak <= idle + BOUND),
+        "peak RSS grew from {} MiB to {} MiB (encrypt), {} MiB (decrypt) and {} MiB (sign) for a {} MiB message",
         mib(idle),
         mib(after_encrypt),
         mib(after_decrypt),
+        mib(after_sign),
         mib(SIZE)
     );
 }

@@ -25,12 +25,12 @@ use mailseal_protocol::methods::smime::{
 };
 use mailseal_protocol::methods::transfer::Payload;
 use mailseal_protocol::{ErrorKind, RpcError};
-use std::io::{Cursor, Read, Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::sync::Arc;
 use std::time::SystemTime;
 use x509_cert::Certificate;
 
-/// Signs with the chosen identity (in memory: signatures are made on the whole message).
+/// Signs with the chosen identity, streaming the message through.
 pub async fn sign(
     daemon: Arc<Daemon>,
     caller: Caller,
@@ -38,11 +38,18 @@ pub async fn sign(
 ) -> Result<MessageResult, RpcError> {
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
     let source = open_input(&caller, params.message, params.progress).await?;
-    let message = blocking(move || Ok(source.into_bytes().map_err(MessageError::Io)?)).await?;
-    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
+    let (head, mut source) = read_head(source).await?;
+    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
+    let scratch = scratch(&daemon);
     let message = blocking(move || {
-        let signed = sign_with(&identity, &key, &message, params.mode, params.rsa_pss)?;
-        sink.write_all(&signed).map_err(MessageError::Io)?;
+        let len = source.len();
+        let signing = Signing {
+            identity: &identity,
+            key: &key,
+            rsa_pss: params.rsa_pss,
+            scratch: &scratch,
+        };
+        signing.run(&mut source, len, params.mode, &mut sink)?;
         sink.finish()
     })
     .await?;
@@ -57,14 +64,7 @@ pub async fn encrypt(
 ) -> Result<MessageResult, RpcError> {
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
     let source = open_input(&caller, params.message, params.progress).await?;
-    let (head, mut source) = blocking(move || {
-        let mut source = source;
-        let len = source.len();
-        let (head, _) =
-            canonical::read_head(&mut source, Span::whole(len)).map_err(MessageError::from)?;
-        Ok((head, source))
-    })
-    .await?;
+    let (head, mut source) = read_head(source).await?;
     let plan = EncryptionPlan::new(
         &daemon,
         &head,
@@ -83,7 +83,7 @@ pub async fn encrypt(
     Ok(MessageResult { message })
 }
 
-/// Signs, encrypts, and optionally signs again.
+/// Signs, encrypts, and optionally signs again, each step streaming into a spool for the next.
 pub async fn sign_encrypt(
     daemon: Arc<Daemon>,
     caller: Caller,
@@ -91,11 +91,11 @@ pub async fn sign_encrypt(
 ) -> Result<MessageResult, RpcError> {
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
     let source = open_input(&caller, params.message, params.progress).await?;
-    let message = blocking(move || Ok(source.into_bytes().map_err(MessageError::Io)?)).await?;
-    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
+    let (head, mut source) = read_head(source).await?;
+    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
     let plan = EncryptionPlan::new(
         &daemon,
-        &message,
+        &head,
         params.recipients,
         params.content_encryption,
         params.rsa_oaep,
@@ -103,32 +103,53 @@ pub async fn sign_encrypt(
     .await?;
     let scratch = scratch(&daemon);
     let message = blocking(move || {
-        let signed = sign_with(
-            &identity,
-            &key,
-            &message,
-            SignatureMode::Detached,
-            params.rsa_pss,
-        )?;
-        let len = signed.len() as u64;
+        let signing = Signing {
+            identity: &identity,
+            key: &key,
+            rsa_pss: params.rsa_pss,
+            scratch: &scratch,
+        };
+        let len = source.len();
+        let mut signed = scratch.spool();
+        signing.run(&mut source, len, SignatureMode::Detached, &mut signed)?;
+        let signed_len = rewound(&mut signed)?;
         if params.triple_wrap {
-            let mut encrypted = Vec::new();
-            plan.run(&mut Cursor::new(signed), len, &scratch, &mut encrypted)?;
-            let outer = sign_with(
-                &identity,
-                &key,
-                &encrypted,
+            let mut encrypted = scratch.spool();
+            plan.run(&mut signed, signed_len, &scratch, &mut encrypted)?;
+            let encrypted_len = rewound(&mut encrypted)?;
+            signing.run(
+                &mut encrypted,
+                encrypted_len,
                 SignatureMode::Detached,
-                params.rsa_pss,
+                &mut sink,
             )?;
-            sink.write_all(&outer).map_err(MessageError::Io)?;
         } else {
-            plan.run(&mut Cursor::new(signed), len, &scratch, &mut sink)?;
+            plan.run(&mut signed, signed_len, &scratch, &mut sink)?;
         }
         sink.finish()
     })
     .await?;
     Ok(MessageResult { message })
+}
+
+/// The length of what was written to `spool`, which is then read from its start.
+fn rewound(spool: &mut (impl Seek + ?Sized)) -> Result<u64, RpcError> {
+    let len = spool.stream_position().map_err(MessageError::Io)?;
+    spool.rewind().map_err(MessageError::Io)?;
+    Ok(len)
+}
+
+/// The message's header block, which chooses the identity and the recipients, read off
+/// the async workers.
+async fn read_head(source: Source) -> Result<(Vec<u8>, Source), RpcError> {
+    blocking(move || {
+        let mut source = source;
+        let len = source.len();
+        let (head, _) =
+            canonical::read_head(&mut source, Span::whole(len)).map_err(MessageError::from)?;
+        Ok((head, source))
+    })
+    .await
 }
 
 /// Decrypts an encrypted message (and reports any signature inside).
@@ -281,20 +302,39 @@ fn not_applicable(why: &str) -> RpcError {
     )
 }
 
-fn sign_with(
-    identity: &OwnIdentity,
-    key: &Arc<dyn PrivateKeyOps>,
-    message: &[u8],
-    mode: SignatureMode,
+/// Who signs and how, for every signature of one request.
+struct Signing<'a> {
+    identity: &'a OwnIdentity,
+    key: &'a Arc<dyn PrivateKeyOps>,
     rsa_pss: bool,
-) -> Result<Vec<u8>, RpcError> {
-    let signer = Signer {
-        key: key.as_ref(),
-        certificate: &identity.certificate,
-        chain: &identity.chain,
-        rsa_pss,
-    };
-    Ok(sign_message(message, &signer, mode, SystemTime::now())?)
+    scratch: &'a Scratch,
+}
+
+impl Signing<'_> {
+    /// Signs the `len` bytes of `input` in `mode` into `out`.
+    fn run<R: Read + Seek, W: Write>(
+        &self,
+        input: &mut R,
+        len: u64,
+        mode: SignatureMode,
+        out: &mut W,
+    ) -> Result<(), RpcError> {
+        let signer = Signer {
+            key: self.key.as_ref(),
+            certificate: &self.identity.certificate,
+            chain: &self.identity.chain,
+            rsa_pss: self.rsa_pss,
+        };
+        Ok(sign_message(
+            input,
+            len,
+            &signer,
+            mode,
+            SystemTime::now(),
+            self.scratch,
+            out,
+        )?)
+    }
 }
 
 /// The identity to sign with and its unlocked key: `key_id`, else the identity whose valid

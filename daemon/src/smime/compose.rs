@@ -6,31 +6,29 @@ use crate::keys::backend::Hash;
 
 /// A message whose body is `multipart/signed`: the canonical entity that was signed as the
 /// first part, byte for byte, and the detached signature as the second (RFC 8551 §3.5.3).
-pub fn multipart_signed(
+/// Returned as what goes before the entity and what goes after it, so that the entity can be
+/// streamed in between.
+pub fn multipart_signed_around(
     outer: &Entity<'_>,
-    signed_entity: &[u8],
     signature: &[u8],
     hash: Hash,
-) -> Vec<u8> {
+) -> (Vec<u8>, Vec<u8>) {
     let boundary = new_boundary();
-    let mut out = outer.outer_headers();
-    out.extend_from_slice(
+    let mut before = outer.outer_headers();
+    before.extend_from_slice(
         format!(
             "MIME-Version: 1.0\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={}; boundary=\"{boundary}\"\r\n\r\nThis is a cryptographically signed message in MIME format.\r\n\r\n--{boundary}\r\n",
             hash.micalg()
         )
         .as_bytes(),
     );
-    out.extend_from_slice(signed_entity);
-    out.extend_from_slice(
-        format!(
-            "\r\n--{boundary}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\nContent-Description: S/MIME Cryptographic Signature\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(&encode_base64(signature));
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    out
+    let mut after = format!(
+        "\r\n--{boundary}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\nContent-Description: S/MIME Cryptographic Signature\r\n\r\n"
+    )
+    .into_bytes();
+    after.extend_from_slice(&encode_base64(signature));
+    after.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (before, after)
 }
 
 /// A message whose body is a CMS object: `application/pkcs7-mime` with `smime-type`

@@ -1,5 +1,5 @@
 //! Streaming transfer encodings: CRLF line ends, quoted-printable and base64 (RFC 2045) as
-//! [`Write`] adapters, so that a message of any size is encoded in bounded memory and a small
+//! [`Write`] adapters, and a hashing pass-through, so that a message of any size is encoded in bounded memory and a small
 //! one by the same code into a `Vec`.
 //!
 //! Each adapter writes into the next; the ones that hold back bytes have a `finish` that writes
@@ -51,6 +51,39 @@ impl<W: Write> Write for Crlf<W> {
         }
         self.out.write_all(rest)?;
         Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Hashes what passes through: the digest of a signed entity, taken while it is written.
+pub struct Digesting<W> {
+    out: W,
+    context: aws_lc_rs::digest::Context,
+}
+
+impl<W: Write> Digesting<W> {
+    /// Wraps `out`, hashing with `algorithm`.
+    pub fn new(out: W, algorithm: &'static aws_lc_rs::digest::Algorithm) -> Self {
+        Self {
+            out,
+            context: aws_lc_rs::digest::Context::new(algorithm),
+        }
+    }
+
+    /// The digest of everything written.
+    pub fn finish(self) -> Vec<u8> {
+        self.context.finish().as_ref().to_vec()
+    }
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.context.update(&buf[..n]);
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -10,9 +10,9 @@
 
 use super::canonical::{self, CanonicalError, Span};
 use super::compose::{
-    multipart_signed, outer_prefix, pkcs7_mime, pkcs7_mime_head, with_outer_headers,
+    multipart_signed_around, outer_prefix, pkcs7_mime, pkcs7_mime_head, with_outer_headers,
 };
-use super::encoders::{Base64Decoder, Base64Lines};
+use super::encoders::{Base64Decoder, Base64Lines, Digesting};
 use super::envelope::{self, EnvelopeError, OwnKey, Recipient};
 use super::mime::{self, Entity, MimeError};
 use super::scratch::Scratch;
@@ -66,25 +66,44 @@ impl From<CanonicalError> for MessageError {
     }
 }
 
-/// Signs a whole message; headers stay outside, the content entity is canonicalized first.
-pub fn sign_message(
-    raw: &[u8],
+/// Signs a whole message; headers stay outside, the content entity is canonicalized first:
+/// `len` bytes of `input` in, the signed message out to `out`. The entity is hashed as it is
+/// canonicalized into a spool; a detached signature then streams the spool into the first part
+/// of the `multipart/signed`, an opaque one encapsulates it (in memory).
+pub fn sign_message<R: Read + Seek, W: Write>(
+    input: &mut R,
+    len: u64,
     signer: &Signer<'_>,
     mode: SignatureMode,
     now: SystemTime,
-) -> Result<Vec<u8>, MessageError> {
-    let outer = mime::parse(raw);
-    let entity = canonical::canonical_entity(raw)?;
-    Ok(match mode {
+    scratch: &Scratch,
+    out: &mut W,
+) -> Result<(), MessageError> {
+    let (head, _) = canonical::read_head(input, Span::whole(len))?;
+    let outer = mime::parse(&head);
+    let (_, hash) = sign::scheme(signer)?;
+    let mut entity = scratch.spool();
+    let mut digesting = Digesting::new(&mut entity, hash.aws());
+    canonical::canonicalize(input, Span::whole(len), &mut digesting)?;
+    let digest = digesting.finish();
+    entity.rewind()?;
+    match mode {
         SignatureMode::Detached => {
-            let signature = sign::sign(&entity, signer, true, now)?;
-            multipart_signed(&outer, &entity, &signature.content_info, signature.hash)
+            let signature = sign::sign_digest(&digest, None, signer, now)?;
+            let (before, after) =
+                multipart_signed_around(&outer, &signature.content_info, signature.hash);
+            out.write_all(&before)?;
+            io::copy(&mut entity, out)?;
+            out.write_all(&after)?;
         }
         SignatureMode::Opaque => {
-            let signature = sign::sign(&entity, signer, false, now)?;
-            pkcs7_mime(&outer, "signed-data", &signature.content_info)
+            let mut content = Vec::new();
+            entity.read_to_end(&mut content)?;
+            let signature = sign::sign_digest(&digest, Some(&content), signer, now)?;
+            out.write_all(&pkcs7_mime(&outer, "signed-data", &signature.content_info))?;
         }
-    })
+    }
+    Ok(())
 }
 
 /// Encrypts a whole message's content entity to every recipient: `len` bytes of `input` in,
