@@ -10,7 +10,8 @@ use mailseal_protocol::Secret;
 use mailseal_protocol::methods::key;
 use mailseal_protocol::methods::report::Verdict;
 use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, SignatureMode};
-use mailseal_protocol::methods::transfer::Payload;
+use mailseal_protocol::methods::transfer::{AbsolutePath, Delivered, Output, Payload};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -66,13 +67,32 @@ pub struct Job {
     pub key_id: String,
     /// The plain message (sign, encrypt, sign+encrypt), or the signed (verify) or encrypted
     /// (decrypt) one.
-    pub input: Arc<Vec<u8>>,
-    /// The plain message, to check what verify and decrypt return.
-    pub plain: Arc<Vec<u8>>,
+    pub input: Input,
+    /// The plain message's last bytes, to check what verify and decrypt return.
+    pub plain_tail: Vec<u8>,
 }
 
-/// The error for a reply that did not carry the message inline, as every call here asks.
-const INLINE: &str = "the daemon did not return the message inline";
+/// How a job's message travels.
+pub enum Input {
+    /// In the request, base64, and the result in the reply.
+    Inline(Arc<Vec<u8>>),
+    /// By path both ways (`{"path": …}` and `"output": {"path": …}`): how the CLI sends files,
+    /// and the only way for messages larger than a frame.
+    Files {
+        /// The message file.
+        input: PathBuf,
+        /// Where the daemon writes the result.
+        output: PathBuf,
+    },
+}
+
+/// The last bytes of `plain`, which every opened message must end with.
+pub fn tail(plain: &[u8]) -> Vec<u8> {
+    plain[plain.len().saturating_sub(64)..].to_vec()
+}
+
+/// The error for a reply that did not carry the message where the job asked for it.
+const INLINE: &str = "the daemon did not return the message where it was asked to";
 
 /// A failed call, as text.
 fn failed(op: Op) -> impl Fn(mailseal_protocol::ClientError) -> String {
@@ -81,7 +101,45 @@ fn failed(op: Op) -> impl Fn(mailseal_protocol::ClientError) -> String {
 
 impl Job {
     fn bytes(&self) -> Payload {
-        self.input.as_ref().clone().into()
+        match &self.input {
+            Input::Inline(data) => data.as_ref().clone().into(),
+            Input::Files { input, .. } => {
+                Payload::Path(AbsolutePath::new(input).expect("the benchmark's paths are absolute"))
+            }
+        }
+    }
+
+    fn output(&self) -> Option<Output> {
+        match &self.input {
+            Input::Inline(_) => None,
+            Input::Files { output, .. } => Some(Output::Path(
+                AbsolutePath::new(output).expect("the benchmark's paths are absolute"),
+            )),
+        }
+    }
+
+    /// The result of a call: the message itself when inline; for a file, its first 4 KiB and
+    /// its last 64 bytes, which is what [`Self::check`] looks at.
+    fn result(&self, message: Delivered) -> Result<Vec<u8>, String> {
+        match (message, &self.input) {
+            (Delivered::Inline(data), _) => Ok(data.into_inner()),
+            (Delivered::Path { .. }, Input::Files { output, .. }) => {
+                let mut file = std::fs::File::open(output).map_err(|e| e.to_string())?;
+                let mut head = Vec::new();
+                (&mut file)
+                    .take(4096)
+                    .read_to_end(&mut head)
+                    .map_err(|e| e.to_string())?;
+                let len = file.metadata().map_err(|e| e.to_string())?.len();
+                file.seek(SeekFrom::Start(
+                    len.saturating_sub(64).max(head.len() as u64),
+                ))
+                .and_then(|_| file.read_to_end(&mut head))
+                .map_err(|e| e.to_string())?;
+                Ok(head)
+            }
+            _ => Err(INLINE.to_owned()),
+        }
     }
 
     /// Makes one call; with `check`, also checks that the reply is what the operation should
@@ -92,45 +150,31 @@ impl Job {
             Op::Sign => {
                 let params = smime::SignParams {
                     message: self.bytes(),
-                    output: None,
+                    output: self.output(),
                     progress: false,
                     key_id: Some(self.key_id.clone()),
                     mode: SignatureMode::Detached,
                     rsa_pss: false,
                 };
                 let reply = client.call::<smime::Sign>(&params).await;
-                (
-                    reply
-                        .map_err(failed(op))?
-                        .message
-                        .into_inline()
-                        .ok_or(INLINE)?,
-                    Vec::new(),
-                )
+                (self.result(reply.map_err(failed(op))?.message)?, Vec::new())
             }
             Op::Encrypt => {
                 let params = smime::EncryptParams {
                     message: self.bytes(),
-                    output: None,
+                    output: self.output(),
                     progress: false,
                     recipients: None,
                     content_encryption: Some(ContentEncryption::Aes256Gcm),
                     rsa_oaep: false,
                 };
                 let reply = client.call::<smime::Encrypt>(&params).await;
-                (
-                    reply
-                        .map_err(failed(op))?
-                        .message
-                        .into_inline()
-                        .ok_or(INLINE)?,
-                    Vec::new(),
-                )
+                (self.result(reply.map_err(failed(op))?.message)?, Vec::new())
             }
             Op::SignEncrypt => {
                 let params = smime::SignEncryptParams {
                     message: self.bytes(),
-                    output: None,
+                    output: self.output(),
                     progress: false,
                     key_id: Some(self.key_id.clone()),
                     recipients: None,
@@ -140,38 +184,31 @@ impl Job {
                     rsa_oaep: false,
                 };
                 let reply = client.call::<smime::SignEncrypt>(&params).await;
-                (
-                    reply
-                        .map_err(failed(op))?
-                        .message
-                        .into_inline()
-                        .ok_or(INLINE)?,
-                    Vec::new(),
-                )
+                (self.result(reply.map_err(failed(op))?.message)?, Vec::new())
             }
             Op::Verify => {
                 let params = smime::IncomingParams {
                     message: self.bytes(),
-                    output: None,
+                    output: self.output(),
                     progress: false,
                 };
                 let reply = client
                     .call::<smime::Verify>(&params)
                     .await
                     .map_err(failed(op))?;
-                (reply.message.into_inline().ok_or(INLINE)?, reply.layers)
+                (self.result(reply.message)?, reply.layers)
             }
             Op::Decrypt => {
                 let params = smime::IncomingParams {
                     message: self.bytes(),
-                    output: None,
+                    output: self.output(),
                     progress: false,
                 };
                 let reply = client
                     .call::<smime::Decrypt>(&params)
                     .await
                     .map_err(failed(op))?;
-                (reply.message.into_inline().ok_or(INLINE)?, reply.layers)
+                (self.result(reply.message)?, reply.layers)
             }
         };
         if check {
@@ -182,7 +219,7 @@ impl Job {
 
     fn check(&self, message: &[u8], layers: &[Layer]) -> Result<(), String> {
         let contains = |needle: &[u8]| message.windows(needle.len()).any(|w| w == needle);
-        let tail = &self.plain[self.plain.len().saturating_sub(64)..];
+        let tail = self.plain_tail.as_slice();
         let ok = match self.op {
             Op::Sign => contains(b"multipart/signed"),
             Op::Encrypt | Op::SignEncrypt => contains(b"authEnveloped-data"),

@@ -12,11 +12,11 @@ mod procfs;
 mod report;
 mod speed;
 
-use cells::{Cell, Job, Pipeline};
+use cells::{Cell, Input, Job, Pipeline};
 use clap::Parser;
 use mailseal_protocol::methods::{cert, key};
 use mailseal_protocol::{Client, Secret};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ struct Args {
     /// About 1 s per cell and `openssl speed -seconds 1` (a few minutes in all) instead of 3 s.
     #[arg(long)]
     quick: bool,
-    /// Also the 1 GiB encrypt and decrypt rows (openssl only until the daemon streams).
+    /// Also the 1 GiB encrypt and decrypt rows (the daemon's by path, one client).
     #[arg(long)]
     huge: bool,
     /// Write the report to this file too.
@@ -576,8 +576,8 @@ fn run(args: Args) -> Result<(), String> {
                 let job = |op| Job {
                     op,
                     key_id: key_id.clone(),
-                    input: Arc::clone(&plain),
-                    plain: Arc::clone(&plain),
+                    input: Input::Inline(Arc::clone(&plain)),
+                    plain_tail: cells::tail(&plain),
                 };
                 let signed = Arc::new(job(Op::Sign).call(&mut client, true).await?);
                 let encrypted = Arc::new(job(Op::Encrypt).call(&mut client, true).await?);
@@ -619,15 +619,22 @@ fn run(args: Args) -> Result<(), String> {
         let job = Arc::new(Job {
             op,
             key_id: key_ids[i].clone(),
-            input: Arc::clone(match op {
+            input: Input::Inline(Arc::clone(match op {
                 Op::Verify => &input.signed,
                 Op::Decrypt => &input.encrypted,
                 _ => &input.plain,
-            }),
-            plain: Arc::clone(&input.plain),
+            })),
+            plain_tail: cells::tail(&input.plain),
         });
-        let (one, many, rss) =
-            measure_daemon(&home, &runtime, &key_ids[i], job, clients, duration, ticks)?;
+        let (one, many, rss) = measure_daemon(
+            &home,
+            &runtime,
+            &key_ids[i],
+            job,
+            Some(clients),
+            duration,
+            ticks,
+        )?;
         let pipeline = openssl_pipeline(op, identity, &input.files, "out.eml");
         let openssl = Outcome::of(cells::openssl_cell(
             &pki.dir, &pipeline, duration, true, ticks,
@@ -678,8 +685,14 @@ fn run(args: Args) -> Result<(), String> {
     }
 
     if args.huge {
+        let huge = Huge {
+            home: &home,
+            runtime: &runtime,
+            key_ids: &key_ids,
+        };
         huge_rows(
             &pki,
+            &huge,
             [&limits, &awslc],
             duration,
             ticks,
@@ -740,13 +753,13 @@ fn selected(only: &Option<String>, name: &str) -> bool {
 }
 
 /// One row's daemon cells: a fresh daemon, the identity's key unlocked, the peak memory reset,
-/// then 1 client and `clients` clients.
+/// then 1 client and `clients` clients (`None`: 1 client only).
 fn measure_daemon(
     home: &daemon::Home,
     runtime: &tokio::runtime::Runtime,
     key_id: &str,
     job: Arc<Job>,
-    clients: usize,
+    clients: Option<usize>,
     duration: Duration,
     ticks: u64,
 ) -> Result<(Outcome, Outcome, Option<RowRss>), String> {
@@ -767,7 +780,7 @@ fn measure_daemon(
         )))
     };
     let one = cell(1);
-    let many = cell(clients);
+    let many = clients.map_or(Outcome::Absent(ONE_CLIENT_ONLY), cell);
     let sampled = sampler.finish();
     let peak = if reset { daemon.peak() } else { None };
     let rss = Some(RowRss {
@@ -779,17 +792,28 @@ fn measure_daemon(
     Ok((one, many, rss))
 }
 
-/// The 1 GiB rows: encrypt and decrypt by openssl, and the daemon's cells marked as needing
-/// streaming (a 1 GiB message cannot go through one 64 MiB frame).
+/// Why a 1 GiB row has no "many clients" cell.
+const ONE_CLIENT_ONLY: &str = "one client only at 1 GiB";
+
+/// What the 1 GiB rows need besides the PKI.
+struct Huge<'a> {
+    home: &'a daemon::Home,
+    runtime: &'a tokio::runtime::Runtime,
+    key_ids: &'a [String],
+}
+
+/// The 1 GiB rows: encrypt and decrypt by openssl and through the daemon, the message by path
+/// both ways (a 1 GiB message cannot go through one 64 MiB frame), with the daemon's peak
+/// memory.
 fn huge_rows(
     pki: &pki::Pki,
+    huge: &Huge<'_>,
     [limits, awslc]: [&speed::Limits; 2],
     duration: Duration,
     ticks: u64,
     only: &Option<String>,
     rows: &mut Vec<Row>,
 ) -> Result<(), String> {
-    const NEEDS_STREAMING: &str = "not supported yet (needs streaming)";
     let any = IDENTITIES.iter().any(|identity| {
         [Op::Encrypt, Op::Decrypt].iter().any(|op| {
             selected(
@@ -817,8 +841,16 @@ fn huge_rows(
         .and_then(|()| writer.flush())
         .map_err(|e| e.to_string())?;
     }
+    let plain_tail = {
+        let mut file = std::fs::File::open(pki.path(plain)).map_err(|e| e.to_string())?;
+        file.seek(SeekFrom::End(-64)).map_err(|e| e.to_string())?;
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail).map_err(|e| e.to_string())?;
+        tail
+    };
     for (i, identity) in IDENTITIES.iter().enumerate() {
         let encrypted = format!("huge-{}.enc.eml", identity.name);
+        let ours = format!("huge-{}.daemon.enc.eml", identity.name);
         let files = [plain.to_owned(), String::new(), encrypted.clone()];
         for op in [Op::Encrypt, Op::Decrypt] {
             let name = format!("{} {} {}", identity.label, op.label(), HUGE.label);
@@ -838,14 +870,34 @@ fn huge_rows(
             let openssl = Outcome::of(cells::openssl_cell(
                 &pki.dir, &pipeline, duration, false, ticks,
             ));
+            // The daemon decrypts what it encrypted (the same algorithm and recipients).
+            let (input, output) = match op {
+                Op::Encrypt => (pki.path(plain), pki.path(&ours)),
+                _ => (pki.path(&ours), pki.path("out.eml")),
+            };
+            let job = Arc::new(Job {
+                op,
+                key_id: huge.key_ids[i].clone(),
+                input: Input::Files { input, output },
+                plain_tail: plain_tail.clone(),
+            });
+            let (one, many, rss) = measure_daemon(
+                huge.home,
+                huge.runtime,
+                &huge.key_ids[i],
+                job,
+                None,
+                duration,
+                ticks,
+            )?;
             let row = Row {
                 identity: i,
                 op,
                 size: HUGE,
-                one: Outcome::Absent(NEEDS_STREAMING),
-                many: Outcome::Absent(NEEDS_STREAMING),
+                one,
+                many,
                 openssl,
-                rss: None,
+                rss,
                 crypto_seconds: limits.seconds_per_message(op, identity.key, HUGE.bytes),
                 crypto_seconds_awslc: awslc.seconds_per_message(op, identity.key, HUGE.bytes),
             };
@@ -853,6 +905,7 @@ fn huge_rows(
             rows.push(row);
         }
         let _ = std::fs::remove_file(pki.path(&encrypted));
+        let _ = std::fs::remove_file(pki.path(&ours));
         let _ = std::fs::remove_file(pki.path("out.eml"));
     }
     let _ = std::fs::remove_file(pki.path(plain));

@@ -58,7 +58,8 @@ fn write_new(path: &Path, contents: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+/// Flushes a directory, so that a rename or removal in it survives a crash.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     // Windows cannot open a directory as a file; NTFS journals the rename itself.
     if cfg!(unix) {
         File::open(dir)?.sync_all()?;

@@ -1,7 +1,7 @@
 //! An async client for the daemon, used by the CLI, the native-messaging host and the tests.
 
 use crate::error::RpcError;
-use crate::framing::{DEFAULT_MAX_FRAME, FrameError, FrameReader, write_frame};
+use crate::framing::{DEFAULT_MAX_FRAME, FrameError, FrameReader, READ_BUFFER, write_frame};
 use crate::message::{Id, Request, ResponseBody};
 use crate::methods::Method;
 use crate::methods::daemon::{Hello, HelloParams, HelloResult};
@@ -66,7 +66,10 @@ impl Client {
             .await
             .map_err(connect_error)?;
         Ok(Self {
-            connection: FrameReader::new(BufReader::new(stream), DEFAULT_MAX_FRAME),
+            connection: FrameReader::new(
+                BufReader::with_capacity(READ_BUFFER, stream),
+                DEFAULT_MAX_FRAME,
+            ),
             next_id: 1,
             frame: Vec::new(),
         })

@@ -10,6 +10,10 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 /// desktop's memory. Larger messages go through the streaming methods.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
 
+/// The read buffer both ends put under a [`FrameReader`]: large messages arrive as frames of
+/// many MiB, and tokio's default of 8 KiB turns each into thousands of reads.
+pub const READ_BUFFER: usize = 256 * 1024;
+
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -23,7 +23,7 @@ mod version;
 pub use bytes::Base64Bytes;
 pub use client::{Client, ClientError};
 pub use error::{ErrorKind, RpcError};
-pub use framing::{DEFAULT_MAX_FRAME, FrameError, FrameReader, write_frame};
+pub use framing::{DEFAULT_MAX_FRAME, FrameError, FrameReader, READ_BUFFER, write_frame};
 pub use message::{Id, Request, Response, ResponseBody};
 pub use methods::Method;
 pub use progress::{PROGRESS, Progress, ServerMessage};

@@ -95,6 +95,19 @@ impl TestDaemon {
         std::fs::read_to_string(self.home.path().join("daemon.log")).unwrap_or_default()
     }
 
+    /// The log once it contains `text`: for what the daemon logs from its background tasks,
+    /// which may come after it already answers. Panics with the log after 20 seconds.
+    pub fn wait_for_log(&self, text: &str) -> String {
+        for _ in 0..200 {
+            let log = self.log();
+            if log.contains(text) {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the daemon never logged {text:?}:\n{}", self.log());
+    }
+
     /// A `mailseald serve` command for this home, not yet started.
     pub fn command(&self) -> Command {
         let log = std::fs::OpenOptions::new()

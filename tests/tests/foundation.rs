@@ -535,7 +535,7 @@ async fn identities_near_expiry_carry_a_warning_and_are_logged() {
     daemon.signal("TERM");
     daemon.wait_exit();
     daemon.restart();
-    assert!(daemon.log().contains("expires in"), "{}", daemon.log());
+    daemon.wait_for_log("expires in");
 
     let (_quiet, mut client) = pki
         .daemon_with("expiry_warning_days = 7\n", &["eve"], &[])

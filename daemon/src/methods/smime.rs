@@ -7,120 +7,149 @@ use crate::certs::find;
 use crate::certs::store::Origin;
 use crate::keys::backend::{Hash, PrivateKeyOps, RsaPadding};
 use crate::own_identities::OwnIdentity;
+use crate::smime::canonical::{self, Span};
 use crate::smime::envelope::{EnvelopeError, OwnKey, Recipient};
 use crate::smime::message::{
     MessageError, OpenContext, Opened, encrypt_message, open_message, sign_message,
 };
 use crate::smime::mime;
+use crate::smime::scratch::Scratch;
 use crate::smime::sign::Signer;
 use crate::state::Daemon;
-use crate::transfer::{Caller, deliver, files, read_payload};
+use crate::transfer::streams;
+use crate::transfer::{Caller, Sink, Source, open_payload};
 use const_oid::db::rfc5911;
 use mailseal_protocol::methods::smime::{
     ContentEncryption, EncryptParams, IncomingParams, Layer, MessageResult, OpenedResult,
     SignEncryptParams, SignParams, SignatureMode,
 };
-use mailseal_protocol::methods::transfer::{Delivered, Output, Payload};
+use mailseal_protocol::methods::transfer::Payload;
 use mailseal_protocol::{ErrorKind, RpcError};
+use std::io::{Read, Seek, Write};
 use std::sync::Arc;
 use std::time::SystemTime;
 use x509_cert::Certificate;
 
-/// Signs with the chosen identity.
+/// Signs with the chosen identity, streaming the message through.
 pub async fn sign(
     daemon: Arc<Daemon>,
     caller: Caller,
     params: SignParams,
 ) -> Result<MessageResult, RpcError> {
-    let message = take_input(
-        &caller,
-        params.message,
-        params.output.as_ref(),
-        params.progress,
-    )
-    .await?;
-    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
-    let signed =
-        blocking(move || sign_with(&identity, &key, &message, params.mode, params.rsa_pss)).await?;
-    Ok(MessageResult {
-        message: give_output(&caller, params.output, signed).await?,
+    let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
+    let source = open_input(&caller, params.message, params.progress).await?;
+    let (head, mut source) = read_head(source).await?;
+    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
+    let scratch = scratch(&daemon);
+    let message = blocking(move || {
+        let len = source.len();
+        let signing = Signing {
+            identity: &identity,
+            key: &key,
+            rsa_pss: params.rsa_pss,
+            scratch: &scratch,
+        };
+        signing.run(&mut source, len, params.mode, &mut sink)?;
+        sink.finish()
     })
+    .await?;
+    Ok(MessageResult { message })
 }
 
-/// Encrypts to the recipients and the sender.
+/// Encrypts to the recipients and the sender, streaming the message through.
 pub async fn encrypt(
     daemon: Arc<Daemon>,
     caller: Caller,
     params: EncryptParams,
 ) -> Result<MessageResult, RpcError> {
-    let message = take_input(
-        &caller,
-        params.message,
-        params.output.as_ref(),
-        params.progress,
-    )
-    .await?;
+    let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
+    let source = open_input(&caller, params.message, params.progress).await?;
+    let (head, mut source) = read_head(source).await?;
     let plan = EncryptionPlan::new(
         &daemon,
-        &message,
+        &head,
         params.recipients,
         params.content_encryption,
         params.rsa_oaep,
     )
     .await?;
-    let encrypted = blocking(move || plan.run(&message)).await?;
-    Ok(MessageResult {
-        message: give_output(&caller, params.output, encrypted).await?,
+    let scratch = scratch(&daemon);
+    let message = blocking(move || {
+        let len = source.len();
+        plan.run(&mut source, len, &scratch, &mut sink)?;
+        sink.finish()
     })
+    .await?;
+    Ok(MessageResult { message })
 }
 
-/// Signs, encrypts, and optionally signs again.
+/// Signs, encrypts, and optionally signs again, each step streaming into a spool for the next.
 pub async fn sign_encrypt(
     daemon: Arc<Daemon>,
     caller: Caller,
     params: SignEncryptParams,
 ) -> Result<MessageResult, RpcError> {
-    let message = take_input(
-        &caller,
-        params.message,
-        params.output.as_ref(),
-        params.progress,
-    )
-    .await?;
-    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &message)?;
+    let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
+    let source = open_input(&caller, params.message, params.progress).await?;
+    let (head, mut source) = read_head(source).await?;
+    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
     let plan = EncryptionPlan::new(
         &daemon,
-        &message,
+        &head,
         params.recipients,
         params.content_encryption,
         params.rsa_oaep,
     )
     .await?;
-    let wrapped = blocking(move || {
-        let signed = sign_with(
-            &identity,
-            &key,
-            &message,
-            SignatureMode::Detached,
-            params.rsa_pss,
-        )?;
-        let encrypted = plan.run(&signed)?;
+    let scratch = scratch(&daemon);
+    let message = blocking(move || {
+        let signing = Signing {
+            identity: &identity,
+            key: &key,
+            rsa_pss: params.rsa_pss,
+            scratch: &scratch,
+        };
+        let len = source.len();
+        let mut signed = scratch.spool();
+        signing.run(&mut source, len, SignatureMode::Detached, &mut signed)?;
+        let signed_len = rewound(&mut signed)?;
         if params.triple_wrap {
-            Ok(sign_with(
-                &identity,
-                &key,
-                &encrypted,
+            let mut encrypted = scratch.spool();
+            plan.run(&mut signed, signed_len, &scratch, &mut encrypted)?;
+            let encrypted_len = rewound(&mut encrypted)?;
+            signing.run(
+                &mut encrypted,
+                encrypted_len,
                 SignatureMode::Detached,
-                params.rsa_pss,
-            )?)
+                &mut sink,
+            )?;
         } else {
-            Ok(encrypted)
+            plan.run(&mut signed, signed_len, &scratch, &mut sink)?;
         }
+        sink.finish()
     })
     .await?;
-    Ok(MessageResult {
-        message: give_output(&caller, params.output, wrapped).await?,
+    Ok(MessageResult { message })
+}
+
+/// The length of what was written to `spool`, which is then read from its start.
+fn rewound(spool: &mut (impl Seek + ?Sized)) -> Result<u64, RpcError> {
+    let len = spool.stream_position().map_err(MessageError::Io)?;
+    spool.rewind().map_err(MessageError::Io)?;
+    Ok(len)
+}
+
+/// The message's header block, which chooses the identity and the recipients, read off
+/// the async workers.
+async fn read_head(source: Source) -> Result<(Vec<u8>, Source), RpcError> {
+    blocking(move || {
+        let mut source = source;
+        let len = source.len();
+        let (head, _) =
+            canonical::read_head(&mut source, Span::whole(len)).map_err(MessageError::from)?;
+        Ok((head, source))
     })
+    .await
 }
 
 /// Decrypts an encrypted message (and reports any signature inside).
@@ -162,65 +191,45 @@ pub async fn open(
 }
 
 /// Opens the message and delivers it only if `check` accepts its layers, so that a refused
-/// message writes no output file and opens no stream.
+/// message writes no output file and leaves no stream.
 async fn open_checked(
     daemon: Arc<Daemon>,
     caller: Caller,
     params: IncomingParams,
     check: impl FnOnce(&[Layer]) -> Result<(), RpcError>,
 ) -> Result<OpenedResult, RpcError> {
-    let message = take_input(
-        &caller,
-        params.message,
-        params.output.as_ref(),
-        params.progress,
-    )
-    .await?;
-    let (inner, layers) = open_layers(daemon, message).await?;
+    let sink = Sink::new(params.output.as_ref(), &caller.session)?;
+    let source = open_input(&caller, params.message, params.progress).await?;
+    let (sink, layers) = open_layers(daemon, source, sink).await?;
     check(&layers)?;
-    Ok(OpenedResult {
-        message: give_output(&caller, params.output, inner).await?,
-        layers,
-    })
+    let message = blocking(move || sink.finish()).await?;
+    Ok(OpenedResult { message, layers })
 }
 
-/// Reads the request's message wherever it is, after checking that the output can be
-/// written, so that a bad output path fails before any work is done.
-async fn take_input(
-    caller: &Caller,
-    message: Payload,
-    output: Option<&Output>,
-    progress: bool,
-) -> Result<Vec<u8>, RpcError> {
-    if let Some(Output::Path(path)) = output {
-        files::check_output(path.as_path(), "params.output.path")?;
-    }
+/// Opens the request's message wherever it is.
+async fn open_input(caller: &Caller, message: Payload, progress: bool) -> Result<Source, RpcError> {
     let caller = caller.clone();
     blocking(move || {
-        let mut reporter = caller.reporter(progress);
-        read_payload(&message, &caller.session, "params.message", &mut reporter)
+        let reporter = caller.reporter(progress);
+        open_payload(message, &caller.session, "params.message", reporter)
     })
     .await
 }
 
-/// Puts the resulting message where the request's `output` asked.
-async fn give_output(
-    caller: &Caller,
-    output: Option<Output>,
-    message: Vec<u8>,
-) -> Result<Delivered, RpcError> {
-    let session = Arc::clone(&caller.session);
-    blocking(move || deliver(output.as_ref(), message, &session)).await
+/// Where the engine keeps intermediate results: beside the streams, private to the user.
+fn scratch(daemon: &Daemon) -> Scratch {
+    Scratch::new(streams::dir(&daemon.data_dir))
 }
 
 /// An own identity with its key when it is usable now.
 type IdentityWithKey = (OwnIdentity, Option<Arc<dyn PrivateKeyOps>>);
 
-/// Takes every layer off `message` and harvests signers' certificates.
+/// Takes every layer off the message into `sink` and harvests signers' certificates.
 async fn open_layers(
     daemon: Arc<Daemon>,
-    message: Vec<u8>,
-) -> Result<(Vec<u8>, Vec<Layer>), RpcError> {
+    mut source: Source,
+    mut sink: Sink,
+) -> Result<(Sink, Vec<Layer>), RpcError> {
     let identities: Vec<IdentityWithKey> = daemon
         .own_identities()
         .into_iter()
@@ -230,7 +239,8 @@ async fn open_layers(
         })
         .collect();
     let worker = Arc::clone(&daemon);
-    let opened: Opened = blocking(move || {
+    let scratch = scratch(&daemon);
+    let (sink, opened): (Sink, Opened) = blocking(move || {
         let own_keys: Vec<OwnKey<'_>> = identities
             .iter()
             .map(|(identity, key)| OwnKey {
@@ -252,15 +262,19 @@ async fn open_layers(
             known_certs: &known_certs,
             now: SystemTime::now(),
         };
-        open_message(&message, &context).map_err(|error| match &error {
-            // Say what the user must do for this key: a passphrase, or a card's PIN.
-            MessageError::Envelope(EnvelopeError::Locked { key_id }) => identities
-                .iter()
-                .find(|(identity, _)| identity.key_id == *key_id)
-                .and_then(|(identity, _)| worker.usable_key(identity).err())
-                .map_or_else(|| RpcError::from(error), RpcError::from),
-            _ => RpcError::from(error),
-        })
+        let len = source.len();
+        let opened = open_message(&mut source, len, &context, &scratch, &mut sink);
+        opened
+            .map(|opened| (sink, opened))
+            .map_err(|error| match &error {
+                // Say what the user must do for this key: a passphrase, or a card's PIN.
+                MessageError::Envelope(EnvelopeError::Locked { key_id }) => identities
+                    .iter()
+                    .find(|(identity, _)| identity.key_id == *key_id)
+                    .and_then(|(identity, _)| worker.usable_key(identity).err())
+                    .map_or_else(|| RpcError::from(error), RpcError::from),
+                _ => RpcError::from(error),
+            })
     })
     .await?;
     let harvest = opened.harvest;
@@ -280,7 +294,7 @@ async fn open_layers(
         Ok(())
     })
     .await?;
-    Ok((opened.message, opened.layers))
+    Ok((sink, opened.layers))
 }
 
 fn not_applicable(why: &str) -> RpcError {
@@ -290,20 +304,39 @@ fn not_applicable(why: &str) -> RpcError {
     )
 }
 
-fn sign_with(
-    identity: &OwnIdentity,
-    key: &Arc<dyn PrivateKeyOps>,
-    message: &[u8],
-    mode: SignatureMode,
+/// Who signs and how, for every signature of one request.
+struct Signing<'a> {
+    identity: &'a OwnIdentity,
+    key: &'a Arc<dyn PrivateKeyOps>,
     rsa_pss: bool,
-) -> Result<Vec<u8>, RpcError> {
-    let signer = Signer {
-        key: key.as_ref(),
-        certificate: &identity.certificate,
-        chain: &identity.chain,
-        rsa_pss,
-    };
-    Ok(sign_message(message, &signer, mode, SystemTime::now())?)
+    scratch: &'a Scratch,
+}
+
+impl Signing<'_> {
+    /// Signs the `len` bytes of `input` in `mode` into `out`.
+    fn run<R: Read + Seek, W: Write>(
+        &self,
+        input: &mut R,
+        len: u64,
+        mode: SignatureMode,
+        out: &mut W,
+    ) -> Result<(), RpcError> {
+        let signer = Signer {
+            key: self.key.as_ref(),
+            certificate: &self.identity.certificate,
+            chain: &self.identity.chain,
+            rsa_pss: self.rsa_pss,
+        };
+        Ok(sign_message(
+            input,
+            len,
+            &signer,
+            mode,
+            SystemTime::now(),
+            self.scratch,
+            out,
+        )?)
+    }
 }
 
 /// The identity to sign with and its unlocked key: `key_id`, else the identity whose valid
@@ -449,7 +482,13 @@ impl EncryptionPlan {
         })
     }
 
-    fn run(&self, message: &[u8]) -> Result<Vec<u8>, RpcError> {
+    fn run<R: Read + Seek, W: Write>(
+        &self,
+        message: &mut R,
+        len: u64,
+        scratch: &Scratch,
+        out: &mut W,
+    ) -> Result<(), RpcError> {
         let recipients: Vec<Recipient<'_>> = self
             .recipients
             .iter()
@@ -458,7 +497,14 @@ impl EncryptionPlan {
                 rsa_padding: self.rsa_padding,
             })
             .collect();
-        Ok(encrypt_message(message, &recipients, self.algorithm)?)
+        Ok(encrypt_message(
+            message,
+            len,
+            &recipients,
+            self.algorithm,
+            scratch,
+            out,
+        )?)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::transfer::Session;
 use crate::transfer::streams::{self, StreamTable};
 use interprocess::local_socket::tokio::prelude::*;
 use mailseal_protocol::{
-    ErrorKind, FrameError, FrameReader, Request, Response, RpcError, write_frame,
+    ErrorKind, FrameError, FrameReader, READ_BUFFER, Request, Response, RpcError, write_frame,
 };
 use std::sync::Arc;
 use tokio::io::BufReader;
@@ -46,7 +46,10 @@ pub async fn serve(stream: LocalSocketStream, daemon: Arc<Daemon>, shutdown: Can
     };
 
     let reader = async move {
-        let mut frames = FrameReader::new(BufReader::new(read_half), daemon.config.max_frame_bytes);
+        let mut frames = FrameReader::new(
+            BufReader::with_capacity(READ_BUFFER, read_half),
+            daemon.config.max_frame_bytes,
+        );
         let requests = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(IN_FLIGHT_PER_CONNECTION));
         let mut frame = Vec::new();

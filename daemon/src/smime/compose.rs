@@ -6,36 +6,41 @@ use crate::keys::backend::Hash;
 
 /// A message whose body is `multipart/signed`: the canonical entity that was signed as the
 /// first part, byte for byte, and the detached signature as the second (RFC 8551 §3.5.3).
-pub fn multipart_signed(
+/// Returned as what goes before the entity and what goes after it, so that the entity can be
+/// streamed in between.
+pub fn multipart_signed_around(
     outer: &Entity<'_>,
-    signed_entity: &[u8],
     signature: &[u8],
     hash: Hash,
-) -> Vec<u8> {
+) -> (Vec<u8>, Vec<u8>) {
     let boundary = new_boundary();
-    let mut out = outer.outer_headers();
-    out.extend_from_slice(
+    let mut before = outer.outer_headers();
+    before.extend_from_slice(
         format!(
             "MIME-Version: 1.0\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={}; boundary=\"{boundary}\"\r\n\r\nThis is a cryptographically signed message in MIME format.\r\n\r\n--{boundary}\r\n",
             hash.micalg()
         )
         .as_bytes(),
     );
-    out.extend_from_slice(signed_entity);
-    out.extend_from_slice(
-        format!(
-            "\r\n--{boundary}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\nContent-Description: S/MIME Cryptographic Signature\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(&encode_base64(signature));
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    out
+    let mut after = format!(
+        "\r\n--{boundary}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\nContent-Description: S/MIME Cryptographic Signature\r\n\r\n"
+    )
+    .into_bytes();
+    after.extend_from_slice(&encode_base64(signature));
+    after.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (before, after)
 }
 
 /// A message whose body is a CMS object: `application/pkcs7-mime` with `smime-type`
 /// `signed-data`, `enveloped-data` or `authEnveloped-data` (RFC 8551 §3.2, RFC 5083).
 pub fn pkcs7_mime(outer: &Entity<'_>, smime_type: &str, der: &[u8]) -> Vec<u8> {
+    let mut out = pkcs7_mime_head(outer, smime_type);
+    out.extend_from_slice(&encode_base64(der));
+    out
+}
+
+/// The headers of [`pkcs7_mime`], for a body that is streamed after them as base64 lines.
+pub fn pkcs7_mime_head(outer: &Entity<'_>, smime_type: &str) -> Vec<u8> {
     let mut out = outer.outer_headers();
     out.extend_from_slice(
         format!(
@@ -43,15 +48,21 @@ pub fn pkcs7_mime(outer: &Entity<'_>, smime_type: &str, der: &[u8]) -> Vec<u8> {
         )
         .as_bytes(),
     );
-    out.extend_from_slice(&encode_base64(der));
     out
 }
 
 /// The outer message's own headers in front of an inner entity: what the user sees after a
 /// layer is taken off (From, To, Subject from outside; content from inside).
 pub fn with_outer_headers(outer: &Entity<'_>, inner_entity: &[u8]) -> Vec<u8> {
+    let mut out = outer_prefix(outer);
+    out.extend_from_slice(inner_entity);
+    out
+}
+
+/// What [`with_outer_headers`] puts in front of the inner entity, for an entity streamed after
+/// it.
+pub fn outer_prefix(outer: &Entity<'_>) -> Vec<u8> {
     let mut out = outer.outer_headers();
     out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-    out.extend_from_slice(inner_entity);
     out
 }

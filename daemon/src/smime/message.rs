@@ -1,11 +1,21 @@
 //! Whole-message operations: sign, encrypt, and open (every layer off, outermost first).
 //!
 //! These take and return complete RFC 5322 messages; the CMS work is in `sign`, `verify` and
-//! `envelope`, the MIME work in `mime` and `compose`.
+//! `envelope`, the MIME work in `mime`, `canonical` and `compose`.
+//!
+//! Encryption and decryption stream: the message is read from a seekable source and the result
+//! written to a writer, with intermediate results (the canonical entity, the decoded CMS, the
+//! decrypted content) in [`Scratch`] spools, so a message of any size is processed in bounded
+//! memory. Signatures are made and checked on the message in memory.
 
-use super::compose::{multipart_signed, pkcs7_mime, with_outer_headers};
+use super::canonical::{self, CanonicalError, Span};
+use super::compose::{
+    multipart_signed_around, outer_prefix, pkcs7_mime, pkcs7_mime_head, with_outer_headers,
+};
+use super::encoders::{Base64Decoder, Base64Lines, Digesting};
 use super::envelope::{self, EnvelopeError, OwnKey, Recipient};
 use super::mime::{self, Entity, MimeError};
+use super::scratch::Scratch;
 use super::sign::{self, SignError, Signer};
 use super::verify::{self, Harvest, VerifyError, VerifyInput};
 use crate::certs::issuers::Issuers;
@@ -14,7 +24,9 @@ use const_oid::ObjectIdentifier;
 use const_oid::db::rfc6268;
 use der::Decode;
 use mailseal_protocol::methods::smime::{ContentEncryption, Layer, SignatureMode};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::SystemTime;
+use tempfile::SpooledTempFile;
 use x509_cert::Certificate;
 
 /// The most layers `open` takes off; deeper nesting is refused as a likely attack.
@@ -27,6 +39,9 @@ pub enum MessageError {
     /// The MIME structure is broken.
     #[error("malformed message: {0}")]
     Mime(#[from] MimeError),
+    /// Reading the message, or writing the result or a temporary file, failed.
+    #[error("cannot read or write the message: {0}")]
+    Io(#[from] std::io::Error),
     /// Signing failed.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -44,41 +59,80 @@ pub enum MessageError {
     TooDeep,
 }
 
-/// Signs a whole message; headers stay outside, the content entity is canonicalized first.
-pub fn sign_message(
-    raw: &[u8],
+impl From<CanonicalError> for MessageError {
+    fn from(error: CanonicalError) -> Self {
+        match error {
+            CanonicalError::Mime(e) => Self::Mime(e),
+            CanonicalError::Io(e) => Self::Io(e),
+        }
+    }
+}
+
+/// Signs a whole message; headers stay outside, the content entity is canonicalized first:
+/// `len` bytes of `input` in, the signed message out to `out`. The entity is hashed as it is
+/// canonicalized into a spool; a detached signature then streams the spool into the first part
+/// of the `multipart/signed`, an opaque one encapsulates it (in memory).
+pub fn sign_message<R: Read + Seek, W: Write>(
+    input: &mut R,
+    len: u64,
     signer: &Signer<'_>,
     mode: SignatureMode,
     now: SystemTime,
-) -> Result<Vec<u8>, MessageError> {
-    let outer = mime::parse(raw);
-    let entity = mime::canonical_entity(&outer)?;
-    Ok(match mode {
+    scratch: &Scratch,
+    out: &mut W,
+) -> Result<(), MessageError> {
+    let (head, _) = canonical::read_head(input, Span::whole(len))?;
+    let outer = mime::parse(&head);
+    let (_, hash) = sign::scheme(signer)?;
+    let mut entity = scratch.spool();
+    let mut digesting = Digesting::new(&mut entity, hash.aws());
+    canonical::canonicalize(input, Span::whole(len), &mut digesting)?;
+    let digest = digesting.finish();
+    entity.rewind()?;
+    match mode {
         SignatureMode::Detached => {
-            let signature = sign::sign(&entity, signer, true, now)?;
-            multipart_signed(&outer, &entity, &signature.content_info, signature.hash)
+            let signature = sign::sign_digest(&digest, None, signer, now)?;
+            let (before, after) =
+                multipart_signed_around(&outer, &signature.content_info, signature.hash);
+            out.write_all(&before)?;
+            io::copy(&mut entity, out)?;
+            out.write_all(&after)?;
         }
         SignatureMode::Opaque => {
-            let signature = sign::sign(&entity, signer, false, now)?;
-            pkcs7_mime(&outer, "signed-data", &signature.content_info)
+            let mut content = Vec::new();
+            entity.read_to_end(&mut content)?;
+            let signature = sign::sign_digest(&digest, Some(&content), signer, now)?;
+            out.write_all(&pkcs7_mime(&outer, "signed-data", &signature.content_info))?;
         }
-    })
+    }
+    Ok(())
 }
 
-/// Encrypts a whole message's content entity to every recipient.
-pub fn encrypt_message(
-    raw: &[u8],
+/// Encrypts a whole message's content entity to every recipient: `len` bytes of `input` in,
+/// the `application/pkcs7-mime` message out to `out`.
+pub fn encrypt_message<R: Read + Seek, W: Write>(
+    input: &mut R,
+    len: u64,
     recipients: &[Recipient<'_>],
     algorithm: ContentEncryption,
-) -> Result<Vec<u8>, MessageError> {
-    let outer = mime::parse(raw);
-    let entity = mime::canonical_entity(&outer)?;
-    let der = envelope::encrypt(&entity, recipients, algorithm)?;
+    scratch: &Scratch,
+    out: &mut W,
+) -> Result<(), MessageError> {
+    let (head, _) = canonical::read_head(input, Span::whole(len))?;
+    let outer = mime::parse(&head);
+    let mut entity = scratch.spool();
+    canonical::canonicalize(input, Span::whole(len), &mut entity)?;
+    let entity_len = entity.stream_position()?;
+    entity.rewind()?;
     let smime_type = match algorithm {
         ContentEncryption::Aes128Gcm | ContentEncryption::Aes256Gcm => "authEnveloped-data",
         ContentEncryption::Aes128Cbc | ContentEncryption::Aes256Cbc => "enveloped-data",
     };
-    Ok(pkcs7_mime(&outer, smime_type, &der))
+    out.write_all(&pkcs7_mime_head(&outer, smime_type))?;
+    let mut body = Base64Lines::new(&mut *out);
+    envelope::encrypt(&mut entity, entity_len, recipients, algorithm, &mut body)?;
+    body.finish()?;
+    Ok(())
 }
 
 /// What `open` needs to know: our keys, whom we trust, whom we know, and the time.
@@ -98,46 +152,65 @@ pub struct OpenContext<'a> {
     pub now: SystemTime,
 }
 
-/// A message with its layers taken off.
+/// What was taken off a message (the message itself went to the writer).
 #[derive(Debug)]
 pub struct Opened {
-    /// The innermost message, outer headers kept.
-    pub message: Vec<u8>,
     /// The layers, outermost first.
     pub layers: Vec<Layer>,
     /// Signers' certificates and capabilities, to remember for later encryption.
     pub harvest: Vec<Harvest>,
 }
 
-/// Takes every S/MIME layer off `raw`; a message without S/MIME comes back as it was.
-pub fn open_message(raw: &[u8], context: &OpenContext<'_>) -> Result<Opened, MessageError> {
-    let mut message = raw.to_vec();
+/// Takes every S/MIME layer off the `len` bytes of `input` and writes the innermost message
+/// (outer headers kept) to `out`; a message without S/MIME is written as it was.
+pub fn open_message<R: Read + Seek, W: Write>(
+    input: &mut R,
+    len: u64,
+    context: &OpenContext<'_>,
+    scratch: &Scratch,
+    out: &mut W,
+) -> Result<Opened, MessageError> {
     let mut layers = Vec::new();
     let mut harvest = Vec::new();
+    let Some(mut step) = open_layer(input, len, context, scratch)? else {
+        input.seek(SeekFrom::Start(0))?;
+        io::copy(&mut Read::by_ref(input).take(len), out)?;
+        return Ok(Opened { layers, harvest });
+    };
     loop {
-        let outer = mime::parse(&message);
-        let Some(step) = open_layer(&outer, context)? else {
-            break;
-        };
-        if layers.len() == MAX_LAYERS {
-            return Err(MessageError::TooDeep);
-        }
-        let (inner, layer, harvested) = step;
+        let (mut message, layer, harvested) = step;
         layers.push(layer);
         harvest.extend(harvested);
-        message = with_outer_headers(&outer, &inner);
+        let message_len = message.seek(SeekFrom::End(0))?;
+        match open_layer(&mut message, message_len, context, scratch)? {
+            None => {
+                message.rewind()?;
+                io::copy(&mut message, out)?;
+                return Ok(Opened { layers, harvest });
+            }
+            Some(_) if layers.len() == MAX_LAYERS => return Err(MessageError::TooDeep),
+            Some(next) => step = next,
+        }
     }
-    Ok(Opened {
-        message,
-        layers,
-        harvest,
-    })
 }
 
-type Step = (Vec<u8>, Layer, Vec<Harvest>);
+/// One layer taken off: the message inside (outer headers in front), the layer, and the
+/// signers to harvest.
+type Step = (SpooledTempFile, Layer, Vec<Harvest>);
 
-/// Takes one layer off, or says there is none.
-fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<Step>, MessageError> {
+/// Takes one layer off the message in `src`, or says there is none.
+fn open_layer<R: Read + Seek>(
+    src: &mut R,
+    len: u64,
+    context: &OpenContext<'_>,
+    scratch: &Scratch,
+) -> Result<Option<Step>, MessageError> {
+    let (head, body_start) = canonical::read_head(src, Span::whole(len))?;
+    let outer = mime::parse(&head);
+    let body = Span {
+        start: body_start,
+        end: len,
+    };
     let content_type = outer.content_type();
     let from = outer.addresses(&["From"]);
     // Detached and encapsulated signatures are checked against the same addresses, anchors,
@@ -154,12 +227,18 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
             now: context.now,
         })
     };
+    let spool_of = |message: &[u8]| -> io::Result<SpooledTempFile> {
+        let mut spool = scratch.spool();
+        spool.write_all(message)?;
+        Ok(spool)
+    };
     match content_type.mime_type.as_str() {
         "multipart/signed" => {
             let boundary = content_type
                 .param("boundary")
                 .ok_or(MimeError::Multipart("no boundary parameter"))?;
-            let parts = mime::multipart_parts(outer.body, boundary)?;
+            let raw_body = read_span(src, body)?;
+            let parts = mime::multipart_parts(&raw_body, boundary)?;
             let [signed, signature, ..] = parts.as_slice() else {
                 return Err(MimeError::Multipart("multipart/signed needs two parts").into());
             };
@@ -170,29 +249,41 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
                 mode: SignatureMode::Detached,
                 signatures: verified.reports,
             };
-            Ok(Some((signed, layer, verified.signers)))
+            let inner = spool_of(&with_outer_headers(&outer, &signed))?;
+            Ok(Some((inner, layer, verified.signers)))
         }
         "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
-            let der = outer.decoded_body()?;
-            match content_info_type(&der) {
+            let mut der = scratch.spool();
+            decode_body(src, body, &outer, &mut der)?;
+            der.rewind()?;
+            let mut start = Vec::with_capacity(32);
+            Read::by_ref(&mut der).take(32).read_to_end(&mut start)?;
+            der.rewind()?;
+            match content_info_type(&start) {
                 Some(t) if t == rfc6268::ID_SIGNED_DATA => {
-                    let verified = verify(&der, None)?;
+                    let mut signed = Vec::new();
+                    der.read_to_end(&mut signed)?;
+                    let verified = verify(&signed, None)?;
                     let layer = Layer::Signed {
                         mode: SignatureMode::Opaque,
                         signatures: verified.reports,
                     };
-                    Ok(Some((verified.content, layer, verified.signers)))
+                    let inner = spool_of(&with_outer_headers(&outer, &verified.content))?;
+                    Ok(Some((inner, layer, verified.signers)))
                 }
                 Some(t)
                     if t == rfc6268::ID_ENVELOPED_DATA
                         || t == rfc6268::ID_CT_AUTH_ENVELOPED_DATA =>
                 {
-                    let decrypted = envelope::decrypt(&der, context.own_keys)?;
+                    // The decrypted content goes into a spool of its own, used only once
+                    // decryption has checked the padding or the tag.
+                    let mut inner = spool_of(&outer_prefix(&outer))?;
+                    let decrypted = envelope::decrypt(&mut der, context.own_keys, &mut inner)?;
                     let layer = Layer::Encrypted {
                         algorithm: decrypted.algorithm,
                         key_id: decrypted.key_id.to_string(),
                     };
-                    Ok(Some((decrypted.content, layer, Vec::new())))
+                    Ok(Some((inner, layer, Vec::new())))
                 }
                 _ => Err(MessageError::NotApplicable(
                     "the application/pkcs7-mime body is not a CMS signed or encrypted message",
@@ -200,6 +291,57 @@ fn open_layer(outer: &Entity<'_>, context: &OpenContext<'_>) -> Result<Option<St
             }
         }
         _ => Ok(None),
+    }
+}
+
+/// The bytes of `span`, for the parts checked in memory.
+fn read_span<R: Read + Seek>(src: &mut R, span: Span) -> io::Result<Vec<u8>> {
+    src.seek(SeekFrom::Start(span.start))?;
+    let mut data = Vec::new();
+    Read::by_ref(src)
+        .take(span.end - span.start)
+        .read_to_end(&mut data)?;
+    Ok(data)
+}
+
+/// Writes the body in `body` with its Content-Transfer-Encoding undone: base64 as it streams,
+/// quoted-printable (which nobody uses for CMS) in memory, anything else as it is.
+fn decode_body<R: Read + Seek, W: Write>(
+    src: &mut R,
+    body: Span,
+    outer: &Entity<'_>,
+    out: &mut W,
+) -> Result<(), MessageError> {
+    let encoding = outer
+        .header("Content-Transfer-Encoding")
+        .map(str::to_ascii_lowercase);
+    match encoding.as_deref() {
+        Some("base64") => {
+            src.seek(SeekFrom::Start(body.start))?;
+            let mut decoder = Base64Decoder::new(&mut *out);
+            let decoded = io::copy(
+                &mut Read::by_ref(src).take(body.end - body.start),
+                &mut decoder,
+            )
+            .and_then(|_| decoder.finish().map(drop));
+            match decoded {
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(MimeError::Base64.into()),
+                other => Ok(other?),
+            }
+        }
+        Some("quoted-printable") => {
+            let raw = read_span(src, body)?;
+            let entity = Entity {
+                headers: outer.headers.clone(),
+                body: &raw,
+            };
+            Ok(out.write_all(&entity.decoded_body()?)?)
+        }
+        _ => {
+            src.seek(SeekFrom::Start(body.start))?;
+            io::copy(&mut Read::by_ref(src).take(body.end - body.start), out)?;
+            Ok(())
+        }
     }
 }
 

@@ -2,8 +2,11 @@
 //! Content-Type parameters and addresses, cut multipart bodies at their boundaries without
 //! touching the bytes in between, and canonicalize an entity before signing (RFC 8551 §3.1).
 
+use super::canonical::{self, CanonicalError, Span};
+use super::encoders::{Base64Lines, Crlf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use std::io::Write;
 
 /// A parsed header field: its name as written and its unfolded value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +156,9 @@ pub enum MimeError {
     /// A base64 body does not decode.
     #[error("the base64 body does not decode")]
     Base64,
+    /// The header block is larger than the daemon holds in memory.
+    #[error("the header block is longer than {} bytes", super::canonical::MAX_HEAD)]
+    HeadTooLong,
 }
 
 /// A Content-Type value: `type/subtype` lowercased, and parameters.
@@ -248,55 +254,24 @@ fn strip_comments(text: &str) -> &str {
 
 /// Converts every line end to CRLF (lone LF and lone CR alike).
 pub fn crlf(data: &[u8]) -> Vec<u8> {
-    // Copies the runs between line ends whole: this runs over every byte of every message.
-    let mut out = Vec::with_capacity(data.len() + data.len() / 32);
-    let mut rest = data;
-    while let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(b"\r\n");
-        let crlf_pair = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
-        rest = &rest[at + if crlf_pair { 2 } else { 1 }..];
-    }
-    out.extend_from_slice(rest);
-    out
+    let mut out = Crlf::new(Vec::with_capacity(data.len() + data.len() / 32));
+    out.write_all(data).expect("writing to a Vec never fails");
+    out.into_inner()
 }
 
 /// The parts of a multipart body, each exactly as it stands between its delimiters (the CRLF
 /// before a delimiter belongs to the delimiter, RFC 2046 §5.1.1).
 pub fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, MimeError> {
-    let delimiter = format!("--{boundary}");
-    let delimiter = delimiter.as_bytes();
-    // Positions of lines that start with the delimiter.
-    let mut starts = Vec::new();
-    let mut line_start = 0;
-    while line_start < body.len() {
-        let line_end = line_end(body, line_start);
-        if body[line_start..line_end].starts_with(delimiter) {
-            let closing = body[line_start + delimiter.len()..].starts_with(b"--");
-            starts.push((line_start, line_end, closing));
-            if closing {
-                break;
-            }
-        }
-        line_start = line_end;
-    }
-    if starts.len() < 2 {
-        return Err(MimeError::Multipart("fewer than one complete part"));
-    }
-    Ok(starts
-        .windows(2)
-        .map(|pair| {
-            let (_, content_start, _) = pair[0];
-            let (next_delimiter, _, _) = pair[1];
-            let mut end = next_delimiter.max(content_start);
-            if end > content_start && body[end - 1] == b'\n' {
-                end -= 1;
-                if end > content_start && body[end - 1] == b'\r' {
-                    end -= 1;
-                }
-            }
-            &body[content_start..end]
-        })
+    let span = Span::whole(body.len() as u64);
+    let layout = canonical::multipart_parts(&mut std::io::Cursor::new(body), span, boundary)
+        .map_err(|e| match e {
+            CanonicalError::Mime(e) => e,
+            _ => MimeError::Multipart("unreadable"),
+        })?;
+    Ok(layout
+        .parts
+        .iter()
+        .map(|part| &body[part.start as usize..part.end as usize])
         .collect())
 }
 
@@ -312,13 +287,9 @@ pub fn decode_base64(data: &[u8]) -> Result<Vec<u8>, MimeError> {
 
 /// Encodes as base64 in lines of 76 characters with CRLF (RFC 2045 §6.8).
 pub fn encode_base64(data: &[u8]) -> Vec<u8> {
-    let text = STANDARD.encode(data);
-    let mut out = Vec::with_capacity(text.len() + text.len() / 38 + 2);
-    for line in text.as_bytes().chunks(76) {
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    let mut out = Base64Lines::new(Vec::with_capacity(data.len() / 3 * 4 + data.len() / 28 + 8));
+    out.write_all(data).expect("writing to a Vec never fails");
+    out.finish().expect("writing to a Vec never fails")
 }
 
 fn decode_quoted_printable(data: &[u8]) -> Vec<u8> {
@@ -352,123 +323,6 @@ fn decode_quoted_printable(data: &[u8]) -> Vec<u8> {
 
 fn hex_value(b: &u8) -> Option<u8> {
     (*b as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Encodes as quoted-printable (RFC 2045 §6.7) with CRLF line ends: every byte outside
-/// printable ASCII, `=`, trailing whitespace and a leading `From ` or `.` are escaped, so no
-/// relay can change the signed bytes.
-pub fn encode_quoted_printable(data: &[u8]) -> Vec<u8> {
-    let text = crlf(data);
-    let mut out = Vec::with_capacity(text.len() + text.len() / 8);
-    let mut lines = text.split(|&b| b == b'\n').peekable();
-    while let Some(line) = lines.next() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut width = 0;
-        for (i, &b) in line.iter().enumerate() {
-            let last = i + 1 == line.len();
-            let escape = b == b'='
-                || !(b == b' ' || b == b'\t' || (33..=126).contains(&b))
-                || (last && (b == b' ' || b == b'\t'))
-                || (i == 0 && (b == b'.' || (b == b'F' && line.starts_with(b"From "))));
-            let piece_len = if escape { 3 } else { 1 };
-            if width + piece_len > 75 {
-                out.extend_from_slice(b"=\r\n");
-                width = 0;
-            }
-            if escape {
-                out.extend_from_slice(format!("={b:02X}").as_bytes());
-            } else {
-                out.push(b);
-            }
-            width += piece_len;
-        }
-        if lines.peek().is_some() {
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-    out
-}
-
-/// The MIME entity to sign or encrypt, from a whole message: its content headers (a
-/// Content-Type is added when missing) and body, canonicalized (RFC 8551 §3.1.1): CRLF line
-/// ends, and 8-bit or binary leaf bodies re-encoded in 7-bit (quoted-printable for text,
-/// base64 otherwise) so that no relay can alter them. Multiparts are canonicalized part by part.
-pub fn canonical_entity(entity: &Entity<'_>) -> Result<Vec<u8>, MimeError> {
-    let content_type = entity.content_type();
-    let mut headers: Vec<Header> = entity
-        .headers
-        .iter()
-        .filter(|h| h.is_content_header())
-        .cloned()
-        .collect();
-    if entity.header("Content-Type").is_none() {
-        headers.insert(0, header("Content-Type", "text/plain; charset=us-ascii"));
-    }
-    let body = if content_type.mime_type.starts_with("multipart/") {
-        let boundary = content_type
-            .param("boundary")
-            .ok_or(MimeError::Multipart("no boundary parameter"))?;
-        canonical_multipart(entity.body, boundary)?
-    } else if needs_transfer_encoding(entity) {
-        let decoded = entity.decoded_body()?;
-        headers.retain(|h| !h.name.eq_ignore_ascii_case("Content-Transfer-Encoding"));
-        if content_type.mime_type.starts_with("text/") {
-            headers.push(header("Content-Transfer-Encoding", "quoted-printable"));
-            encode_quoted_printable(&decoded)
-        } else {
-            headers.push(header("Content-Transfer-Encoding", "base64"));
-            encode_base64(&decoded)
-        }
-    } else {
-        crlf(entity.body)
-    };
-    let mut out: Vec<u8> = headers.iter().flat_map(|h| crlf(&h.raw)).collect();
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&body);
-    Ok(out)
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header {
-        name: name.into(),
-        value: value.into(),
-        raw: format!("{name}: {value}\r\n").into_bytes(),
-    }
-}
-
-/// Whether a leaf body must be re-encoded: 8-bit bytes, NUL, or lines over 998 octets, in a
-/// body that is not already base64 or quoted-printable.
-fn needs_transfer_encoding(entity: &Entity<'_>) -> bool {
-    let encoded = entity.header("Content-Transfer-Encoding").is_some_and(|v| {
-        v.eq_ignore_ascii_case("base64") || v.eq_ignore_ascii_case("quoted-printable")
-    });
-    !encoded
-        && (entity.body.iter().any(|&b| b >= 0x80 || b == 0)
-            || entity
-                .body
-                .split(|&b| b == b'\n')
-                .any(|line| line.len() > 998))
-}
-
-fn canonical_multipart(body: &[u8], boundary: &str) -> Result<Vec<u8>, MimeError> {
-    let parts = multipart_parts(body, boundary)?;
-    let delimiter = format!("--{boundary}");
-    // The preamble (text before the first delimiter) is kept; the epilogue is dropped.
-    let preamble_end = find(body, delimiter.as_bytes()).unwrap_or(0);
-    let mut out = crlf(&body[..preamble_end]);
-    for part in parts {
-        out.extend_from_slice(delimiter.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&canonical_entity(&parse(part))?);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(delimiter.as_bytes());
-    out.extend_from_slice(b"--\r\n");
-    Ok(out)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A boundary that cannot occur in base64 or quoted-printable content (RFC 2046 §5.1.1 allows
@@ -545,41 +399,11 @@ mod tests {
     }
 
     #[test]
-    fn canonical_entity_reencodes_8bit_and_uses_crlf() {
-        let raw = "From: a@x\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße \nFrom here\n".as_bytes();
-        let canonical = canonical_entity(&parse(raw)).unwrap();
-        let text = String::from_utf8(canonical.clone()).unwrap();
-        assert!(text.starts_with("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"), "{text}");
-        assert!(text.contains("Gr=C3=BC=C3=9Fe=20\r\n=46rom here"), "{text}");
-        assert!(!text.contains("From: a@x"));
-        assert!(canonical.iter().all(|&b| b < 0x80));
-        // Decoding gives the original text back with CRLF.
-        let again = parse(&canonical);
-        assert_eq!(
-            again.decoded_body().unwrap(),
-            "Grüße \r\nFrom here\r\n".as_bytes()
-        );
-    }
-
-    #[test]
-    fn canonical_multipart_canonicalizes_each_part() {
-        let raw = b"Content-Type: multipart/mixed; boundary=X\n\n--X\nContent-Type: application/octet-stream\n\n\x00\x01\xff\n--X\n\nplain\n--X--\n";
-        let canonical = canonical_entity(&parse(raw)).unwrap();
-        let text = String::from_utf8(canonical).unwrap();
-        assert!(
-            text.contains("Content-Transfer-Encoding: base64\r\n\r\nAAH/\r\n\r\n--X\r\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("Content-Type: text/plain; charset=us-ascii\r\n\r\nplain\r\n--X--\r\n"),
-            "{text}"
-        );
-    }
-
-    #[test]
     fn quoted_printable_wraps_long_lines_and_round_trips() {
         let long = "x".repeat(200) + "=é";
-        let encoded = encode_quoted_printable(long.as_bytes());
+        let mut qp = super::super::encoders::QuotedPrintable::new(Vec::new());
+        qp.write_all(long.as_bytes()).unwrap();
+        let encoded = qp.finish().unwrap();
         assert!(encoded.split(|&b| b == b'\n').all(|line| line.len() <= 77));
         assert_eq!(decode_quoted_printable(&encoded), long.as_bytes());
     }

@@ -6,9 +6,12 @@
 //! passes through `ber` first.
 pub mod algorithms;
 pub(crate) mod ber;
+pub mod canonical;
 pub mod compose;
+pub mod encoders;
 pub mod envelope;
 pub mod message;
 pub mod mime;
+pub mod scratch;
 pub mod sign;
 pub mod verify;

@@ -65,26 +65,47 @@ const CAPABILITIES: [ObjectIdentifier; 4] = [
     rfc5911::ID_AES_128_CBC,
 ];
 
+/// The scheme `signer` signs with, and its digest: the key's default (SHA-256, SHA-384 for
+/// P-384), with RSASSA-PSS instead of PKCS#1 v1.5 when asked.
+pub fn scheme(signer: &Signer<'_>) -> Result<(SignatureScheme, Hash), SignError> {
+    match default_scheme(signer.key.algorithm()) {
+        Some((SignatureScheme::RsaPkcs1(hash), _)) if signer.rsa_pss => {
+            Ok((SignatureScheme::RsaPss(hash), hash))
+        }
+        Some(chosen) => Ok(chosen),
+        None => Err(SignError::NotASigningKey),
+    }
+}
+
 /// Signs `content` (the canonical MIME entity). `detached` leaves the content out of the
 /// SignedData (for `multipart/signed`); otherwise it is encapsulated (opaque signing).
+#[cfg(test)]
 pub fn sign(
     content: &[u8],
     signer: &Signer<'_>,
     detached: bool,
     now: SystemTime,
 ) -> Result<Signature, SignError> {
-    let (scheme, hash) = match default_scheme(signer.key.algorithm()) {
-        Some((SignatureScheme::RsaPkcs1(hash), _)) if signer.rsa_pss => {
-            (SignatureScheme::RsaPss(hash), hash)
-        }
-        Some(chosen) => chosen,
-        None => return Err(SignError::NotASigningKey),
-    };
+    let (_, hash) = scheme(signer)?;
+    let encapsulated = (!detached).then_some(content);
+    sign_digest(&hash.digest(content), encapsulated, signer, now)
+}
+
+/// Signs content whose digest (by the hash of [`scheme`]) is `digest`, so that the content
+/// itself can be hashed as it streams by. `encapsulated` is the content for opaque signing,
+/// `None` for a detached signature.
+pub fn sign_digest(
+    digest: &[u8],
+    encapsulated: Option<&[u8]>,
+    signer: &Signer<'_>,
+    now: SystemTime,
+) -> Result<Signature, SignError> {
+    let (scheme, hash) = scheme(signer)?;
     let issuer_and_serial = IssuerAndSerialNumber {
         issuer: signer.certificate.tbs_certificate().issuer().clone(),
         serial_number: signer.certificate.tbs_certificate().serial_number().clone(),
     };
-    let signed_attrs = signed_attributes(content, hash, &issuer_and_serial, now)?;
+    let signed_attrs = signed_attributes(digest, &issuer_and_serial, now)?;
     // The signature covers the DER of the attributes as a SET OF (RFC 5652 §5.4).
     let signature = signer.key.sign(scheme, &signed_attrs.to_der()?)?;
     let signer_info = SignerInfo {
@@ -104,10 +125,9 @@ pub fn sign(
         digest_algorithms: SetOfVec::try_from(vec![hash.algorithm_identifier()])?,
         encap_content_info: EncapsulatedContentInfo {
             econtent_type: rfc6268::ID_DATA,
-            econtent: if detached {
-                None
-            } else {
-                Some(Any::encode_from(&OctetString::new(content)?)?)
+            econtent: match encapsulated {
+                None => None,
+                Some(content) => Some(Any::encode_from(&OctetString::new(content)?)?),
             },
         },
         certificates: Some(CertificateSet(SetOfVec::try_from(
@@ -134,8 +154,7 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, der::Error>
 }
 
 fn signed_attributes(
-    content: &[u8],
-    hash: Hash,
+    digest: &[u8],
     issuer_and_serial: &IssuerAndSerialNumber,
     now: SystemTime,
 ) -> Result<SetOfVec<Attribute>, der::Error> {
@@ -161,7 +180,7 @@ fn signed_attributes(
         )?,
         attribute(
             rfc5911::ID_MESSAGE_DIGEST,
-            Any::encode_from(&OctetString::new(hash.digest(content))?)?,
+            Any::encode_from(&OctetString::new(digest)?)?,
         )?,
         attribute(
             rfc5911::SMIME_CAPABILITIES,

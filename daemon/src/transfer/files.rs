@@ -5,10 +5,12 @@
 //! The daemon runs as the user, so it can read and write only what the user can: a path is a
 //! convenience for local clients, not a privilege.
 
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::sync_dir;
 use mailseal_protocol::{ErrorKind, RpcError};
 use std::fs::File;
+use std::io;
 use std::path::Path;
+use tempfile::NamedTempFile;
 
 fn bad_path(field: &str, why: impl std::fmt::Display) -> RpcError {
     RpcError::new(
@@ -56,16 +58,44 @@ pub fn check_output(path: &Path, field: &str) -> Result<(), RpcError> {
     }
 }
 
-/// Writes the output atomically (temporary file in the same directory, fsync, rename).
-pub fn write_output(path: &Path, field: &str, contents: &[u8]) -> Result<(), RpcError> {
+/// Creates the temporary file the output is written to: in the output's directory (so that
+/// the rename is atomic), 0600, deleted if dropped.
+pub fn create_output(path: &Path, field: &str) -> Result<NamedTempFile, RpcError> {
     check_output(path, field)?;
-    write_atomically(path, contents)
-        .map_err(|e| bad_path(field, format_args!("cannot write {}: {e}", path.display())))
+    let dir = path.parent().expect("check_output found the directory");
+    tempfile::Builder::new()
+        .prefix(".mailseal-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            bad_path(
+                field,
+                format_args!("cannot write in {}: {e}", dir.display()),
+            )
+        })
+}
+
+/// Flushes the finished output to disk and renames it over `path`, then flushes the
+/// directory so that the rename survives a crash.
+pub fn persist_output(
+    file: io::Result<NamedTempFile>,
+    path: &Path,
+    field: &str,
+) -> Result<(), RpcError> {
+    let failed = |e: &dyn std::fmt::Display| {
+        bad_path(field, format_args!("cannot write {}: {e}", path.display()))
+    };
+    let file = file.map_err(|e| failed(&e))?;
+    file.as_file().sync_all().map_err(|e| failed(&e))?;
+    file.persist(path).map_err(|e| failed(&e.error))?;
+    let dir = path.parent().expect("the output has a directory");
+    sync_dir(dir).map_err(|e| failed(&e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn inputs_must_be_regular_files() {
@@ -88,10 +118,14 @@ mod tests {
     fn outputs_are_written_whole_or_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.eml");
-        write_output(&out, "params.output.path", b"done").unwrap();
+        let mut temp = create_output(&out, "params.output.path").unwrap();
+        temp.write_all(b"done").unwrap();
+        assert!(!out.exists(), "nothing is visible before it is persisted");
+        persist_output(Ok(temp), &out, "params.output.path").unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), b"done");
         assert!(check_output(&dir.path().join("no/such/dir/o.eml"), "f").is_err());
-        assert!(write_output(dir.path(), "f", b"x").is_err());
+        assert!(create_output(dir.path(), "f").is_err());
+        drop(create_output(&dir.path().join("failed.eml"), "f").unwrap());
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

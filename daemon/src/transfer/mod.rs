@@ -1,20 +1,21 @@
 //! Message bytes into and out of the `smime.*` methods: inline base64, files named by path, and
 //! `stream.*` streams, with progress notifications for clients that ask.
 //!
-//! The S/MIME engine sees bytes; this module is the one place that knows where they came from
+//! The S/MIME engine sees a seekable [`Source`] and a [`Sink`]; this module is the one place that knows where they came from
 //! and where they go, so every method handles every kind of payload alike.
 
 pub mod files;
 pub mod progress;
 pub mod streams;
 
-use mailseal_protocol::methods::transfer::{Delivered, Output, Payload};
+use mailseal_protocol::methods::transfer::{AbsolutePath, Delivered, Output, Payload, StreamId};
 use mailseal_protocol::{ErrorKind, Id, RpcError};
 use progress::Reporter;
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 use streams::StreamTable;
+use tempfile::NamedTempFile;
 use tokio::sync::mpsc;
 
 /// What a request knows about the connection it came on: the connection's streams and the way
@@ -64,82 +65,233 @@ impl Caller {
     }
 }
 
-/// How many bytes the engine takes from a file or stream per read, and so how often progress
-/// can move.
-const READ_CHUNK: usize = 1 << 20;
-
-/// The bytes of `payload`, read with progress reported to `reporter`. `field` names the
-/// parameter in errors (e.g. `params.message`).
-pub fn read_payload(
-    payload: &Payload,
-    session: &Session,
-    field: &str,
-    reporter: &mut Reporter,
-) -> Result<Vec<u8>, RpcError> {
-    let (file, path_field) = match payload {
-        Payload::Inline(bytes) => {
-            reporter.start(bytes.as_slice().len() as u64);
-            reporter.advance(bytes.as_slice().len() as u64);
-            return Ok(bytes.as_slice().to_vec());
-        }
-        Payload::Path(path) => (
-            files::open_input(path.as_path(), &format!("{field}.path"))?,
-            format!("{field}.path"),
-        ),
-        Payload::Stream(id) => (session.streams.reader(id)?, format!("{field}.stream")),
-    };
-    read_with_progress(file, &path_field, reporter)
+/// A message to read, wherever it came from: seekable (the engine reads in passes) and of
+/// known length. Reading it moves the request's progress.
+#[derive(Debug)]
+pub struct Source {
+    inner: SourceKind,
+    len: u64,
+    pos: u64,
+    reporter: Reporter,
 }
 
-fn read_with_progress(
-    mut file: File,
-    field: &str,
-    reporter: &mut Reporter,
-) -> Result<Vec<u8>, RpcError> {
-    let unreadable = |e: std::io::Error| {
-        RpcError::new(
-            ErrorKind::BadPath {
-                field: field.to_owned(),
-            },
-            format!("{field}: cannot read the file: {e}"),
-        )
-    };
-    let total = file.metadata().map_err(unreadable)?.len();
-    reporter.start(total);
-    let mut data = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-    let mut chunk = vec![0; READ_CHUNK];
-    loop {
-        let n = file.read(&mut chunk).map_err(unreadable)?;
-        if n == 0 {
-            break;
+#[derive(Debug)]
+enum SourceKind {
+    Memory(Cursor<Vec<u8>>),
+    File(File),
+}
+
+impl Source {
+    fn new(inner: SourceKind, len: u64, mut reporter: Reporter) -> Self {
+        reporter.start(len);
+        Self {
+            inner,
+            len,
+            pos: 0,
+            reporter,
         }
-        data.extend_from_slice(&chunk[..n]);
-        reporter.advance(n as u64);
     }
-    Ok(data)
+
+    /// The message's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The whole message in memory, for the operations that work there (signing, checking
+    /// signatures).
+    pub fn into_bytes(mut self) -> io::Result<Vec<u8>> {
+        match std::mem::replace(&mut self.inner, SourceKind::Memory(Cursor::default())) {
+            SourceKind::Memory(cursor) => {
+                self.reporter.reach(self.len);
+                Ok(cursor.into_inner())
+            }
+            SourceKind::File(file) => {
+                let mut data = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+                self.inner = SourceKind::File(file);
+                self.rewind()?;
+                self.read_to_end(&mut data)?;
+                Ok(data)
+            }
+        }
+    }
 }
 
-/// Puts a resulting message where `output` asked: inline, into a file (atomically), or into a
-/// new stream of this connection.
-pub fn deliver(
-    output: Option<&Output>,
-    message: Vec<u8>,
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match &mut self.inner {
+            SourceKind::Memory(cursor) => cursor.read(buf)?,
+            SourceKind::File(file) => file.read(buf)?,
+        };
+        self.pos += n as u64;
+        self.reporter.reach(self.pos);
+        Ok(n)
+    }
+}
+
+impl Seek for Source {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = match &mut self.inner {
+            SourceKind::Memory(cursor) => cursor.seek(to)?,
+            SourceKind::File(file) => file.seek(to)?,
+        };
+        Ok(self.pos)
+    }
+}
+
+/// Opens the message of `payload` for reading, with progress reported to `reporter`. `field`
+/// names the parameter in errors (e.g. `params.message`).
+pub fn open_payload(
+    payload: Payload,
     session: &Session,
-) -> Result<Delivered, RpcError> {
-    let bytes = message.len() as u64;
-    match output {
-        None => Ok(message.into()),
-        Some(Output::Path(path)) => {
-            files::write_output(path.as_path(), "params.output.path", &message)?;
-            Ok(Delivered::Path {
-                path: path.clone(),
-                bytes,
-            })
+    field: &str,
+    reporter: Reporter,
+) -> Result<Source, RpcError> {
+    let (file, field) = match payload {
+        Payload::Inline(bytes) => {
+            let bytes = bytes.into_inner();
+            let len = bytes.len() as u64;
+            return Ok(Source::new(
+                SourceKind::Memory(Cursor::new(bytes)),
+                len,
+                reporter,
+            ));
         }
-        Some(Output::Stream) => {
-            let stream = session.streams.open()?;
-            session.streams.append(&stream, &message)?;
-            Ok(Delivered::Stream { stream, bytes })
+        Payload::Path(path) => {
+            let field = format!("{field}.path");
+            (files::open_input(path.as_path(), &field)?, field)
+        }
+        Payload::Stream(id) => (session.streams.reader(&id)?, format!("{field}.stream")),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| {
+            RpcError::new(
+                ErrorKind::BadPath {
+                    field: field.clone(),
+                },
+                format!("{field}: cannot read the file: {e}"),
+            )
+        })?
+        .len();
+    Ok(Source::new(SourceKind::File(file), len, reporter))
+}
+
+/// Where a resulting message is written as it is produced: memory (inline in the reply), a
+/// temporary file beside the requested output file, or a new stream. Dropped without
+/// [`Sink::finish`] (the request failed), it leaves nothing: the temporary file is deleted, the
+/// stream closed.
+pub struct Sink {
+    kind: Option<SinkKind>,
+    written: u64,
+}
+
+enum SinkKind {
+    Memory(Vec<u8>),
+    File {
+        file: BufWriter<NamedTempFile>,
+        target: AbsolutePath,
+    },
+    Stream {
+        file: BufWriter<File>,
+        session: Arc<Session>,
+        stream: StreamId,
+    },
+}
+
+/// How much output is gathered before it is written to a file.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+impl Sink {
+    /// A sink for `output`; a bad output path fails here, before any work is done.
+    pub fn new(output: Option<&Output>, session: &Arc<Session>) -> Result<Self, RpcError> {
+        let kind = match output {
+            None => SinkKind::Memory(Vec::new()),
+            Some(Output::Path(path)) => SinkKind::File {
+                file: BufWriter::with_capacity(
+                    WRITE_BUFFER,
+                    files::create_output(path.as_path(), "params.output.path")?,
+                ),
+                target: path.clone(),
+            },
+            Some(Output::Stream) => {
+                let stream = session.streams.open()?;
+                let file = session.streams.writer(&stream)?;
+                SinkKind::Stream {
+                    file: BufWriter::with_capacity(WRITE_BUFFER, file),
+                    session: Arc::clone(session),
+                    stream,
+                }
+            }
+        };
+        Ok(Self {
+            kind: Some(kind),
+            written: 0,
+        })
+    }
+
+    /// Hands the result over: in the reply, renamed over the output file (after an fsync), or
+    /// as the new stream.
+    pub fn finish(mut self) -> Result<Delivered, RpcError> {
+        let bytes = self.written;
+        match self.kind.take().expect("a sink is finished once") {
+            SinkKind::Memory(data) => Ok(data.into()),
+            SinkKind::File { file, target } => {
+                let file = file.into_inner().map_err(|e| e.into_error());
+                files::persist_output(file, target.as_path(), "params.output.path")?;
+                Ok(Delivered::Path {
+                    path: target,
+                    bytes,
+                })
+            }
+            SinkKind::Stream {
+                file,
+                session: _,
+                stream,
+            } => {
+                file.into_inner()
+                    .map_err(|e| streams::internal("write", e.into_error()))?;
+                Ok(Delivered::Stream { stream, bytes })
+            }
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match self.kind.as_mut().expect("an unfinished sink") {
+            SinkKind::Memory(data) => {
+                data.extend_from_slice(buf);
+                buf.len()
+            }
+            SinkKind::File { file, .. } => file.write(buf)?,
+            SinkKind::Stream { file, .. } => file.write(buf)?,
+        };
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.kind.as_mut().expect("an unfinished sink") {
+            SinkKind::Memory(_) => Ok(()),
+            SinkKind::File { file, .. } => file.flush(),
+            SinkKind::Stream { file, .. } => file.flush(),
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        // A temporary output file deletes itself; a stream must be taken off the table.
+        if let Some(SinkKind::Stream {
+            session, stream, ..
+        }) = self.kind.take()
+        {
+            let _ = session.streams.close(&stream);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Progress of one request, sent as `progress` notifications when the client asked.
 //!
-//! Progress counts the bytes of the input the engine has taken in. Notifications are sent at
+//! Progress counts the bytes of the input the engine has taken in: the furthest point it has
+//! read to, as it may read the input in passes. Notifications are sent at
 //! most every [`STEP`] bytes (and at the start and end), so a huge message costs a few hundred
 //! small frames, not one per read.
 
@@ -39,9 +40,14 @@ impl Reporter {
         self.send();
     }
 
-    /// `bytes` more of the input were taken in.
-    pub fn advance(&mut self, bytes: u64) {
-        self.done = (self.done + bytes).min(self.total);
+    /// The engine has read the input up to `position` (it may read in passes; progress is the
+    /// furthest point reached).
+    pub fn reach(&mut self, position: u64) {
+        let position = position.min(self.total);
+        if position <= self.done {
+            return;
+        }
+        self.done = position;
         if self.done - self.reported >= STEP || self.done == self.total {
             self.reported = self.done;
             self.send();

@@ -39,7 +39,8 @@ pub struct StreamTable {
     streams: Mutex<HashMap<StreamId, Arc<Mutex<NamedTempFile>>>>,
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> RpcError {
+/// A stream file that could not be used: a local failure.
+pub fn internal(what: &str, e: impl std::fmt::Display) -> RpcError {
     RpcError::new(
         ErrorKind::Internal,
         format!("cannot {what} a stream file: {e}"),
@@ -107,6 +108,13 @@ impl StreamTable {
 
     /// A handle reading the stream from its start, for a method that takes it as input.
     pub fn reader(&self, id: &StreamId) -> Result<File, RpcError> {
+        let file = self.get(id)?;
+        let file = file.lock().unwrap_or_else(|e| e.into_inner());
+        file.reopen().map_err(|e| internal("reopen", e))
+    }
+
+    /// A handle writing the stream from its start, for a method that puts its result there.
+    pub fn writer(&self, id: &StreamId) -> Result<File, RpcError> {
         let file = self.get(id)?;
         let file = file.lock().unwrap_or_else(|e| e.into_inner());
         file.reopen().map_err(|e| internal("reopen", e))

@@ -1,11 +1,15 @@
 //! Content encryption, the symmetric layer both directions share: AES-CBC (RFC 3565) in
 //! EnvelopedData and AES-GCM (RFC 5084) in AuthEnvelopedData, with their algorithm
 //! identifiers.
+//!
+//! Both run as streams ([`Sealing`], [`Opening`]): content of any size goes through in pieces,
+//! and a message held in memory goes through the same code in one piece.
 
 use super::EnvelopeError;
-use aws_lc_rs::aead::{self, Aad, Nonce, RandomizedNonceKey};
+use super::gcm::{self, Direction, Gcm};
 use aws_lc_rs::cipher::{
-    self, DecryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
+    self, DecryptionContext, EncryptionContext, StreamingDecryptingKey, StreamingEncryptingKey,
+    UnboundCipherKey,
 };
 use aws_lc_rs::iv::FixedLength;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -17,9 +21,8 @@ use mailseal_protocol::methods::smime::ContentEncryption;
 use spki::AlgorithmIdentifierOwned;
 use zeroize::Zeroizing;
 
-/// The GCM authentication tag length we write and accept: the only one aws-lc-rs verifies,
-/// and what every S/MIME client writes.
-const GCM_TAG_LEN: u8 = 16;
+/// The GCM authentication tag length we write and accept: what every S/MIME client writes.
+const GCM_TAG_LEN: u8 = gcm::TAG_LEN as u8;
 
 /// The parameters of the AES-GCM identifiers (RFC 5084 §3.2).
 ///
@@ -75,81 +78,124 @@ pub(super) fn random_key(len: usize) -> Result<Zeroizing<Vec<u8>>, EnvelopeError
     Ok(key)
 }
 
-/// Encrypted content with the identifier that tells the recipient how to decrypt it.
-pub(super) struct Sealed {
+/// Content encryption in progress: the identifier to put in front of the ciphertext (known
+/// before the first byte), then the ciphertext piece by piece, then the tag.
+pub(super) struct Sealing {
     /// contentEncryptionAlgorithm, with the IV or the GCM nonce.
     pub identifier: AlgorithmIdentifierOwned,
-    /// encryptedContent.
-    pub ciphertext: Vec<u8>,
-    /// The GCM tag for AuthEnvelopedData's `mac`; `None` for CBC.
-    pub tag: Option<Vec<u8>>,
+    cipher: SealCipher,
 }
 
-/// Encrypts `content` with `cek`. The IV or nonce comes from aws-lc-rs's own generator, so
-/// that it cannot be chosen, or reused, by mistake; with a key of the right length, that
-/// generator is the only thing that can fail, hence [`EnvelopeError::Random`].
-pub(super) fn seal(
-    algorithm: ContentEncryption,
-    cek: &[u8],
-    content: &[u8],
-) -> Result<Sealed, EnvelopeError> {
+enum SealCipher {
+    Cbc(StreamingEncryptingKey),
+    Gcm(Box<Gcm>),
+}
+
+/// Starts encrypting with `cek`. The IV or nonce is fresh from the system's generator for
+/// every message, so that it cannot be chosen, or reused, by mistake; with a key of the right
+/// length, that generator is the only thing that can fail, hence [`EnvelopeError::Random`].
+pub(super) fn seal(algorithm: ContentEncryption, cek: &[u8]) -> Result<Sealing, EnvelopeError> {
     let oid = ALGORITHMS
         .iter()
         .find(|(_, known)| *known == algorithm)
         .map(|(oid, _)| *oid)
         .expect("every ContentEncryption has an OID");
-    let mut buffer = content.to_vec();
-    let (parameters, tag) = if is_authenticated(algorithm) {
-        let key = RandomizedNonceKey::new(aead_algorithm(algorithm), cek)
-            .map_err(|_| EnvelopeError::Random)?;
-        let (nonce, tag) = key
-            .seal_in_place_separate_tag(Aad::empty(), &mut buffer)
+    let random = SystemRandom::new();
+    let (parameters, cipher) = if is_authenticated(algorithm) {
+        let mut nonce = [0u8; gcm::NONCE_LEN];
+        random.fill(&mut nonce).map_err(|_| EnvelopeError::Random)?;
+        let gcm = Gcm::new(aes(algorithm), cek, &nonce, &[], Direction::Seal)
             .map_err(|_| EnvelopeError::Random)?;
         let parameters = GcmParameters {
-            nonce: octets(nonce.as_ref())?,
+            nonce: octets(&nonce)?,
             icv_len: GCM_TAG_LEN,
         };
-        (Any::encode_from(&parameters), Some(tag.as_ref().to_vec()))
+        (
+            Any::encode_from(&parameters),
+            SealCipher::Gcm(Box::new(gcm)),
+        )
     } else {
-        let key = PaddedBlockEncryptingKey::cbc_pkcs7(cbc_key(algorithm, cek)?)
-            .map_err(|_| EnvelopeError::Random)?;
-        let context = key
-            .encrypt(&mut buffer)
-            .map_err(|_| EnvelopeError::Random)?;
-        let iv: &[u8] = (&context).try_into().expect("CBC encryption yields an IV");
-        (Any::encode_from(&octets(iv)?), None)
+        let mut iv = [0u8; cipher::AES_CBC_IV_LEN];
+        random.fill(&mut iv).map_err(|_| EnvelopeError::Random)?;
+        let key = StreamingEncryptingKey::less_safe_cbc_pkcs7(
+            cbc_key(algorithm, cek)?,
+            EncryptionContext::Iv128(FixedLength::from(iv)),
+        )
+        .map_err(|_| EnvelopeError::Random)?;
+        (Any::encode_from(&octets(&iv)?), SealCipher::Cbc(key))
     };
-    Ok(Sealed {
+    Ok(Sealing {
         identifier: AlgorithmIdentifierOwned {
             oid,
             parameters: Some(
                 parameters.map_err(EnvelopeError::der("content-encryption parameters"))?,
             ),
         },
-        ciphertext: buffer,
-        tag,
+        cipher,
     })
+}
+
+impl Sealing {
+    /// How long the ciphertext of `plain_len` bytes is: CBC pads to the next whole block
+    /// (always adding at least one byte), GCM adds nothing (the tag goes apart).
+    pub fn ciphertext_len(&self, plain_len: u64) -> u64 {
+        match self.cipher {
+            SealCipher::Cbc(_) => (plain_len / 16 + 1) * 16,
+            SealCipher::Gcm(_) => plain_len,
+        }
+    }
+
+    /// Encrypts `input`, appending the ciphertext to `output`.
+    pub fn update(&mut self, input: &[u8], output: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        match &mut self.cipher {
+            SealCipher::Cbc(key) => {
+                let start = output.len();
+                output.resize(start + input.len() + 15, 0);
+                let written = key
+                    .update(input, &mut output[start..])
+                    .map_err(|_| EnvelopeError::Random)?
+                    .written()
+                    .len();
+                output.truncate(start + written);
+            }
+            SealCipher::Gcm(gcm) => gcm
+                .update(input, output)
+                .map_err(|_| EnvelopeError::TooLarge)?,
+        }
+        Ok(())
+    }
+
+    /// Appends the last ciphertext (CBC padding) to `output` and returns the GCM tag for
+    /// AuthEnvelopedData's `mac`; `None` for CBC.
+    pub fn finish(self, output: &mut Vec<u8>) -> Result<Option<[u8; gcm::TAG_LEN]>, EnvelopeError> {
+        match self.cipher {
+            SealCipher::Cbc(key) => {
+                let mut last = [0u8; 16];
+                let (_, update) = key.finish(&mut last).map_err(|_| EnvelopeError::Random)?;
+                output.extend_from_slice(update.written());
+                Ok(None)
+            }
+            SealCipher::Gcm(gcm) => Ok(Some(gcm.tag())),
+        }
+    }
 }
 
 fn octets(bytes: &[u8]) -> Result<OctetString, EnvelopeError> {
     OctetString::new(bytes).map_err(EnvelopeError::der("an OCTET STRING"))
 }
 
-fn aead_algorithm(algorithm: ContentEncryption) -> &'static aead::Algorithm {
+/// The AES variant of `algorithm`.
+fn aes(algorithm: ContentEncryption) -> &'static cipher::Algorithm {
     match algorithm {
-        ContentEncryption::Aes256Gcm => &aead::AES_256_GCM,
-        _ => &aead::AES_128_GCM,
+        ContentEncryption::Aes256Cbc | ContentEncryption::Aes256Gcm => &cipher::AES_256,
+        ContentEncryption::Aes128Cbc | ContentEncryption::Aes128Gcm => &cipher::AES_128,
     }
 }
 
 /// The AES key for CBC; a key of the wrong length is a failed decryption, like any other
 /// wrong key.
 fn cbc_key(algorithm: ContentEncryption, cek: &[u8]) -> Result<UnboundCipherKey, EnvelopeError> {
-    let aes = match algorithm {
-        ContentEncryption::Aes256Cbc => &cipher::AES_256,
-        _ => &cipher::AES_128,
-    };
-    UnboundCipherKey::new(aes, cek).map_err(|_| EnvelopeError::DecryptionFailed)
+    UnboundCipherKey::new(aes(algorithm), cek).map_err(|_| EnvelopeError::DecryptionFailed)
 }
 
 /// A message's content-encryption algorithm, read from its identifier.
@@ -188,7 +234,7 @@ pub(super) fn parse(
         let gcm: GcmParameters = parameters
             .decode_as()
             .map_err(EnvelopeError::der("GCMParameters"))?;
-        if gcm.icv_len != GCM_TAG_LEN || gcm.nonce.as_bytes().len() != aead::NONCE_LEN {
+        if gcm.icv_len != GCM_TAG_LEN || gcm.nonce.as_bytes().len() != gcm::NONCE_LEN {
             return Err(EnvelopeError::unsupported(
                 identifier.oid,
                 "content encryption (a GCM tag other than 16 bytes or nonce other than 12)",
@@ -219,34 +265,31 @@ pub(super) struct Authentication {
 }
 
 impl ContentAlgorithm {
-    /// Decrypts `ciphertext` with `cek`; every failure (wrong key length, bad padding, bad
-    /// tag) is [`EnvelopeError::DecryptionFailed`].
+    /// Starts decrypting with `cek`. Every failure (wrong key length, and later bad padding or
+    /// a bad tag) is [`EnvelopeError::DecryptionFailed`].
     pub(super) fn open(
         &self,
         cek: &[u8],
-        ciphertext: &[u8],
         authentication: Option<&Authentication>,
-    ) -> Result<Vec<u8>, EnvelopeError> {
+    ) -> Result<Opening, EnvelopeError> {
         fn failed<E>(_: E) -> EnvelopeError {
             EnvelopeError::DecryptionFailed
         }
-        let mut buffer = ciphertext.to_vec();
-        let len = match (authentication, is_authenticated(self.algorithm)) {
+        let cipher = match (authentication, is_authenticated(self.algorithm)) {
             (Some(auth), true) => {
-                let key =
-                    RandomizedNonceKey::new(aead_algorithm(self.algorithm), cek).map_err(failed)?;
-                let nonce = Nonce::try_assume_unique_for_key(&self.iv).map_err(failed)?;
-                buffer.extend_from_slice(&auth.mac);
-                key.open_in_place(nonce, Aad::from(&auth.aad), &mut buffer)
-                    .map_err(failed)?
-                    .len()
+                let nonce: &[u8; gcm::NONCE_LEN] = (*self.iv).try_into().map_err(failed)?;
+                let gcm = Gcm::new(aes(self.algorithm), cek, nonce, &auth.aad, Direction::Open)
+                    .map_err(failed)?;
+                OpenCipher::Gcm(Box::new(gcm), auth.mac.clone())
             }
             (None, false) => {
-                let key = PaddedBlockDecryptingKey::cbc_pkcs7(cbc_key(self.algorithm, cek)?)
-                    .map_err(failed)?;
                 let iv: [u8; cipher::AES_CBC_IV_LEN] = (*self.iv).try_into().map_err(failed)?;
-                let context = DecryptionContext::Iv128(FixedLength::from(iv));
-                key.decrypt(&mut buffer, context).map_err(failed)?.len()
+                let key = StreamingDecryptingKey::cbc_pkcs7(
+                    cbc_key(self.algorithm, cek)?,
+                    DecryptionContext::Iv128(FixedLength::from(iv)),
+                )
+                .map_err(failed)?;
+                OpenCipher::Cbc(key)
             }
             _ => {
                 return Err(EnvelopeError::malformed(
@@ -254,7 +297,56 @@ impl ContentAlgorithm {
                 ));
             }
         };
-        buffer.truncate(len);
-        Ok(buffer)
+        Ok(Opening { cipher })
+    }
+}
+
+/// Content decryption in progress. Its output must not be used before [`Opening::finish`]
+/// succeeds: only then are the CBC padding and the GCM tag checked.
+pub(super) struct Opening {
+    cipher: OpenCipher,
+}
+
+enum OpenCipher {
+    Cbc(StreamingDecryptingKey),
+    Gcm(Box<Gcm>, Box<[u8]>),
+}
+
+impl Opening {
+    /// Decrypts `input`, appending the plaintext to `output`.
+    pub fn update(&mut self, input: &[u8], output: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        match &mut self.cipher {
+            OpenCipher::Cbc(key) => {
+                let start = output.len();
+                output.resize(start + input.len() + 16, 0);
+                let written = key
+                    .update(input, &mut output[start..])
+                    .map_err(|_| EnvelopeError::DecryptionFailed)?
+                    .written()
+                    .len();
+                output.truncate(start + written);
+            }
+            OpenCipher::Gcm(gcm, _) => gcm
+                .update(input, output)
+                .map_err(|_| EnvelopeError::DecryptionFailed)?,
+        }
+        Ok(())
+    }
+
+    /// Appends the last plaintext to `output` and checks the padding or the tag.
+    pub fn finish(self, output: &mut Vec<u8>) -> Result<(), EnvelopeError> {
+        match self.cipher {
+            OpenCipher::Cbc(key) => {
+                let mut last = [0u8; 16];
+                let update = key
+                    .finish(&mut last)
+                    .map_err(|_| EnvelopeError::DecryptionFailed)?;
+                output.extend_from_slice(update.written());
+            }
+            OpenCipher::Gcm(gcm, mac) => gcm
+                .verify(&mac)
+                .map_err(|_| EnvelopeError::DecryptionFailed)?,
+        }
+        Ok(())
     }
 }

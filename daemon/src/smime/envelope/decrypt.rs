@@ -1,22 +1,22 @@
 //! Decryption: find which of our keys the message is for, recover the content-encryption key
-//! through that RecipientInfo, and decrypt the content.
+//! through that RecipientInfo, and decrypt the content as it streams through.
 
-use super::content::{self, Authentication};
+use super::content;
 use super::recipients::{self, CertificateRef};
-use super::{Decrypted, EnvelopeError, OwnKey, kari, ktri};
-use crate::smime::algorithms::oid_name;
-use crate::smime::ber::{self, Profile};
-use cms::authenveloped_data::AuthEnvelopedData;
-use cms::content_info::ContentInfo;
+use super::{Decryption, EnvelopeError, OwnKey, kari, ktri, layout};
 use cms::enveloped_data::{
-    EncryptedContentInfo, EncryptedKey, EnvelopedData, KeyAgreeRecipientInfo,
-    KeyTransRecipientInfo, RecipientInfo, RecipientInfos,
+    EncryptedKey, KeyAgreeRecipientInfo, KeyTransRecipientInfo, RecipientInfo, RecipientInfos,
 };
-use const_oid::db::rfc5911;
-use der::{Decode, Encode};
+use std::io::{Read, Seek, Write};
 
-/// Decrypts a DER or BER ContentInfo holding EnvelopedData or AuthEnvelopedData with the first
-/// of `keys` that is among its recipients.
+/// Decrypts a DER or BER ContentInfo holding EnvelopedData or AuthEnvelopedData, read from
+/// `src`, with the first of `keys` that is among its recipients, and writes the content to
+/// `out` as it is decrypted.
+///
+/// What is written is unauthenticated until this returns `Ok`: the CBC padding and the GCM tag
+/// are checked at the end, so `out` must be a private temporary place whose contents are
+/// dropped on an error. Every failure that depends on the key or the content is
+/// [`EnvelopeError::DecryptionFailed`] (RFC 3218).
 ///
 /// Unlocked keys are tried before locked ones, so that a message for two of our keys opens
 /// with the one at hand; only when every key it is for is locked does this return
@@ -24,17 +24,16 @@ use der::{Decode, Encode};
 /// the user something to do: [`EnvelopeError::NotForUs`], then an unsupported algorithm (no
 /// unlocking helps), then `Locked`. When `authAttrs` are present they are the GCM additional
 /// data, DER-encoded with a SET OF tag (RFC 5083 §2.2).
-pub fn decrypt(content_info: &[u8], keys: &[OwnKey<'_>]) -> Result<Decrypted, EnvelopeError> {
-    let der = ber::to_der(content_info, Profile::ENVELOPED_DATA)?;
-    let info = ContentInfo::from_der(&der).map_err(EnvelopeError::der("ContentInfo"))?;
-    let envelope = Envelope::read(&info)?;
+pub fn decrypt<R: Read + Seek, W: Write>(
+    src: &mut R,
+    keys: &[OwnKey<'_>],
+    out: &mut W,
+) -> Result<Decryption, EnvelopeError> {
+    let envelope = layout::read(src)?;
     let (own, target) = find_recipient(&envelope.recipients, keys)?;
     // The algorithm is checked before the key is required: asking the user to unlock a key for
     // a message that cannot be read anyway would waste their time.
-    let algorithm = content::parse(
-        &envelope.encrypted.content_enc_alg,
-        envelope.authentication.is_some(),
-    )?;
+    let algorithm = content::parse(&envelope.algorithm, envelope.authentication.is_some())?;
     let key = own
         .key
         .ok_or(EnvelopeError::Locked { key_id: own.key_id })?;
@@ -42,71 +41,38 @@ pub fn decrypt(content_info: &[u8], keys: &[OwnKey<'_>]) -> Result<Decrypted, En
         Target::Ktri(ktri) => ktri::decrypt_cek(ktri, key, content::key_len(algorithm.algorithm))?,
         Target::Kari(kari, encrypted_key) => kari::decrypt_cek(kari, encrypted_key, key)?,
     };
-    let ciphertext =
-        envelope
-            .encrypted
-            .encrypted_content
-            .as_ref()
-            .ok_or(EnvelopeError::malformed(
-                "the encrypted content is absent (detached content is not supported)",
-            ))?;
-    let content = algorithm.open(
-        &cek,
-        ciphertext.as_bytes(),
-        envelope.authentication.as_ref(),
-    )?;
-    Ok(Decrypted {
-        content,
+    let mut opening = algorithm.open(&cek, envelope.authentication.as_ref())?;
+    let mut plain = Vec::with_capacity(CHUNK + 16);
+    envelope.for_each_chunk(src, CHUNK, |ciphertext| {
+        plain.clear();
+        opening.update(ciphertext, &mut plain)?;
+        Ok(out.write_all(&plain)?)
+    })?;
+    plain.clear();
+    opening.finish(&mut plain)?;
+    out.write_all(&plain)?;
+    Ok(Decryption {
         algorithm: algorithm.algorithm,
         key_id: own.key_id,
     })
 }
 
-/// What EnvelopedData and AuthEnvelopedData have in common for decryption.
-struct Envelope {
-    recipients: RecipientInfos,
-    encrypted: EncryptedContentInfo,
-    /// The tag and AAD, for AuthEnvelopedData only.
-    authentication: Option<Authentication>,
-}
+/// How much ciphertext is decrypted at a time.
+const CHUNK: usize = 64 * 1024;
 
-impl Envelope {
-    fn read(info: &ContentInfo) -> Result<Self, EnvelopeError> {
-        match info.content_type {
-            rfc5911::ID_ENVELOPED_DATA => {
-                let data: EnvelopedData = info
-                    .content
-                    .decode_as()
-                    .map_err(EnvelopeError::der("EnvelopedData"))?;
-                Ok(Self {
-                    recipients: data.recip_infos,
-                    encrypted: data.encrypted_content,
-                    authentication: None,
-                })
-            }
-            rfc5911::ID_CT_AUTH_ENVELOPED_DATA => {
-                let data: AuthEnvelopedData = info
-                    .content
-                    .decode_as()
-                    .map_err(EnvelopeError::der("AuthEnvelopedData"))?;
-                let aad = match &data.auth_attrs {
-                    Some(attrs) => attrs.to_der().map_err(EnvelopeError::der("authAttrs"))?,
-                    None => Vec::new(),
-                };
-                Ok(Self {
-                    recipients: data.recip_infos,
-                    encrypted: data.auth_encrypted_content_info,
-                    authentication: Some(Authentication {
-                        mac: data.mac.into_bytes(),
-                        aad,
-                    }),
-                })
-            }
-            other => Err(EnvelopeError::NotEncrypted {
-                content_type: oid_name(other),
-            }),
-        }
-    }
+/// [`decrypt`] of a message in memory, for the tests.
+#[cfg(test)]
+pub fn decrypt_to_vec(
+    content_info: &[u8],
+    keys: &[OwnKey<'_>],
+) -> Result<super::Decrypted, EnvelopeError> {
+    let mut content = Vec::new();
+    let decryption = decrypt(&mut std::io::Cursor::new(content_info), keys, &mut content)?;
+    Ok(super::Decrypted {
+        content,
+        algorithm: decryption.algorithm,
+        key_id: decryption.key_id,
+    })
 }
 
 /// The RecipientInfo (and, for key agreement, the encrypted key within it) for one of ours.

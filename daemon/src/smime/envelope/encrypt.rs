@@ -1,21 +1,25 @@
 //! Encryption: a fresh content-encryption key, one RecipientInfo per recipient, the content
-//! encrypted once, all in a DER ContentInfo.
+//! encrypted once as it streams through, all in a DER ContentInfo.
 
 use super::kari::{self, Curve};
-use super::{EnvelopeError, Recipient, content, ktri};
-use cms::authenveloped_data::AuthEnvelopedData;
-use cms::content_info::{CmsVersion, ContentInfo};
-use cms::enveloped_data::{EncryptedContentInfo, EnvelopedData, RecipientInfo, RecipientInfos};
+use super::{EnvelopeError, Recipient, content, gcm, ktri};
+use cms::content_info::CmsVersion;
+use cms::enveloped_data::{RecipientInfo, RecipientInfos};
 use const_oid::db::{rfc5911, rfc5912, rfc8410};
 use der::Encode;
-use der::asn1::{Any, OctetString};
 use mailseal_protocol::methods::smime::ContentEncryption;
+use std::io::{Read, Write};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::KeyUsage;
 
-/// Encrypts `content` (the MIME entity bytes) for every recipient and returns the DER
-/// ContentInfo: AuthEnvelopedData for the GCM choices (RFC 5083), EnvelopedData for CBC
-/// (RFC 5652 §6).
+/// Encrypts the `content_len` bytes of `content` (the MIME entity) for every recipient and
+/// writes the DER ContentInfo to `out`: AuthEnvelopedData for the GCM choices (RFC 5083),
+/// EnvelopedData for CBC (RFC 5652 §6).
+///
+/// The content streams through: every length in the DER is known from `content_len` before the
+/// first byte of ciphertext (CBC pads to the next block, GCM adds nothing and its 16-byte tag
+/// comes after the content), so the result is DER however large the message, and memory stays
+/// at one buffer. Reading more or fewer bytes than `content_len` is an error.
 ///
 /// RSA recipients get key transport with their [`Recipient::rsa_padding`]; P-256, P-384 and
 /// X25519 recipients get ephemeral-static ECDH with the X9.63 KDF and AES-256 key wrap. All are
@@ -24,10 +28,12 @@ use x509_cert::ext::pkix::KeyUsage;
 /// agreement) fails the whole call with [`EnvelopeError::UnsupportedRecipientKey`]: silently
 /// leaving someone out is worse than not sending.
 pub fn encrypt(
-    content: &[u8],
+    content: &mut impl Read,
+    content_len: u64,
     recipients: &[Recipient<'_>],
     algorithm: ContentEncryption,
-) -> Result<Vec<u8>, EnvelopeError> {
+    out: &mut impl Write,
+) -> Result<(), EnvelopeError> {
     if recipients.is_empty() {
         return Err(EnvelopeError::malformed(
             "an envelope needs at least one recipient",
@@ -45,49 +51,117 @@ pub fn encrypt(
         .all(|info| matches!(info, RecipientInfo::Ktri(_)));
     let recip_infos =
         RecipientInfos::try_from(infos).map_err(EnvelopeError::der("RecipientInfos"))?;
-    let sealed = content::seal(algorithm, &cek, content)?;
-    let encrypted_content = EncryptedContentInfo {
-        content_type: rfc5911::ID_DATA,
-        content_enc_alg: sealed.identifier,
-        encrypted_content: Some(
-            OctetString::new(sealed.ciphertext)
-                .map_err(EnvelopeError::der("the encrypted content"))?,
-        ),
+    let mut sealing = content::seal(algorithm, &cek)?;
+    let authenticated = content::is_authenticated(algorithm);
+    let (content_type, version) = if authenticated {
+        (rfc5911::ID_CT_AUTH_ENVELOPED_DATA, CmsVersion::V0)
+    } else if all_ktri {
+        (rfc5911::ID_ENVELOPED_DATA, CmsVersion::V0)
+    } else {
+        (rfc5911::ID_ENVELOPED_DATA, CmsVersion::V2)
     };
-    let (content_type, body) = match sealed.tag {
-        Some(tag) => (
-            rfc5911::ID_CT_AUTH_ENVELOPED_DATA,
-            Any::encode_from(&AuthEnvelopedData {
-                version: CmsVersion::V0,
-                originator_info: None,
-                recip_infos,
-                auth_encrypted_content_info: encrypted_content,
-                auth_attrs: None,
-                mac: OctetString::new(tag).map_err(EnvelopeError::der("the mac"))?,
-                unauth_attrs: None,
-            }),
-        ),
-        None => (
-            rfc5911::ID_ENVELOPED_DATA,
-            Any::encode_from(&EnvelopedData {
-                version: if all_ktri {
-                    CmsVersion::V0
-                } else {
-                    CmsVersion::V2
-                },
-                originator_info: None,
-                recip_infos,
-                encrypted_content,
-                unprotected_attrs: None,
-            }),
-        ),
+
+    // EncryptedContentInfo ::= SEQUENCE { contentType, contentEncryptionAlgorithm,
+    //   encryptedContent [0] IMPLICIT OCTET STRING }
+    let ciphertext_len = sealing.ciphertext_len(content_len);
+    let mut eci_start = der(&rfc5911::ID_DATA, "the content type")?;
+    eci_start.extend(der(
+        &sealing.identifier,
+        "the content-encryption algorithm",
+    )?);
+    eci_start.extend(header(0x80, ciphertext_len));
+    let eci_len = eci_start.len() as u64 + ciphertext_len;
+    // (Auth)EnvelopedData ::= SEQUENCE { version, recipientInfos, (auth)EncryptedContentInfo,
+    //   mac OCTET STRING (AuthEnvelopedData only) }
+    let mut envelope_start = der(&version, "the version")?;
+    envelope_start.extend(der(&recip_infos, "RecipientInfos")?);
+    envelope_start.extend(header(0x30, eci_len));
+    let mac_len = if authenticated {
+        2 + gcm::TAG_LEN as u64
+    } else {
+        0
     };
-    ContentInfo {
-        content_type,
-        content: body.map_err(EnvelopeError::der("the envelope"))?,
+    let envelope_len = envelope_start.len() as u64 + eci_len + mac_len;
+    // ContentInfo ::= SEQUENCE { contentType, content [0] EXPLICIT ANY }
+    let envelope_header = header(0x30, envelope_len);
+    let explicit_len = envelope_header.len() as u64 + envelope_len;
+    let explicit_header = header(0xa0, explicit_len);
+    let content_type = der(&content_type, "the content type")?;
+    let info_len = (content_type.len() + explicit_header.len()) as u64 + explicit_len;
+
+    let mut head = header(0x30, info_len);
+    head.extend(content_type);
+    head.extend(explicit_header);
+    head.extend(envelope_header);
+    head.extend(envelope_start);
+    head.extend(eci_start);
+    out.write_all(&head)?;
+
+    let mut input = vec![0u8; CHUNK];
+    let mut output = Vec::with_capacity(CHUNK + 32);
+    let mut read = 0u64;
+    loop {
+        let n = content.read(&mut input)?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        output.clear();
+        sealing.update(&input[..n], &mut output)?;
+        out.write_all(&output)?;
     }
-    .to_der()
-    .map_err(EnvelopeError::der("the ContentInfo"))
+    if read != content_len {
+        return Err(EnvelopeError::malformed(
+            "the content changed length while it was encrypted",
+        ));
+    }
+    output.clear();
+    if let Some(tag) = sealing.finish(&mut output)? {
+        output.extend(header(0x04, tag.len() as u64));
+        output.extend_from_slice(&tag);
+    }
+    out.write_all(&output)?;
+    Ok(())
+}
+
+/// The DER of `value`, naming `what` on failure.
+fn der(value: &impl Encode, what: &'static str) -> Result<Vec<u8>, EnvelopeError> {
+    value.to_der().map_err(EnvelopeError::der(what))
+}
+
+/// How much content is encrypted at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// A DER tag and definite length (X.690 §8.1.3): short form under 128, else the long form
+/// with the fewest length octets. Written by hand because the lengths here may exceed what
+/// the `der` crate's `Length` holds.
+fn header(tag: u8, len: u64) -> Vec<u8> {
+    if len < 0x80 {
+        return vec![tag, len as u8];
+    }
+    let bytes = len.to_be_bytes();
+    let skip = bytes.iter().take_while(|&&b| b == 0).count();
+    let mut out = vec![tag, 0x80 | (bytes.len() - skip) as u8];
+    out.extend_from_slice(&bytes[skip..]);
+    out
+}
+
+/// [`encrypt`] of a message in memory, for the tests.
+#[cfg(test)]
+pub fn encrypt_to_vec(
+    content: &[u8],
+    recipients: &[Recipient<'_>],
+    algorithm: ContentEncryption,
+) -> Result<Vec<u8>, EnvelopeError> {
+    let mut out = Vec::new();
+    encrypt(
+        &mut std::io::Cursor::new(content),
+        content.len() as u64,
+        recipients,
+        algorithm,
+        &mut out,
+    )?;
+    Ok(out)
 }
 
 /// The RecipientInfo for one recipient, by the type of its key.
@@ -125,5 +199,22 @@ fn key_usage_allows(
         Ok(Some((_, usage))) => Ok(allows(&usage)),
         Ok(None) => Ok(true),
         Err(_) => Err("its key usage extension is unreadable"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header;
+
+    #[test]
+    fn der_lengths_take_the_fewest_octets() {
+        assert_eq!(header(0x04, 0), [0x04, 0x00]);
+        assert_eq!(header(0x04, 127), [0x04, 0x7f]);
+        assert_eq!(header(0x04, 128), [0x04, 0x81, 0x80]);
+        assert_eq!(header(0x30, 0x1_0000), [0x30, 0x83, 0x01, 0x00, 0x00]);
+        assert_eq!(
+            header(0x80, 5 << 32),
+            [0x80, 0x85, 0x05, 0x00, 0x00, 0x00, 0x00]
+        );
     }
 }

@@ -23,21 +23,26 @@
 mod content;
 mod decrypt;
 mod encrypt;
+mod gcm;
 mod kari;
 mod ktri;
+mod layout;
 mod recipients;
 #[cfg(test)]
 mod tests;
 
 pub use decrypt::decrypt;
+#[cfg(test)]
+pub use decrypt::decrypt_to_vec;
 pub use encrypt::encrypt;
+#[cfg(test)]
+pub use encrypt::encrypt_to_vec;
 
 use crate::keys::KeyId;
 use crate::keys::backend::{KeyError, PrivateKeyOps, RsaPadding};
 use crate::smime::algorithms::oid_name;
 use crate::smime::ber::BerError;
 use const_oid::ObjectIdentifier;
-use std::fmt;
 use x509_cert::Certificate;
 
 /// A recipient to encrypt to: the certificate the recipient published for encryption.
@@ -65,7 +70,17 @@ pub struct OwnKey<'a> {
     pub key: Option<&'a dyn PrivateKeyOps>,
 }
 
-/// A decrypted message: the content and what protected it, for the report shown to the user.
+/// What protected a decrypted message, for the report shown to the user.
+#[derive(Debug, Clone, Copy)]
+pub struct Decryption {
+    /// The content-encryption algorithm the sender chose.
+    pub algorithm: mailseal_protocol::methods::smime::ContentEncryption,
+    /// The key that decrypted it.
+    pub key_id: KeyId,
+}
+
+/// A message decrypted in memory, for the tests.
+#[cfg(test)]
 pub struct Decrypted {
     /// The decrypted content (the inner MIME entity).
     pub content: Vec<u8>,
@@ -76,8 +91,9 @@ pub struct Decrypted {
 }
 
 /// The content is the user's private mail: never printed.
-impl fmt::Debug for Decrypted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+#[cfg(test)]
+impl std::fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Decrypted")
             .field("content", &format_args!("<{} bytes>", self.content.len()))
             .field("algorithm", &self.algorithm)
@@ -148,6 +164,12 @@ pub enum EnvelopeError {
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// The content is longer than the algorithm allows (AES-GCM: 64 GiB).
+    #[error("the content is too long for its encryption algorithm")]
+    TooLarge,
+    /// Reading the content or writing the result failed.
+    #[error("cannot read or write the message: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl EnvelopeError {

@@ -183,7 +183,7 @@ fn openssl_decrypts_what_we_encrypt() {
         (&p384, v15, Aes128Cbc),
     ];
     for (party, padding, algorithm) in cases {
-        let ours = encrypt(MESSAGE, &[party.recipient(*padding)], *algorithm).unwrap();
+        let ours = encrypt_to_vec(MESSAGE, &[party.recipient(*padding)], *algorithm).unwrap();
         assert_eq!(
             openssl_decrypt(&pki, party, &ours),
             MESSAGE,
@@ -191,7 +191,7 @@ fn openssl_decrypts_what_we_encrypt() {
             party.name
         );
         // And our own reading of it, which must report the algorithm.
-        let decrypted = decrypt(&ours, &[party.own()]).unwrap();
+        let decrypted = decrypt_to_vec(&ours, &[party.own()]).unwrap();
         assert_eq!(decrypted.content, MESSAGE);
         assert_eq!(decrypted.algorithm, *algorithm);
         assert_eq!(decrypted.key_id, KeyId::of_certificate(&party.cert));
@@ -229,7 +229,7 @@ fn we_decrypt_what_openssl_encrypts() {
         let options = format!("{cipher} -recip {} {keyopts}", party.cert_file());
         let theirs = openssl_encrypt(&pki, &options);
         let decrypted =
-            decrypt(&theirs, &[party.own()]).unwrap_or_else(|e| panic!("{options}: {e}"));
+            decrypt_to_vec(&theirs, &[party.own()]).unwrap_or_else(|e| panic!("{options}: {e}"));
         assert_eq!(decrypted.content, MESSAGE, "{options}");
         assert_eq!(decrypted.algorithm, *algorithm, "{options}");
     }
@@ -242,7 +242,7 @@ fn we_read_streamed_ber_from_openssl() {
     for (cipher, algorithm) in [("-aes256", Aes256Cbc), ("-aes-128-gcm", Aes128Gcm)] {
         let ber = openssl_encrypt(&pki, &format!("-stream {cipher} -recip rsa.pem"));
         assert_eq!(ber[1], 0x80, "-stream writes indefinite lengths");
-        let decrypted = decrypt(&ber, &[rsa.own()]).unwrap();
+        let decrypted = decrypt_to_vec(&ber, &[rsa.own()]).unwrap();
         assert_eq!(decrypted.content, MESSAGE);
         assert_eq!(decrypted.algorithm, algorithm);
     }
@@ -255,7 +255,7 @@ fn every_recipient_of_a_mixed_envelope_decrypts() {
     let p256 = Party::new(&pki, "p256", Kind::P256);
     let x25519 = Party::new(&pki, "x25519", Kind::X25519);
     for algorithm in [Aes256Gcm, Aes256Cbc] {
-        let ours = encrypt(
+        let ours = encrypt_to_vec(
             MESSAGE,
             &[
                 rsa.recipient(RsaPadding::Oaep(Hash::Sha256)),
@@ -269,12 +269,18 @@ fn every_recipient_of_a_mixed_envelope_decrypts() {
         assert_eq!(openssl_decrypt(&pki, &rsa, &ours), MESSAGE);
         assert_eq!(openssl_decrypt(&pki, &p256, &ours), MESSAGE);
         for party in [&rsa, &p256, &x25519] {
-            assert_eq!(decrypt(&ours, &[party.own()]).unwrap().content, MESSAGE);
+            assert_eq!(
+                decrypt_to_vec(&ours, &[party.own()]).unwrap().content,
+                MESSAGE
+            );
         }
     }
     let theirs = openssl_encrypt(&pki, "-aes-256-gcm -recip rsa.pem -recip p256.pem");
     for party in [&rsa, &p256] {
-        assert_eq!(decrypt(&theirs, &[party.own()]).unwrap().content, MESSAGE);
+        assert_eq!(
+            decrypt_to_vec(&theirs, &[party.own()]).unwrap().content,
+            MESSAGE
+        );
     }
 }
 
@@ -287,13 +293,14 @@ fn our_output_is_der_with_the_rfc_5652_versions() {
         let info = ContentInfo::from_der(der).unwrap();
         info.content.decode_as::<EnvelopedData>().unwrap().version
     };
-    let only_rsa = encrypt(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes128Cbc).unwrap();
+    let only_rsa =
+        encrypt_to_vec(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes128Cbc).unwrap();
     assert_eq!(
         ber::to_der(&only_rsa, Profile::ENVELOPED_DATA).unwrap(),
         only_rsa
     );
     assert_eq!(enveloped_version(&only_rsa), CmsVersion::V0);
-    let with_ec = encrypt(
+    let with_ec = encrypt_to_vec(
         MESSAGE,
         &[
             rsa.recipient(RsaPadding::Pkcs1v15),
@@ -303,7 +310,7 @@ fn our_output_is_der_with_the_rfc_5652_versions() {
     )
     .unwrap();
     assert_eq!(enveloped_version(&with_ec), CmsVersion::V2);
-    let gcm = encrypt(MESSAGE, &[p384.recipient(RsaPadding::Pkcs1v15)], Aes128Gcm).unwrap();
+    let gcm = encrypt_to_vec(MESSAGE, &[p384.recipient(RsaPadding::Pkcs1v15)], Aes128Gcm).unwrap();
     let auth = auth_enveloped(&gcm);
     assert_eq!(auth.version, CmsVersion::V0);
     assert!(auth.auth_attrs.is_none());
@@ -338,16 +345,17 @@ fn rfc9216_samples() {
         ("encryptedForBobAndDana.p7m", dana, Aes128Cbc),
         ("authEnvelopedForDanaX25519HKDF.p7m", dana, Aes128Gcm),
     ] {
-        let decrypted = decrypt(&sample(file), &[key]).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let decrypted =
+            decrypt_to_vec(&sample(file), &[key]).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(decrypted.content, SAMPLE, "{file}");
         assert_eq!(decrypted.algorithm, algorithm, "{file}");
         assert_eq!(decrypted.key_id, key.key_id, "{file}");
     }
     assert!(matches!(
-        decrypt(&sample("authEnvelopedForBobChaCha20Poly1305.p7m"), &[bob]),
+        decrypt_to_vec(&sample("authEnvelopedForBobChaCha20Poly1305.p7m"), &[bob]),
         Err(EnvelopeError::UnsupportedAlgorithm { .. })
     ));
-    match decrypt(&sample("encryptedKekri.p7m"), &[bob, dana]) {
+    match decrypt_to_vec(&sample("encryptedKekri.p7m"), &[bob, dana]) {
         Err(EnvelopeError::NotForUs { recipients }) => {
             assert_eq!(recipients.len(), 1);
             assert!(recipients[0].contains("6b65796964"), "{recipients:?}");
@@ -355,7 +363,7 @@ fn rfc9216_samples() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        decrypt(&sample("signedByAliceRSA.p7m"), &[bob]),
+        decrypt_to_vec(&sample("signedByAliceRSA.p7m"), &[bob]),
         Err(EnvelopeError::NotEncrypted { .. })
     ));
     // Carlos's signing certificate holds an Ed25519 key.
@@ -365,11 +373,11 @@ fn rfc9216_samples() {
         rsa_padding: RsaPadding::Pkcs1v15,
     };
     assert!(matches!(
-        encrypt(MESSAGE, &[to_carlos], Aes256Gcm),
+        encrypt_to_vec(MESSAGE, &[to_carlos], Aes256Gcm),
         Err(EnvelopeError::UnsupportedRecipientKey { .. })
     ));
     // And we can write to Bob and Dana what they can read.
-    let ours = encrypt(
+    let ours = encrypt_to_vec(
         MESSAGE,
         &[
             Recipient {
@@ -385,7 +393,7 @@ fn rfc9216_samples() {
     )
     .unwrap();
     for key in [bob, dana] {
-        assert_eq!(decrypt(&ours, &[key]).unwrap().content, MESSAGE);
+        assert_eq!(decrypt_to_vec(&ours, &[key]).unwrap().content, MESSAGE);
     }
 }
 
@@ -395,23 +403,24 @@ fn recipients_are_found_among_our_keys() {
     let alice = Party::new(&pki, "alice", Kind::Rsa);
     let bob = Party::new(&pki, "bob", Kind::P256);
     let carol = Party::new(&pki, "carol", Kind::P256);
-    let to_alice = encrypt(MESSAGE, &[alice.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm).unwrap();
+    let to_alice =
+        encrypt_to_vec(MESSAGE, &[alice.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm).unwrap();
 
-    match decrypt(&to_alice, &[bob.own(), carol.own()]) {
+    match decrypt_to_vec(&to_alice, &[bob.own(), carol.own()]) {
         Err(EnvelopeError::NotForUs { recipients }) => {
             assert_eq!(recipients.len(), 1);
             assert!(recipients[0].contains("CN=alice"), "{recipients:?}");
         }
         other => panic!("{other:?}"),
     }
-    match decrypt(&to_alice, &[bob.own(), alice.locked()]) {
+    match decrypt_to_vec(&to_alice, &[bob.own(), alice.locked()]) {
         Err(EnvelopeError::Locked { key_id }) => {
             assert_eq!(key_id, KeyId::of_certificate(&alice.cert));
         }
         other => panic!("{other:?}"),
     }
     // For two of our keys, the unlocked one opens it even when listed after the locked one.
-    let to_both = encrypt(
+    let to_both = encrypt_to_vec(
         MESSAGE,
         &[
             alice.recipient(RsaPadding::Pkcs1v15),
@@ -420,7 +429,7 @@ fn recipients_are_found_among_our_keys() {
         Aes128Gcm,
     )
     .unwrap();
-    let decrypted = decrypt(&to_both, &[carol.own(), alice.locked(), bob.own()]).unwrap();
+    let decrypted = decrypt_to_vec(&to_both, &[carol.own(), alice.locked(), bob.own()]).unwrap();
     assert_eq!(decrypted.key_id, KeyId::of_certificate(&bob.cert));
     // A recipient named by subject key identifier (as some clients do) is found too.
     let mut by_ski = auth_enveloped(&to_alice);
@@ -448,7 +457,10 @@ fn recipients_are_found_among_our_keys() {
         .collect();
     by_ski.recip_infos = infos.try_into().unwrap();
     let by_ski = reencode(by_ski);
-    assert_eq!(decrypt(&by_ski, &[alice.own()]).unwrap().content, MESSAGE);
+    assert_eq!(
+        decrypt_to_vec(&by_ski, &[alice.own()]).unwrap().content,
+        MESSAGE
+    );
 }
 
 fn auth_enveloped(der: &[u8]) -> AuthEnvelopedData {
@@ -495,14 +507,14 @@ fn every_tampering_is_the_same_decryption_failure() {
     let x25519 = Party::new(&pki, "x25519", Kind::X25519);
     let failed = |der: &[u8], party: &Party| {
         matches!(
-            decrypt(der, &[party.own()]),
+            decrypt_to_vec(der, &[party.own()]),
             Err(EnvelopeError::DecryptionFailed)
         )
     };
     // GCM, so that a wrong key is always caught (with CBC, a random key has a 1 in 256 chance
     // of ending in valid padding and yielding garbage, which is inherent to EnvelopedData).
     for padding in [RsaPadding::Pkcs1v15, RsaPadding::Oaep(Hash::Sha256)] {
-        let good = encrypt(MESSAGE, &[rsa.recipient(padding)], Aes256Gcm).unwrap();
+        let good = encrypt_to_vec(MESSAGE, &[rsa.recipient(padding)], Aes256Gcm).unwrap();
 
         let mut tag = auth_enveloped(&good);
         let mut mac = tag.mac.as_bytes().to_vec();
@@ -529,7 +541,7 @@ fn every_tampering_is_the_same_decryption_failure() {
         );
     }
     // A correctly padded PKCS#1 v1.5 block holding a key of the wrong length fails alike.
-    let good = encrypt(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm).unwrap();
+    let good = encrypt_to_vec(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm).unwrap();
     let spki = rsa
         .cert
         .tbs_certificate()
@@ -543,7 +555,7 @@ fn every_tampering_is_the_same_decryption_failure() {
     assert!(failed(&with_encrypted_key(&good, short), &rsa));
 
     // Key agreement: a damaged wrapped key fails the unwrap.
-    let good = encrypt(
+    let good = encrypt_to_vec(
         MESSAGE,
         &[x25519.recipient(RsaPadding::Pkcs1v15)],
         Aes128Cbc,
@@ -581,11 +593,11 @@ fn every_tampering_is_the_same_decryption_failure() {
 fn truncated_or_garbage_input_is_malformed() {
     let pki = TempPki::new();
     let rsa = Party::new(&pki, "rsa", Kind::Rsa);
-    let der = encrypt(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes128Gcm).unwrap();
+    let der = encrypt_to_vec(MESSAGE, &[rsa.recipient(RsaPadding::Pkcs1v15)], Aes128Gcm).unwrap();
     let ber = openssl_encrypt(&pki, "-stream -aes256 -recip rsa.pem");
     for whole in [&der, &ber] {
         for len in 0..whole.len() {
-            match decrypt(&whole[..len], &[rsa.own()]) {
+            match decrypt_to_vec(&whole[..len], &[rsa.own()]) {
                 Err(EnvelopeError::Malformed { .. }) => {}
                 other => panic!("truncated to {len}: {other:?}"),
             }
@@ -599,7 +611,7 @@ fn truncated_or_garbage_input_is_malformed() {
     ] {
         assert!(
             matches!(
-                decrypt(garbage, &[rsa.own()]),
+                decrypt_to_vec(garbage, &[rsa.own()]),
                 Err(EnvelopeError::Malformed { .. })
             ),
             "{garbage:?}"
@@ -610,7 +622,7 @@ fn truncated_or_garbage_input_is_malformed() {
     for i in 0..der.len() {
         let mut flipped = der.clone();
         flipped[i] ^= 0x04;
-        if let Ok(decrypted) = decrypt(&flipped, &[rsa.own()]) {
+        if let Ok(decrypted) = decrypt_to_vec(&flipped, &[rsa.own()]) {
             assert_eq!(decrypted.content, MESSAGE, "bit flip at {i}");
         }
     }
@@ -620,7 +632,7 @@ fn truncated_or_garbage_input_is_malformed() {
 fn bad_recipients_are_refused() {
     let pki = TempPki::new();
     assert!(matches!(
-        encrypt(MESSAGE, &[], Aes256Gcm),
+        encrypt_to_vec(MESSAGE, &[], Aes256Gcm),
         Err(EnvelopeError::Malformed { .. })
     ));
     let signer = Party::with_extension(
@@ -636,7 +648,7 @@ fn bad_recipients_are_refused() {
         Some("keyUsage=critical,digitalSignature"),
     );
     for party in [&signer, &ec_signer] {
-        match encrypt(MESSAGE, &[party.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm) {
+        match encrypt_to_vec(MESSAGE, &[party.recipient(RsaPadding::Pkcs1v15)], Aes256Gcm) {
             Err(EnvelopeError::UnsupportedRecipientKey { subject, .. }) => {
                 assert!(subject.contains(&party.name));
             }
@@ -690,12 +702,12 @@ fn auth_attrs_are_the_gcm_additional_data() {
         mac: OctetString::new(tag.as_ref()).unwrap(),
         unauth_attrs: None,
     };
-    let decrypted = decrypt(&reencode(data.clone()), &[rsa.own()]).unwrap();
+    let decrypted = decrypt_to_vec(&reencode(data.clone()), &[rsa.own()]).unwrap();
     assert_eq!(decrypted.content, MESSAGE);
     // Changing an authenticated attribute breaks the tag.
     data.auth_attrs = Some(SetOfVec::try_from(vec![attribute(rfc5911::ID_SIGNED_DATA)]).unwrap());
     assert!(matches!(
-        decrypt(&reencode(data), &[rsa.own()]),
+        decrypt_to_vec(&reencode(data), &[rsa.own()]),
         Err(EnvelopeError::DecryptionFailed)
     ));
 }

@@ -1,0 +1,399 @@
+//! Streaming transfer encodings: CRLF line ends, quoted-printable and base64 (RFC 2045) as
+//! [`Write`] adapters, and a hashing pass-through, so that a message of any size is encoded in bounded memory and a small
+//! one by the same code into a `Vec`.
+//!
+//! Each adapter writes into the next; the ones that hold back bytes have a `finish` that writes
+//! the rest and returns the inner writer.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::io::{self, Write};
+
+/// Converts every line end (CRLF, lone LF, lone CR) to CRLF on the way through.
+#[derive(Debug)]
+pub struct Crlf<W> {
+    out: W,
+    /// The last byte written was a CR, already sent as CRLF: an LF right after it is its pair.
+    after_cr: bool,
+}
+
+impl<W: Write> Crlf<W> {
+    /// Wraps `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            after_cr: false,
+        }
+    }
+
+    /// The inner writer (nothing is ever held back).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Write for Crlf<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Copies the runs between line ends whole: this runs over every byte of every message.
+        let mut rest = buf;
+        if self.after_cr && rest.first() == Some(&b'\n') {
+            rest = &rest[1..];
+        }
+        self.after_cr = false;
+        while let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
+            self.out.write_all(&rest[..at])?;
+            self.out.write_all(b"\r\n")?;
+            let crlf_pair = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
+            if rest[at] == b'\r' && at + 1 == rest.len() {
+                self.after_cr = true;
+            }
+            rest = &rest[at + if crlf_pair { 2 } else { 1 }..];
+        }
+        self.out.write_all(rest)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Hashes what passes through: the digest of a signed entity, taken while it is written.
+pub struct Digesting<W> {
+    out: W,
+    context: aws_lc_rs::digest::Context,
+}
+
+impl<W: Write> Digesting<W> {
+    /// Wraps `out`, hashing with `algorithm`.
+    pub fn new(out: W, algorithm: &'static aws_lc_rs::digest::Algorithm) -> Self {
+        Self {
+            out,
+            context: aws_lc_rs::digest::Context::new(algorithm),
+        }
+    }
+
+    /// The digest of everything written.
+    pub fn finish(self) -> Vec<u8> {
+        self.context.finish().as_ref().to_vec()
+    }
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.context.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Base64 in lines of 76 characters, each ending in CRLF (RFC 2045 §6.8).
+#[derive(Debug)]
+pub struct Base64Lines<W> {
+    out: W,
+    pending: Vec<u8>,
+}
+
+/// Input bytes per output line.
+const LINE_INPUT: usize = 57;
+/// Lines encoded at once.
+const LINES_PER_BATCH: usize = 1024;
+
+impl<W: Write> Base64Lines<W> {
+    /// Wraps `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            pending: Vec::with_capacity(LINE_INPUT * LINES_PER_BATCH),
+        }
+    }
+
+    fn encode_lines(&mut self, input_len: usize) -> io::Result<()> {
+        let mut text = Vec::with_capacity(input_len / 3 * 4 + input_len / LINE_INPUT * 2 + 8);
+        for line in self.pending[..input_len].chunks(LINE_INPUT) {
+            let start = text.len();
+            text.resize(start + line.len().div_ceil(3) * 4, 0);
+            let written = STANDARD
+                .encode_slice(line, &mut text[start..])
+                .expect("the buffer fits the line");
+            text.truncate(start + written);
+            text.extend_from_slice(b"\r\n");
+        }
+        self.pending.drain(..input_len);
+        self.out.write_all(&text)
+    }
+
+    /// Writes the last, shorter line and returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.encode_lines(self.pending.len())?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for Base64Lines<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        let batch = LINE_INPUT * LINES_PER_BATCH;
+        if self.pending.len() >= batch {
+            let whole = self.pending.len() / batch * batch;
+            self.encode_lines(whole)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Decodes base64 split over lines (whitespace ignored) on the way through.
+#[derive(Debug)]
+pub struct Base64Decoder<W> {
+    out: W,
+    /// Base64 characters not yet decoded (fewer than a batch).
+    pending: Vec<u8>,
+}
+
+/// Characters decoded at once; a multiple of 4.
+const DECODE_BATCH: usize = 64 * 1024;
+
+fn invalid() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "the base64 body does not decode",
+    )
+}
+
+impl<W: Write> Base64Decoder<W> {
+    /// Wraps `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            pending: Vec::with_capacity(DECODE_BATCH),
+        }
+    }
+
+    fn decode(&mut self, len: usize) -> io::Result<()> {
+        let decoded = STANDARD
+            .decode(&self.pending[..len])
+            .map_err(|_| invalid())?;
+        self.pending.drain(..len);
+        self.out.write_all(&decoded)
+    }
+
+    /// Decodes the rest (with its padding) and returns the inner writer; a length that is not
+    /// whole base64 is an [`io::ErrorKind::InvalidData`] error.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.decode(self.pending.len())?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for Base64Decoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending
+            .extend(buf.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        if self.pending.len() >= DECODE_BATCH {
+            // Keep the last group back: it may be the padded end.
+            let whole = (self.pending.len() - 1) / 4 * 4;
+            self.decode(whole)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Quoted-printable (RFC 2045 §6.7) of text whose line ends are already CRLF (put [`Crlf`] in
+/// front): every byte outside printable ASCII, `=`, trailing whitespace and a leading `From `
+/// or `.` are escaped, so no relay can change the signed bytes; lines are wrapped at 76.
+#[derive(Debug)]
+pub struct QuotedPrintable<W> {
+    out: W,
+    /// The current line's bytes not yet encoded.
+    line: Vec<u8>,
+    /// Index in the line of `line[0]`.
+    line_pos: usize,
+    /// Whether the current line starts with `From ` (known once its first 5 bytes are).
+    from_line: bool,
+    /// Characters on the current output line.
+    width: usize,
+}
+
+/// A line longer than this is encoded in pieces, keeping the last bytes back until it is known
+/// whether they end the line.
+const LINE_PIECE: usize = 64 * 1024;
+
+impl<W: Write> QuotedPrintable<W> {
+    /// Wraps `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            line: Vec::new(),
+            line_pos: 0,
+            from_line: false,
+            width: 0,
+        }
+    }
+
+    /// Encodes `self.line[..len]`; `ends_line` when those are the line's last bytes.
+    fn encode(&mut self, len: usize, ends_line: bool) -> io::Result<()> {
+        if self.line_pos == 0 {
+            self.from_line = self.line.starts_with(b"From ");
+        }
+        let mut out = Vec::with_capacity(len + len / 8);
+        for (j, &b) in self.line[..len].iter().enumerate() {
+            let i = self.line_pos + j;
+            let last = ends_line && j + 1 == len;
+            let escape = b == b'='
+                || !(b == b' ' || b == b'\t' || (33..=126).contains(&b))
+                || (last && (b == b' ' || b == b'\t'))
+                || (i == 0 && (b == b'.' || (b == b'F' && self.from_line)));
+            let piece_len = if escape { 3 } else { 1 };
+            if self.width + piece_len > 75 {
+                out.extend_from_slice(b"=\r\n");
+                self.width = 0;
+            }
+            if escape {
+                out.extend_from_slice(format!("={b:02X}").as_bytes());
+            } else {
+                out.push(b);
+            }
+            self.width += piece_len;
+        }
+        self.line.drain(..len);
+        self.line_pos += len;
+        self.out.write_all(&out)
+    }
+
+    fn end_line(&mut self) -> io::Result<()> {
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        self.encode(self.line.len(), true)?;
+        self.line_pos = 0;
+        self.width = 0;
+        Ok(())
+    }
+
+    /// Encodes the last line (which has no line end) and returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.end_line()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for QuotedPrintable<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        while let Some(at) = rest.iter().position(|&b| b == b'\n') {
+            self.line.extend_from_slice(&rest[..at]);
+            self.end_line()?;
+            self.out.write_all(b"\r\n")?;
+            rest = &rest[at + 1..];
+        }
+        self.line.extend_from_slice(rest);
+        if self.line.len() > LINE_PIECE {
+            // The last two bytes may be a trailing space and the CR before the line's LF.
+            let len = self.line.len() - 2;
+            self.encode(len, false)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn through<W: Write>(mut writer: W, data: &[u8], piece: usize) -> W {
+        for chunk in data.chunks(piece.max(1)) {
+            writer.write_all(chunk).unwrap();
+        }
+        writer
+    }
+
+    #[test]
+    fn crlf_is_the_same_in_any_pieces() {
+        let data = b"a\nb\r\nc\rd\r\r\ne\n\n\r";
+        for piece in 1..data.len() {
+            assert_eq!(
+                through(Crlf::new(Vec::new()), data, piece).into_inner(),
+                b"a\r\nb\r\nc\r\nd\r\n\r\ne\r\n\r\n\r\n"
+            );
+        }
+    }
+
+    #[test]
+    fn base64_lines_round_trip_in_any_pieces() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let whole = STANDARD.encode(&data);
+        for piece in [1, 57, 1000, 70_000, data.len()] {
+            let encoded = through(Base64Lines::new(Vec::new()), &data, piece)
+                .finish()
+                .unwrap();
+            assert!(encoded.split(|&b| b == b'\n').all(|line| line.len() <= 77));
+            let joined: Vec<u8> = encoded
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            assert_eq!(joined, whole.as_bytes());
+            let decoded = through(Base64Decoder::new(Vec::new()), &encoded, piece)
+                .finish()
+                .unwrap();
+            assert_eq!(decoded, data);
+        }
+        assert!(Base64Lines::new(Vec::new()).finish().unwrap().is_empty());
+        let bad = through(Base64Decoder::new(Vec::new()), b"!!", 1).finish();
+        assert_eq!(bad.unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn quoted_printable_is_the_same_in_any_pieces() {
+        let text = format!(
+            "Gr\u{fc}\u{df}e \r\nFrom here\r\n.dot\r\n{}=\u{e9} \r\n",
+            "x".repeat(200)
+        );
+        let whole = through(
+            QuotedPrintable::new(Vec::new()),
+            text.as_bytes(),
+            text.len(),
+        )
+        .finish()
+        .unwrap();
+        let whole_text = String::from_utf8(whole.clone()).unwrap();
+        assert!(
+            whole_text.starts_with("Gr=C3=BC=C3=9Fe=20\r\n=46rom here\r\n=2Edot\r\n"),
+            "{whole_text}"
+        );
+        assert!(whole_text.ends_with("=3D=C3=A9=20\r\n"), "{whole_text}");
+        assert!(whole.split(|&b| b == b'\n').all(|line| line.len() <= 77));
+        for piece in [1, 2, 3, 5, 7, 64] {
+            let pieces = through(QuotedPrintable::new(Vec::new()), text.as_bytes(), piece)
+                .finish()
+                .unwrap();
+            assert_eq!(pieces, whole, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn quoted_printable_of_a_huge_line_keeps_its_end_right() {
+        let line = format!("{} ", "y".repeat(3 * LINE_PIECE));
+        let encoded = through(QuotedPrintable::new(Vec::new()), line.as_bytes(), 1000)
+            .finish()
+            .unwrap();
+        assert!(encoded.ends_with(b"y=20"), "the trailing space is escaped");
+        assert!(encoded.split(|&b| b == b'\n').all(|l| l.len() <= 77));
+    }
+}
