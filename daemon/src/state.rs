@@ -37,6 +37,8 @@ pub struct Daemon {
     pub directory: Option<Directory>,
     /// When the daemon started, for `daemon.status`.
     pub started: Instant,
+    /// The company CA (`ca.*`), opened on first use.
+    pub ca: crate::pki::authority::CaHandle,
 }
 
 impl Daemon {
@@ -74,6 +76,7 @@ impl Daemon {
             anchors,
             directory,
             started: Instant::now(),
+            ca: crate::pki::authority::CaHandle::new(config.ca_dir(), config.ca.clone()),
             data_dir,
             config,
         })

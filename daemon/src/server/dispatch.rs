@@ -2,7 +2,7 @@
 
 use crate::methods;
 use crate::state::Daemon;
-use mailseal_protocol::methods::{Method, cert, daemon, identity, key, smime, token};
+use mailseal_protocol::methods::{Method, ca, cert, daemon, identity, key, smime, token};
 use mailseal_protocol::{ErrorKind, Request, Response, RpcError};
 use serde_json::Value;
 use std::future::Future;
@@ -34,6 +34,12 @@ pub const METHODS: &[&str] = &[
     token::GenerateKey::NAME,
     token::Csr::NAME,
     token::ImportCert::NAME,
+    ca::Init::NAME,
+    ca::Issue::NAME,
+    ca::Renew::NAME,
+    ca::Revoke::NAME,
+    ca::Crl::NAME,
+    ca::List::NAME,
 ];
 
 /// Answers one request.
@@ -111,6 +117,12 @@ async fn route(daemon: Arc<Daemon>, method: &str, params: Value) -> Result<Value
         token::ImportCert::NAME => {
             call::<token::ImportCert, _, _>(daemon, params, methods::token::import_cert).await
         }
+        ca::Init::NAME => call::<ca::Init, _, _>(daemon, params, methods::ca::init).await,
+        ca::Issue::NAME => call::<ca::Issue, _, _>(daemon, params, methods::ca::issue).await,
+        ca::Renew::NAME => call::<ca::Renew, _, _>(daemon, params, methods::ca::renew).await,
+        ca::Revoke::NAME => call::<ca::Revoke, _, _>(daemon, params, methods::ca::revoke).await,
+        ca::Crl::NAME => call::<ca::Crl, _, _>(daemon, params, methods::ca::crl).await,
+        ca::List::NAME => call::<ca::List, _, _>(daemon, params, methods::ca::list).await,
         other => Err(RpcError::new(
             ErrorKind::UnknownMethod {
                 method: other.to_owned(),
