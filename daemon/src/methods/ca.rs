@@ -115,7 +115,7 @@ pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResu
             key,
             Replacing::Active(params.if_active),
         )?;
-        if outcome.replaced > 0 {
+        if !outcome.replaced.is_empty() {
             crl::publish(&authority, &issuer)?;
         }
         for issued in &outcome.issued {
@@ -124,6 +124,7 @@ pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResu
         Ok(IssueResult {
             issued: outcome.issued.into_iter().map(to_issued).collect(),
             existing: outcome.existing.iter().map(entry).collect(),
+            replaced: outcome.replaced,
         })
     })
     .await
@@ -166,6 +167,7 @@ pub async fn renew(daemon: Arc<Daemon>, params: RenewParams) -> Result<IssueResu
         Ok(IssueResult {
             issued: outcome.issued.into_iter().map(to_issued).collect(),
             existing: Vec::new(),
+            replaced: Vec::new(),
         })
     })
     .await

@@ -106,8 +106,8 @@ pub struct Outcome {
     pub issued: Vec<Issued>,
     /// The active certificates that made `IfActive::Skip` issue nothing.
     pub existing: Vec<Record>,
-    /// Certificates revoked as superseded by `IfActive::Replace`.
-    pub replaced: usize,
+    /// Serials revoked as superseded by `IfActive::Replace`.
+    pub replaced: Vec<String>,
 }
 
 /// Which earlier certificates a new one replaces, and what becomes of them.
@@ -195,6 +195,7 @@ pub fn issue(
                         certificate: &record.der,
                         chain: &authority.chain(),
                         friendly_name: &friendly_name,
+                        iterations: authority.config.pkcs12_iterations,
                     },
                     password.expose().as_bytes(),
                 )?;
@@ -245,9 +246,9 @@ pub fn issue(
         .record_issue(&records, &replaced, replaced_status)?;
     Ok(Outcome {
         replaced: if matches!(replaced_status, StoredStatus::Revoked { .. }) {
-            replaced.len()
+            replaced
         } else {
-            0
+            Vec::new()
         },
         issued,
         existing: Vec::new(),

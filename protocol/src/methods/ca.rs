@@ -220,7 +220,7 @@ pub enum IfActive {
 /// → {"jsonrpc":"2.0","id":41,"method":"ca.issue","params":{"kind":"individual","email":"ann@example.com","name":"Ann Example",
 ///     "key":{"generate":{"algorithm":"ec-p256","pkcs12_password":"…"}},"ca_password":"…"}}
 /// ← {"jsonrpc":"2.0","id":41,"result":{"issued":[{"entry":{"serial":"4f1c…","email":"ann@example.com","kind":"individual","usage":"both",…},
-///     "certificate":"MIIC…","pkcs12":"MIIK…"}],"existing":[]}}
+///     "certificate":"MIIC…","pkcs12":"MIIK…"}],"existing":[],"replaced":[]}}
 /// ```
 #[derive(Debug)]
 pub struct Issue;
@@ -268,6 +268,9 @@ pub struct IssueResult {
     pub issued: Vec<Issued>,
     /// The active certificates that made `if_active: skip` issue nothing.
     pub existing: Vec<CaEntry>,
+    /// Serials revoked (reason superseded) by `if_active: replace`.
+    #[serde(default)]
+    pub replaced: Vec<String>,
 }
 
 impl Method for Issue {
@@ -280,7 +283,7 @@ impl Method for Issue {
 ///
 /// ```text
 /// → {"jsonrpc":"2.0","id":42,"method":"ca.renew","params":{"serial":"4f1c…","rekey":{"algorithm":"ec-p256","pkcs12_password":"…"}}}
-/// ← {"jsonrpc":"2.0","id":42,"result":{"issued":[{"entry":{"serial":"7a02…",…},"certificate":"MIIC…","pkcs12":"MIIK…"}],"existing":[]}}
+/// ← {"jsonrpc":"2.0","id":42,"result":{"issued":[{"entry":{"serial":"7a02…",…},"certificate":"MIIC…","pkcs12":"MIIK…"}],"existing":[],"replaced":[]}}
 /// ```
 #[derive(Debug)]
 pub struct Renew;

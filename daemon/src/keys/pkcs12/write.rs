@@ -6,7 +6,7 @@
 //! # What is written
 //! The modern form OpenSSL 3 writes by default and Windows 10 (1709+), macOS and Thunderbird
 //! import: the key in a `pkcs8ShroudedKeyBag` and the certificates in an `EncryptedData` safe,
-//! both under PBES2 (PBKDF2-HMAC-SHA-256, [`ITERATIONS`] rounds, AES-256-CBC, random 16-byte
+//! both under PBES2 (PBKDF2-HMAC-SHA-256, by default [`ITERATIONS`] rounds, AES-256-CBC, random 16-byte
 //! salts and IVs), and an HMAC-SHA-256 integrity MAC keyed by the Appendix B KDF with as many
 //! rounds. The key bag and the holder's certificate carry the same `localKeyId` (the SHA-256 of
 //! the certificate) and a `friendlyName`, which Windows and macOS show in their key stores.
@@ -26,8 +26,8 @@ use der::{Decode, Encode, Sequence};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::attr::Attribute;
 
-/// PBKDF2 rounds for both encryptions, and Appendix B KDF rounds for the MAC: ten times the
-/// 10 000 that NIST SP 800-132 asks as a minimum, cheap enough for a batch of a thousand users.
+/// The default rounds of PBKDF2 for both encryptions and of the Appendix B KDF for the MAC:
+/// ten times the 10 000 that NIST SP 800-132 asks as a minimum, for passwords people choose.
 pub const ITERATIONS: u32 = 100_000;
 /// `friendlyName` (PKCS #9, RFC 2985 §5.5.1).
 const FRIENDLY_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.20");
@@ -45,6 +45,8 @@ pub struct Pkcs12Identity<'a> {
     pub chain: &'a [Vec<u8>],
     /// The name key stores show for the identity (usually the mail address).
     pub friendly_name: &'a str,
+    /// KDF rounds ([`ITERATIONS`] unless the password is random enough not to need them).
+    pub iterations: u32,
 }
 
 /// A SafeBag as written (RFC 7292 §4.2); the reader's `SafeBag` only decodes.
@@ -87,7 +89,7 @@ pub fn write(identity: &Pkcs12Identity<'_>, password: &[u8]) -> Result<Vec<u8>, 
         cert_bags.push(cert_bag(ca, None)?);
     }
     let cert_safe = encode("certificate SafeContents", &cert_bags)?;
-    let (algorithm, ciphertext) = encrypt(password, &cert_safe)?;
+    let (algorithm, ciphertext) = encrypt(password, &cert_safe, identity.iterations)?;
     let encrypted_certs = ContentInfo {
         content_type: rfc5911::ID_ENCRYPTED_DATA,
         content: to_any(
@@ -104,7 +106,7 @@ pub fn write(identity: &Pkcs12Identity<'_>, password: &[u8]) -> Result<Vec<u8>, 
         )?,
     };
 
-    let (algorithm, ciphertext) = encrypt(password, identity.key.as_bytes())?;
+    let (algorithm, ciphertext) = encrypt(password, identity.key.as_bytes(), identity.iterations)?;
     let shrouded = EncryptedPrivateKeyInfo {
         encryption_algorithm: algorithm,
         encrypted_data: octets(&ciphertext)?,
@@ -120,7 +122,7 @@ pub fn write(identity: &Pkcs12Identity<'_>, password: &[u8]) -> Result<Vec<u8>, 
     let key_data = data(&key_safe)?;
 
     let auth_safe = encode("AuthenticatedSafe", &vec![encrypted_certs, key_data])?;
-    let mac_data = mac(password, &auth_safe)?;
+    let mac_data = mac(password, &auth_safe, identity.iterations)?;
     encode(
         "PFX",
         &PfxOut {
@@ -170,10 +172,11 @@ fn cert_bag(
 fn encrypt(
     password: &[u8],
     plaintext: &[u8],
+    iterations: u32,
 ) -> Result<(AlgorithmIdentifierOwned, Vec<u8>), Pkcs12Error> {
     let salt = random::<16>()?;
     let iv = random::<16>()?;
-    let algorithm = pbes2::pbkdf2_sha256_aes256(&salt, ITERATIONS, &iv)?;
+    let algorithm = pbes2::pbkdf2_sha256_aes256(&salt, iterations, &iv)?;
     debug_assert_eq!(algorithm.oid, PBES2_OID);
     // Read back what we wrote, so that writing and reading run through the same checks.
     let scheme = Pbes2Scheme::from_parameters(algorithm.parameters.as_ref())?;
@@ -182,7 +185,7 @@ fn encrypt(
 }
 
 /// The HMAC-SHA-256 integrity MAC over the AuthenticatedSafe (RFC 7292 §5.1).
-fn mac(password: &[u8], auth_safe: &[u8]) -> Result<MacData, Pkcs12Error> {
+fn mac(password: &[u8], auth_safe: &[u8], iterations: u32) -> Result<MacData, Pkcs12Error> {
     let salt = random::<16>()?;
     let hash = &digest::SHA256;
     let bmp = kdf::bmp_password(password);
@@ -204,7 +207,7 @@ fn mac(password: &[u8], auth_safe: &[u8]) -> Result<MacData, Pkcs12Error> {
             digest: octets(tag.as_ref())?,
         },
         mac_salt: octets(&salt)?,
-        iterations: Some(ITERATIONS),
+        iterations: Some(iterations),
     })
 }
 
@@ -276,6 +279,7 @@ mod tests {
                 certificate: &cert,
                 chain: &chain,
                 friendly_name: "ann@example.com",
+                iterations: 2048,
             },
             "pässword".as_bytes(),
         )
