@@ -8,8 +8,8 @@ use crate::{Context, secrets};
 use clap::{Subcommand, ValueEnum};
 use mailseal_protocol::methods::Method;
 use mailseal_protocol::methods::ca::{
-    self, CaEntry, CertificateKind, IfActive, KeyAlgorithm, KeySource, RevocationReason, Status,
-    Usage,
+    self, CaEntry, CertificateKind, IfActive, KeyAlgorithm, KeySource, Pkcs12Format,
+    RevocationReason, Status, Usage,
 };
 use mailseal_protocol::{ClientError, ErrorKind, Secret};
 use std::io::{IsTerminal, Write};
@@ -62,6 +62,24 @@ impl From<Algorithm> for KeyAlgorithm {
             Algorithm::Rsa4096 => Self::Rsa4096,
             Algorithm::EcP256 => Self::EcP256,
             Algorithm::EcP384 => Self::EcP384,
+        }
+    }
+}
+
+/// PKCS#12 encryption, as typed on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum P12Format {
+    /// PBKDF2-HMAC-SHA-256 + AES-256-CBC: Windows, macOS, Thunderbird, OpenSSL.
+    Modern,
+    /// PBKDF2-HMAC-SHA-1 + AES-128-CBC: also GnuPG 2.2 (gpgsm).
+    Gnupg22,
+}
+
+impl From<P12Format> for Pkcs12Format {
+    fn from(format: P12Format) -> Self {
+        match format {
+            P12Format::Modern => Self::Modern,
+            P12Format::Gnupg22 => Self::Gnupg22,
         }
     }
 }
@@ -161,6 +179,9 @@ pub enum CaCommand {
         /// Two keys and certificates, one for signing and one for encryption.
         #[arg(long)]
         dual: bool,
+        /// How the PKCS#12 file is encrypted.
+        #[arg(long, value_enum, default_value = "modern")]
+        p12_format: P12Format,
         /// Read the PKCS#12 password from this file instead of asking.
         #[arg(long)]
         p12_password_file: Option<PathBuf>,
@@ -186,6 +207,9 @@ pub enum CaCommand {
         /// The output directory (created 0700; every file in it 0600).
         #[arg(long)]
         out_dir: PathBuf,
+        /// How the PKCS#12 files are encrypted.
+        #[arg(long, value_enum, default_value = "modern")]
+        p12_format: P12Format,
         /// Read the CA password from this file (`-` for stdin) if the CA key is locked.
         #[arg(long)]
         password_file: Option<PathBuf>,
@@ -197,6 +221,9 @@ pub enum CaCommand {
         /// A new key of this type, written as a PKCS#12 file.
         #[arg(long, value_enum)]
         rekey: Option<Algorithm>,
+        /// How the PKCS#12 file is encrypted.
+        #[arg(long, value_enum, default_value = "modern")]
+        p12_format: P12Format,
         /// Read the PKCS#12 password from this file instead of asking.
         #[arg(long, requires = "rekey")]
         p12_password_file: Option<PathBuf>,
@@ -305,6 +332,7 @@ impl CaCommand {
                 usage,
                 algorithm,
                 dual,
+                p12_format,
                 p12_password_file,
                 output,
                 password_file,
@@ -321,6 +349,7 @@ impl CaCommand {
                             "PKCS#12 password",
                         )?,
                         dual,
+                        pkcs12_format: p12_format.into(),
                     },
                 };
                 let mut password = CaPassword::new(password_file);
@@ -343,11 +372,16 @@ impl CaCommand {
                 kind,
                 algorithm,
                 out_dir,
+                p12_format,
                 password_file,
             } => {
                 let users = read_users(&file, kind.into())?;
                 let mut password = CaPassword::new(password_file);
-                let summary = batch(ctx, &users, algorithm.into(), &out_dir, &mut password).await?;
+                let keys = BatchKeys {
+                    algorithm: algorithm.into(),
+                    format: p12_format.into(),
+                };
+                let summary = batch(ctx, &users, keys, &out_dir, &mut password).await?;
                 print(ctx.json, &summary, BatchSummary::describe);
                 if !summary.failed.is_empty() {
                     return Err(CliError::Local(format!(
@@ -360,6 +394,7 @@ impl CaCommand {
             Self::Renew {
                 serial,
                 rekey,
+                p12_format,
                 p12_password_file,
                 output,
                 password_file,
@@ -371,6 +406,7 @@ impl CaCommand {
                             p12_password_file.as_deref(),
                             "PKCS#12 password",
                         )?,
+                        pkcs12_format: p12_format.into(),
                     }),
                     None => None,
                 };
@@ -612,11 +648,18 @@ impl BatchSummary {
     }
 }
 
+/// The keys a batch makes.
+#[derive(Debug, Clone, Copy)]
+struct BatchKeys {
+    algorithm: KeyAlgorithm,
+    format: Pkcs12Format,
+}
+
 /// Issues to every user; a failure for one user is recorded and the batch goes on.
 async fn batch(
     ctx: &mut Context,
     users: &[User],
-    algorithm: KeyAlgorithm,
+    keys: BatchKeys,
     out_dir: &Path,
     password: &mut CaPassword,
 ) -> Result<BatchSummary, CliError> {
@@ -630,7 +673,7 @@ async fn batch(
         if progress {
             progress_bar(done, users.len(), &user.email);
         }
-        match batch_one(ctx, user, algorithm, out_dir, password).await {
+        match batch_one(ctx, user, keys, out_dir, password).await {
             Ok(Outcome::Issued) => summary.issued.push(user.email.clone()),
             Ok(Outcome::Reissued) => summary.reissued.push(user.email.clone()),
             Ok(Outcome::Skipped) => summary.skipped.push(user.email.clone()),
@@ -686,7 +729,7 @@ fn file_stem(email: &str) -> String {
 async fn batch_one(
     ctx: &mut Context,
     user: &User,
-    algorithm: KeyAlgorithm,
+    keys: BatchKeys,
     out_dir: &Path,
     password: &mut CaPassword,
 ) -> Result<Outcome, CliError> {
@@ -700,9 +743,10 @@ async fn batch_one(
         name: user.name.clone(),
         organization: user.organization.clone(),
         key: KeySource::Generate {
-            algorithm,
+            algorithm: keys.algorithm,
             pkcs12_password: pkcs12_password.clone(),
             dual: false,
+            pkcs12_format: keys.format,
         },
         if_active: if delivered {
             IfActive::Skip

@@ -49,7 +49,9 @@ use std::fmt;
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
-pub use write::{ITERATIONS as WRITE_ITERATIONS, Pkcs12Identity, write};
+pub use write::{
+    Encryption as WriteEncryption, ITERATIONS as WRITE_ITERATIONS, Pkcs12Identity, write,
+};
 
 /// What a PKCS#12 file held for one identity.
 #[derive(Debug)]

@@ -96,10 +96,12 @@ pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResu
                 algorithm,
                 pkcs12_password,
                 dual,
+                pkcs12_format,
             } => KeyRequest::Generate {
                 algorithm: *algorithm,
                 password: pkcs12_password,
                 dual: *dual,
+                format: *pkcs12_format,
             },
             KeySource::Csr { request, usage } => KeyRequest::Csr {
                 csr: csr::check(request.as_slice(), &subject, *usage)?,
@@ -146,6 +148,7 @@ pub async fn renew(daemon: Arc<Daemon>, params: RenewParams) -> Result<IssueResu
                 algorithm: rekey.algorithm,
                 password: &rekey.pkcs12_password,
                 dual: false,
+                format: rekey.pkcs12_format,
             },
             None => {
                 let (public_key, family) = issue::certified_key(&record)?;

@@ -7,11 +7,13 @@ use super::csr::CheckedCsr;
 use super::db::{Record, StoredStatus};
 use super::profile::{self, KeyFamily, Subject};
 use super::signer::CaSigner;
-use crate::keys::pkcs12::{self, Pkcs12Identity, PrivateKeyDer};
+use crate::keys::pkcs12::{self, Pkcs12Identity, PrivateKeyDer, WriteEncryption};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use der::{Decode, Encode};
 use mailseal_protocol::Secret;
-use mailseal_protocol::methods::ca::{IfActive, KeyAlgorithm, RevocationReason, Usage};
+use mailseal_protocol::methods::ca::{
+    IfActive, KeyAlgorithm, Pkcs12Format, RevocationReason, Usage,
+};
 use rcgen::{Issuer, KeyPair, PublicKeyData, RsaKeySize};
 use std::time::SystemTime;
 use x509_cert::Certificate;
@@ -71,6 +73,8 @@ pub enum KeyRequest<'a> {
         password: &'a Secret,
         /// Separate signing and encryption keys.
         dual: bool,
+        /// The PKCS#12 encryption.
+        format: Pkcs12Format,
     },
     /// Certify the key of a checked request.
     Csr {
@@ -167,6 +171,7 @@ pub fn issue(
             algorithm,
             password,
             dual,
+            format,
         } => {
             let usages: &[Usage] = if dual {
                 &[Usage::Signing, Usage::Encryption]
@@ -196,6 +201,10 @@ pub fn issue(
                         chain: &authority.chain(),
                         friendly_name: &friendly_name,
                         iterations: authority.config.pkcs12_iterations,
+                        encryption: match format {
+                            Pkcs12Format::Modern => WriteEncryption::Modern,
+                            Pkcs12Format::Gnupg22 => WriteEncryption::Gnupg22,
+                        },
                     },
                     password.expose().as_bytes(),
                 )?;

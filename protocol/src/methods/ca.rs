@@ -177,6 +177,18 @@ impl Method for Init {
     type Result = InitResult;
 }
 
+/// How a PKCS#12 file the CA writes is encrypted (its MAC is HMAC-SHA-256 either way).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pkcs12Format {
+    /// PBES2 with PBKDF2-HMAC-SHA-256 and AES-256-CBC: OpenSSL 3's default; Windows, macOS,
+    /// Thunderbird and OpenSSL import it.
+    #[default]
+    Modern,
+    /// PBES2 with PBKDF2-HMAC-SHA-1 and AES-128-CBC, the only PBES2 GnuPG 2.2's gpgsm reads.
+    Gnupg22,
+}
+
 /// Where the certified key comes from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -190,6 +202,9 @@ pub enum KeySource {
         /// Two key pairs and two certificates, one for signing and one for encryption.
         #[serde(default)]
         dual: bool,
+        /// The PKCS#12 encryption.
+        #[serde(default)]
+        pkcs12_format: Pkcs12Format,
     },
     /// The holder made the key (on a smart card, say) and sent a PKCS#10 request.
     Csr {
@@ -296,6 +311,9 @@ pub struct Rekey {
     pub algorithm: KeyAlgorithm,
     /// Protects the PKCS#12 file.
     pub pkcs12_password: Secret,
+    /// The PKCS#12 encryption.
+    #[serde(default)]
+    pub pkcs12_format: Pkcs12Format,
 }
 
 /// Parameters of [`Renew`].

@@ -231,10 +231,11 @@ impl Pbes2Scheme {
     }
 }
 
-/// The PBES2 AlgorithmIdentifier for PBKDF2-HMAC-SHA-256 and AES-256-CBC: what the PKCS#12
-/// files we write use, since OpenSSL 3, Windows 10+, macOS and Thunderbird all read it and it
-/// is RFC 9579's recommendation over the SHA-1/3DES of Appendix C.
-pub(crate) fn pbkdf2_sha256_aes256(
+/// A PBES2 AlgorithmIdentifier with PBKDF2 for writing: HMAC-SHA-256 and AES-256-CBC
+/// (`modern`), or PBKDF2's default HMAC-SHA-1 with AES-128-CBC, the only PBES2 that GnuPG 2.2's
+/// gpgsm reads (tried with 2.2.40: any other PRF or cipher fails at "pkcs5PBES2-params").
+pub(crate) fn pbkdf2_algorithm(
+    modern: bool,
     salt: &[u8],
     iterations: u32,
     iv: &[u8],
@@ -251,7 +252,7 @@ pub(crate) fn pbkdf2_sha256_aes256(
         salt: octets(salt)?,
         iteration_count: iterations,
         key_length: None,
-        prf: Some(AlgorithmIdentifierOwned {
+        prf: modern.then(|| AlgorithmIdentifierOwned {
             oid: rfc5753::ID_HMAC_WITH_SHA_256,
             parameters: Some(Any::null()),
         }),
@@ -262,7 +263,11 @@ pub(crate) fn pbkdf2_sha256_aes256(
             parameters: Some(encode("PBKDF2 parameters", &pbkdf2)?),
         },
         encryption_scheme: AlgorithmIdentifierOwned {
-            oid: rfc5911::ID_AES_256_CBC,
+            oid: if modern {
+                rfc5911::ID_AES_256_CBC
+            } else {
+                rfc5911::ID_AES_128_CBC
+            },
             parameters: Some(encode("PBES2 IV", &octets(iv)?)?),
         },
     };

@@ -47,6 +47,20 @@ pub struct Pkcs12Identity<'a> {
     pub friendly_name: &'a str,
     /// KDF rounds ([`ITERATIONS`] unless the password is random enough not to need them).
     pub iterations: u32,
+    /// Which PBES2 parameters.
+    pub encryption: Encryption,
+}
+
+/// The PBES2 parameters of both encryptions (the MAC is HMAC-SHA-256 either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encryption {
+    /// PBKDF2-HMAC-SHA-256 and AES-256-CBC: OpenSSL 3's default, read by Windows, macOS,
+    /// Thunderbird (NSS) and OpenSSL.
+    #[default]
+    Modern,
+    /// PBKDF2-HMAC-SHA-1 and AES-128-CBC: what GnuPG 2.2's gpgsm reads (it refuses every
+    /// other PBES2); still no RC2, 3DES or SHA-1 MAC.
+    Gnupg22,
 }
 
 /// A SafeBag as written (RFC 7292 §4.2); the reader's `SafeBag` only decodes.
@@ -89,7 +103,7 @@ pub fn write(identity: &Pkcs12Identity<'_>, password: &[u8]) -> Result<Vec<u8>, 
         cert_bags.push(cert_bag(ca, None)?);
     }
     let cert_safe = encode("certificate SafeContents", &cert_bags)?;
-    let (algorithm, ciphertext) = encrypt(password, &cert_safe, identity.iterations)?;
+    let (algorithm, ciphertext) = encrypt(identity, password, &cert_safe)?;
     let encrypted_certs = ContentInfo {
         content_type: rfc5911::ID_ENCRYPTED_DATA,
         content: to_any(
@@ -106,7 +120,7 @@ pub fn write(identity: &Pkcs12Identity<'_>, password: &[u8]) -> Result<Vec<u8>, 
         )?,
     };
 
-    let (algorithm, ciphertext) = encrypt(password, identity.key.as_bytes(), identity.iterations)?;
+    let (algorithm, ciphertext) = encrypt(identity, password, identity.key.as_bytes())?;
     let shrouded = EncryptedPrivateKeyInfo {
         encryption_algorithm: algorithm,
         encrypted_data: octets(&ciphertext)?,
@@ -170,13 +184,14 @@ fn cert_bag(
 
 /// Encrypts under a fresh PBES2 scheme; returns its AlgorithmIdentifier and the ciphertext.
 fn encrypt(
+    identity: &Pkcs12Identity<'_>,
     password: &[u8],
     plaintext: &[u8],
-    iterations: u32,
 ) -> Result<(AlgorithmIdentifierOwned, Vec<u8>), Pkcs12Error> {
     let salt = random::<16>()?;
     let iv = random::<16>()?;
-    let algorithm = pbes2::pbkdf2_sha256_aes256(&salt, iterations, &iv)?;
+    let modern = identity.encryption == Encryption::Modern;
+    let algorithm = pbes2::pbkdf2_algorithm(modern, &salt, identity.iterations, &iv)?;
     debug_assert_eq!(algorithm.oid, PBES2_OID);
     // Read back what we wrote, so that writing and reading run through the same checks.
     let scheme = Pbes2Scheme::from_parameters(algorithm.parameters.as_ref())?;
@@ -193,7 +208,7 @@ fn mac(password: &[u8], auth_safe: &[u8], iterations: u32) -> Result<MacData, Pk
         hash,
         &bmp,
         &salt,
-        ITERATIONS,
+        iterations,
         Purpose::Mac,
         hash.output_len(),
     );
@@ -273,25 +288,28 @@ mod tests {
     fn what_it_writes_reads_back_and_a_wrong_password_fails() {
         let (key, cert, ca) = identity();
         let chain = vec![ca.clone()];
-        let der = write(
-            &Pkcs12Identity {
-                key: &key,
-                certificate: &cert,
-                chain: &chain,
-                friendly_name: "ann@example.com",
-                iterations: 2048,
-            },
-            "pässword".as_bytes(),
-        )
-        .unwrap();
-        let contents = parse(&der, "pässword".as_bytes()).unwrap();
-        assert_eq!(contents.private_key.as_bytes(), key.as_bytes());
-        assert_eq!(contents.certificate.to_der().unwrap(), cert);
-        assert_eq!(contents.chain.len(), 1);
-        assert_eq!(contents.chain[0].to_der().unwrap(), ca);
-        assert!(matches!(
-            parse(&der, b"wrong"),
-            Err(Pkcs12Error::WrongPassword)
-        ));
+        for encryption in [Encryption::Modern, Encryption::Gnupg22] {
+            let der = write(
+                &Pkcs12Identity {
+                    key: &key,
+                    certificate: &cert,
+                    chain: &chain,
+                    friendly_name: "ann@example.com",
+                    iterations: 2048,
+                    encryption,
+                },
+                "pässword".as_bytes(),
+            )
+            .unwrap();
+            let contents = parse(&der, "pässword".as_bytes()).unwrap();
+            assert_eq!(contents.private_key.as_bytes(), key.as_bytes());
+            assert_eq!(contents.certificate.to_der().unwrap(), cert);
+            assert_eq!(contents.chain.len(), 1);
+            assert_eq!(contents.chain[0].to_der().unwrap(), ca);
+            assert!(matches!(
+                parse(&der, b"wrong"),
+                Err(Pkcs12Error::WrongPassword)
+            ));
+        }
     }
 }
