@@ -38,6 +38,9 @@ pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult,
             password: params.ca_password.expose().as_bytes(),
         })?;
         tracing::info!(dir = %authority.dir().display(), "created the company CA");
+        // IT issues right after creating the CA: keep the issuing key unlocked as any key.
+        let key = authority.unlock(params.ca_password.expose().as_bytes())?;
+        daemon.keys.insert(authority.key_id(), key);
         let now = SystemTime::now();
         let parse =
             |der: &[u8]| Certificate::from_der(der).map_err(PkiError::encoding("CA certificate"));
