@@ -8,10 +8,11 @@
 //! by `openssl cms -encrypt` instead.
 
 use mailseal_protocol::Secret;
-use mailseal_protocol::methods::key;
 use mailseal_protocol::methods::smime::SignatureMode;
+use mailseal_protocol::methods::{key, token};
+use mailseal_tests::gnupg::{Gnupg, path_str};
 use mailseal_tests::rpc::{decrypt, sign};
-use mailseal_tests::{TestDaemon, mime, openssl};
+use mailseal_tests::{SOFTHSM, SoftHsm, TestDaemon, mime, openssl, require_gnupg};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -51,6 +52,9 @@ impl Ca {
         // OpenSSL's chain: the root trusted, the issuing CA as an intermediate.
         std::fs::copy(ca.ca_dir().join("root-ca.pem"), ca.path("root.pem")).unwrap();
         std::fs::copy(ca.ca_dir().join("issuing-ca.pem"), ca.path("issuing.pem")).unwrap();
+        let mut chain = std::fs::read(ca.path("issuing.pem")).unwrap();
+        chain.extend(std::fs::read(ca.path("root.pem")).unwrap());
+        std::fs::write(ca.path("chain.pem"), chain).unwrap();
         ca
     }
 
@@ -392,6 +396,194 @@ async fn a_pkcs12_from_the_ca_imports_into_a_daemon_that_signs_and_decrypts_with
     );
     let opened = decrypt(&mut client, &encrypted).await.unwrap();
     assert!(mime::body_text(opened.message.as_slice()).contains("secret"));
+}
+
+#[test]
+fn a_pkcs12_for_gnupg_imports_into_gpgsm_which_signs_and_decrypts_with_it() {
+    require_gnupg!();
+    let ca = Ca::new("");
+    ca.issue(
+        "ann",
+        &[
+            "--kind",
+            "individual",
+            "--email",
+            "ann@example.com",
+            "--name",
+            "Ann Example",
+            "--algorithm",
+            "rsa-2048",
+            "--p12-format",
+            "gnupg22",
+        ],
+    );
+    let gnupg = Gnupg::trusting(&ca.path("root.pem"));
+    gnupg.import_p12_with(&ca.path("ann.p12"), P12_PASSWORD);
+
+    let file = gnupg.write(
+        "msg.txt",
+        b"signed by gpgsm with a key from the company CA\n",
+    );
+    let signature = gnupg.dir().join("msg.p7s");
+    gnupg.gpgsm(
+        &[
+            "--local-user",
+            "ann@example.com",
+            "--sign",
+            "--detach",
+            "--output",
+            &path_str(&signature),
+            &file,
+        ],
+        format!("{P12_PASSWORD}\n").as_bytes(),
+    );
+    openssl(
+        ca.work.path(),
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            &path_str(&signature),
+            "-content",
+            &file,
+            "-CAfile",
+            "root.pem",
+            "-purpose",
+            "smimesign",
+        ],
+    );
+
+    ca.certificate_of("ann.p12", "ann.pem");
+    std::fs::write(ca.path("plain.txt"), "for Ann's gpgsm\n").unwrap();
+    openssl(
+        ca.work.path(),
+        &[
+            "cms",
+            "-encrypt",
+            "-aes128",
+            "-outform",
+            "DER",
+            "-in",
+            "plain.txt",
+            "-out",
+            "enc.p7m",
+            "ann.pem",
+        ],
+    );
+    let out = gnupg.gpgsm(
+        &["--decrypt", &ca.file("enc.p7m")],
+        format!("{P12_PASSWORD}\n").as_bytes(),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("for Ann's gpgsm"));
+}
+
+#[tokio::test]
+async fn a_request_made_on_a_card_gets_a_certificate_that_signs_on_the_card() {
+    let ca = Ca::new("");
+    let Some(hsm) = SoftHsm::new(ca.work.path(), "card", "5678") else {
+        return;
+    };
+    let user = TestDaemon::start_with_env(
+        &format!(
+            "pkcs11_modules = [{SOFTHSM:?}]\ntrusted_ca_files = [{:?}]\n",
+            ca.path("root.pem")
+        ),
+        &hsm.env(),
+    );
+    let mut client = user.client().await;
+    client
+        .call::<token::Login>(&token::LoginParams {
+            token: "card".into(),
+            pin: Secret::new("5678".into()),
+        })
+        .await
+        .unwrap();
+    let generated = client
+        .call::<token::GenerateKey>(&token::GenerateKeyParams {
+            token: "card".into(),
+            algorithm: token::CardKeyAlgorithm::EcP256,
+            label: "mail".into(),
+        })
+        .await
+        .unwrap();
+    let csr = client
+        .call::<token::Csr>(&token::CsrParams {
+            token: "card".into(),
+            id: generated.id.clone(),
+            name: "Carl Example".into(),
+            email: "carl@example.com".into(),
+        })
+        .await
+        .unwrap();
+    std::fs::write(ca.path("carl.csr"), csr.csr.as_slice()).unwrap();
+
+    // What the request may not ask for is refused: another address, a tampered signature.
+    let issue = |email: &str, csr: &str, out: &str| {
+        ca.daemon.cli(&[
+            "ca",
+            "issue",
+            "--kind",
+            "individual",
+            "--email",
+            email,
+            "--name",
+            "Carl Example",
+            "--csr",
+            &ca.file(csr),
+            "-o",
+            &ca.file(out),
+        ])
+    };
+    let out = issue("mallory@example.com", "carl.csr", "x.pem");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("subjectAltName other than the address"),
+        "{}",
+        stderr(&out)
+    );
+    let mut tampered = csr.csr.as_slice().to_vec();
+    let at = tampered.len() - 8;
+    tampered[at] ^= 0x01;
+    std::fs::write(ca.path("tampered.csr"), tampered).unwrap();
+    let out = issue("carl@example.com", "tampered.csr", "x.pem");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+
+    let out = issue("carl@example.com", "carl.csr", "carl.pem");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key_of = |args: &[&str]| openssl(ca.work.path(), args);
+    assert_eq!(
+        key_of(&[
+            "req", "-inform", "DER", "-in", "carl.csr", "-noout", "-pubkey"
+        ]),
+        key_of(&["x509", "-in", "carl.pem", "-noout", "-pubkey"]),
+    );
+    client
+        .call::<token::ImportCert>(&token::ImportCertParams {
+            token: "card".into(),
+            certificate: std::fs::read(ca.path("carl.pem")).unwrap().into(),
+        })
+        .await
+        .unwrap();
+    let message = b"From: Carl <carl@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: card\r\n\r\nsigned on the card\r\n";
+    let signed = sign(&mut client, message, SignatureMode::Detached)
+        .await
+        .unwrap();
+    std::fs::write(ca.path("signed.eml"), &signed).unwrap();
+    let content = openssl(
+        ca.work.path(),
+        &[
+            "cms",
+            "-verify",
+            "-in",
+            "signed.eml",
+            "-CAfile",
+            "chain.pem",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&content).contains("signed on the card"));
 }
 
 #[test]
