@@ -832,11 +832,7 @@ fn random_password() -> Result<Secret, CliError> {
 
 fn progress_bar(done: usize, total: usize, current: &str) {
     const WIDTH: usize = 30;
-    let filled = if total == 0 {
-        WIDTH
-    } else {
-        done * WIDTH / total
-    };
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
     eprint!(
         "\r[{}{}] {done}/{total} {current:<40.40}",
         "#".repeat(filled),

@@ -210,6 +210,9 @@ mod tests {
         params.serialize_request(&key).unwrap().der().to_vec()
     }
 
+    /// A change to a request's parameters.
+    type Edit = Box<dyn FnOnce(&mut CertificateParams)>;
+
     fn ann() -> Subject {
         Subject::new(
             CertificateKind::Individual,
@@ -224,7 +227,7 @@ mod tests {
     fn a_plain_request_passes_and_forbidden_asks_are_refused() {
         let checked = check(&csr(|_| {}), &ann(), Usage::Both).unwrap();
         assert_eq!(checked.family, KeyFamily::Ec);
-        let refused: [(&str, Box<dyn FnOnce(&mut CertificateParams)>); 5] = [
+        let refused: [(&str, Edit); 5] = [
             (
                 "CA",
                 Box::new(|p| p.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained)),
