@@ -340,12 +340,20 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     })
 }
 
-/// The database and its WAL files are the CA's records: owner only.
+/// The database and its WAL files are the CA's records: owner only (the directory is 0700
+/// too; this keeps them private if IT copies the directory elsewhere).
 #[cfg(unix)]
 fn restrict(path: &Path) -> Result<(), PkiError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(crate::store_error::StoreError::io("restrict", path))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = PathBuf::from(file);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
+            other => other.map_err(crate::store_error::StoreError::io("restrict", &file))?,
+        }
+    }
     Ok(())
 }
 
