@@ -152,6 +152,16 @@ pub enum CaCommand {
         /// Read the new CA password from this file (`-` for stdin) instead of asking.
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// Use keys on this smart card or HSM instead (made with `mailseal token
+        /// generate-key`; log in to the token first).
+        #[arg(long, requires_all = ["root_key_id", "issuing_key_id"], conflicts_with = "password_file")]
+        token: Option<String>,
+        /// The root key's id on the token (hex), as `token generate-key` printed it.
+        #[arg(long, requires = "token")]
+        root_key_id: Option<String>,
+        /// The issuing key's id on the token (hex).
+        #[arg(long, requires = "token")]
+        issuing_key_id: Option<String>,
     },
     /// Issue a certificate: a new key pair in a PKCS#12 file, or for a request (--csr).
     Issue {
@@ -305,13 +315,25 @@ impl CaCommand {
                 org,
                 algorithm,
                 password_file,
+                token,
+                root_key_id,
+                issuing_key_id,
             } => {
-                let ca_password = new_password(password_file.as_deref(), "New CA password")?;
+                let keys = match (token, root_key_id, issuing_key_id) {
+                    (Some(token), Some(root_key_id), Some(issuing_key_id)) => ca::CaKeys::Token {
+                        token,
+                        root_key_id,
+                        issuing_key_id,
+                    },
+                    _ => ca::CaKeys::Generate {
+                        algorithm: Some(algorithm.into()),
+                        ca_password: new_password(password_file.as_deref(), "New CA password")?,
+                    },
+                };
                 let params = ca::InitParams {
                     name,
                     organization: org,
-                    algorithm: Some(algorithm.into()),
-                    ca_password,
+                    keys,
                 };
                 let result = ctx.client.call::<ca::Init>(&params).await?;
                 print(ctx.json, &result, |r| {

@@ -7,12 +7,13 @@
 //! key gets keyAgreement, S/MIME BR §7.1.2.3(e)); EC certificates are checked for encryption
 //! by `openssl cms -encrypt` instead.
 
+use mailseal_protocol::ErrorKind;
 use mailseal_protocol::Secret;
 use mailseal_protocol::methods::smime::SignatureMode;
-use mailseal_protocol::methods::{key, token};
+use mailseal_protocol::methods::{ca, key, token};
 use mailseal_tests::gnupg::{Gnupg, path_str};
 use mailseal_tests::rpc::{decrypt, sign};
-use mailseal_tests::{SOFTHSM, SoftHsm, TestDaemon, mime, openssl, require_gnupg};
+use mailseal_tests::{SOFTHSM, SoftHsm, TestDaemon, daemon_error, mime, openssl, require_gnupg};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -584,6 +585,103 @@ async fn a_request_made_on_a_card_gets_a_certificate_that_signs_on_the_card() {
         ],
     );
     assert!(String::from_utf8_lossy(&content).contains("signed on the card"));
+}
+
+#[tokio::test]
+async fn a_ca_whose_keys_are_on_a_card_signs_with_them_after_login() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(hsm) = SoftHsm::new(work.path(), "ca-card", "5678") else {
+        return;
+    };
+    let daemon =
+        TestDaemon::start_with_env(&format!("pkcs11_modules = [{SOFTHSM:?}]\n"), &hsm.env());
+    let mut client = daemon.client().await;
+    let login = token::LoginParams {
+        token: "ca-card".into(),
+        pin: Secret::new("5678".into()),
+    };
+    client.call::<token::Login>(&login).await.unwrap();
+    let mut ids = Vec::new();
+    for label in ["root", "issuing"] {
+        let generated = client
+            .call::<token::GenerateKey>(&token::GenerateKeyParams {
+                token: "ca-card".into(),
+                algorithm: token::CardKeyAlgorithm::EcP256,
+                label: label.into(),
+            })
+            .await
+            .unwrap();
+        ids.push(generated.id);
+    }
+    let init = client
+        .call::<ca::Init>(&ca::InitParams {
+            name: "Card".into(),
+            organization: None,
+            keys: ca::CaKeys::Token {
+                token: "ca-card".into(),
+                root_key_id: ids[0].clone(),
+                issuing_key_id: ids[1].clone(),
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(init.issuing.key_algorithm, "ec-p256");
+    let ca_dir = daemon.data_dir().join("ca");
+    assert!(!ca_dir.join("issuing-ca.key").exists() && !ca_dir.join("root-ca.key").exists());
+
+    let issue = ca::IssueParams {
+        kind: ca::CertificateKind::Mailbox,
+        email: "dana@example.com".into(),
+        name: None,
+        organization: None,
+        key: ca::KeySource::Generate {
+            algorithm: ca::KeyAlgorithm::EcP256,
+            pkcs12_password: Secret::new(P12_PASSWORD.into()),
+            dual: false,
+            pkcs12_format: ca::Pkcs12Format::Modern,
+        },
+        if_active: ca::IfActive::Replace,
+        ca_password: None,
+    };
+    let issued = client.call::<ca::Issue>(&issue).await.unwrap();
+    std::fs::write(
+        work.path().join("dana.der"),
+        issued.issued[0].certificate.as_slice(),
+    )
+    .unwrap();
+    std::fs::write(work.path().join("chain.pem"), &init.chain_pem).unwrap();
+    openssl(
+        work.path(),
+        &[
+            "x509", "-inform", "DER", "-in", "dana.der", "-out", "dana.pem",
+        ],
+    );
+    openssl(
+        work.path(),
+        &[
+            "verify",
+            "-purpose",
+            "smimesign",
+            "-CAfile",
+            "chain.pem",
+            "dana.pem",
+        ],
+    );
+
+    // Without a login the card's CA key cannot sign: the client is told to ask for the PIN.
+    client
+        .call::<token::Logout>(&token::TokenParams {
+            token: "ca-card".into(),
+        })
+        .await
+        .unwrap();
+    let error = daemon_error(client.call::<ca::Issue>(&issue).await);
+    assert_eq!(
+        error.kind,
+        ErrorKind::PinRequired {
+            token: "ca-card".into()
+        }
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@
 use super::blocking;
 use crate::certs::describe::describe;
 use crate::pki::PkiError;
-use crate::pki::authority::{Authority, InitRequest};
+use crate::pki::authority::{Authority, InitKeys, InitRequest, KeyStorage};
 use crate::pki::db::{Record, StoredStatus};
 use crate::pki::issue::{self, KeyRequest, Replacing, unix};
 use crate::pki::profile::Subject;
@@ -18,29 +18,73 @@ use crate::pki::{crl, csr};
 use crate::state::Daemon;
 use der::{Decode, EncodePem};
 use mailseal_protocol::methods::ca::{
-    CaEntry, CrlParams, CrlResult, InitParams, InitResult, IssueParams, IssueResult, Issued,
-    KeyAlgorithm, KeySource, ListParams, ListResult, RenewParams, RevokeParams, RevokeResult,
-    Status,
+    CaEntry, CaKeys, CrlParams, CrlResult, InitParams, InitResult, IssueParams, IssueResult,
+    Issued, KeyAlgorithm, KeySource, ListParams, ListResult, RenewParams, RevokeParams,
+    RevokeResult, Status,
 };
-use mailseal_protocol::{RpcError, Secret};
+use mailseal_protocol::{ErrorKind, RpcError, Secret};
 use rcgen::Issuer;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
 
+/// A key on a token, named by its CKA_ID, as the CA's signer.
+fn token_signer(daemon: &Daemon, token: &str, id: &str, field: &str) -> Result<CaSigner, RpcError> {
+    let (key, spki) = daemon.tokens.key_by_id(token, id)?;
+    CaSigner::new(key, &spki).map_err(|_| {
+        RpcError::new(
+            ErrorKind::bad_input(field),
+            format!("{field} is not an RSA, P-256 or P-384 key the CA can sign with"),
+        )
+    })
+}
+
 /// Creates the root and issuing CA.
 pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult, RpcError> {
     blocking(move || {
+        let keys = match &params.keys {
+            CaKeys::Generate {
+                algorithm,
+                ca_password,
+            } => InitKeys::Software {
+                algorithm: algorithm.unwrap_or(KeyAlgorithm::Rsa3072),
+                password: ca_password.expose().as_bytes(),
+            },
+            CaKeys::Token {
+                token,
+                root_key_id,
+                issuing_key_id,
+            } => InitKeys::Token {
+                root: token_signer(&daemon, token, root_key_id, "params.keys.token.root_key_id")?,
+                issuing: token_signer(
+                    &daemon,
+                    token,
+                    issuing_key_id,
+                    "params.keys.token.issuing_key_id",
+                )?,
+            },
+        };
         let authority = daemon.ca.init(&InitRequest {
             name: params.name.trim(),
             organization: params.organization.as_deref().map(str::trim),
-            algorithm: params.algorithm.unwrap_or(KeyAlgorithm::Rsa3072),
-            password: params.ca_password.expose().as_bytes(),
+            keys,
         })?;
         tracing::info!(dir = %authority.dir().display(), "created the company CA");
-        // IT issues right after creating the CA: keep the issuing key unlocked as any key.
-        let key = authority.unlock(params.ca_password.expose().as_bytes())?;
-        daemon.keys.insert(authority.key_id(), key);
+        let root = Certificate::from_der(authority.root_der())
+            .map_err(PkiError::encoding("CA certificate"))?;
+        match &params.keys {
+            // IT issues right after creating the CA: keep the issuing key unlocked as any key.
+            CaKeys::Generate { ca_password, .. } => {
+                let key = authority.unlock(ca_password.expose().as_bytes())?;
+                daemon.keys.insert(authority.key_id(), key);
+            }
+            // Beside their keys, the certificates make the keys findable by key id later.
+            CaKeys::Token { token, .. } => {
+                for certificate in [&root, authority.issuing()] {
+                    daemon.tokens.import_certificate(token, certificate)?;
+                }
+            }
+        }
         let now = SystemTime::now();
         let parse =
             |der: &[u8]| Certificate::from_der(der).map_err(PkiError::encoding("CA certificate"));
@@ -64,25 +108,27 @@ pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult,
     .await
 }
 
-/// The issuing CA as rcgen's issuer, its key from the cache or unlocked with `password`.
+/// The issuing CA as rcgen's issuer: its key on the token, or from the key cache, or
+/// unlocked with `password`.
 fn issuer(
     daemon: &Daemon,
     authority: &Authority,
     password: Option<&Secret>,
-) -> Result<Issuer<'static, CaSigner>, PkiError> {
+) -> Result<Issuer<'static, CaSigner>, RpcError> {
     let key_id = authority.key_id();
-    let key = match password {
-        Some(password) => {
+    let key = match (authority.storage(), password) {
+        (KeyStorage::Token, _) => daemon.tokens.key(&key_id)?,
+        (KeyStorage::Sealed, Some(password)) => {
             let key = authority.unlock(password.expose().as_bytes())?;
             daemon.keys.insert(key_id, key.clone());
             key
         }
-        None => daemon
+        (KeyStorage::Sealed, None) => daemon
             .keys
             .get(&key_id)
             .ok_or(PkiError::Locked { key_id })?,
     };
-    authority.issuer(key)
+    Ok(authority.issuer(key)?)
 }
 
 /// Issues a certificate of a profile.

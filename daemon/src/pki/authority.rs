@@ -6,6 +6,7 @@
 //! The issuing certificate is written last, so a directory holds a CA exactly when it holds
 //! `issuing-ca.pem`; an init interrupted before that can simply be run again. The root key is
 //! needed only to create the issuing CA: IT can move `root-ca.key` offline afterwards.
+//! With the keys on a PKCS#11 token there are no key files, only `issuing-ca.token`.
 
 use super::PkiError;
 use super::db::CaDb;
@@ -24,7 +25,7 @@ use der::{Decode, Encode};
 use mailseal_protocol::methods::ca::KeyAlgorithm;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyUsagePurpose, SerialNumber,
+    KeyUsagePurpose, SerialNumber, SigningKey,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ const ROOT_CERT: &str = "root-ca.pem";
 const ROOT_KEY: &str = "root-ca.key";
 const ISSUING_CERT: &str = "issuing-ca.pem";
 const ISSUING_KEY: &str = "issuing-ca.key";
+const ISSUING_TOKEN: &str = "issuing-ca.token";
 const DATABASE: &str = "ca.db";
 /// The CRL file IT's web server publishes at `[ca] crl_url`.
 pub const CRL_FILE: &str = "issuing-ca.crl";
@@ -50,10 +52,37 @@ pub struct InitRequest<'a> {
     pub name: &'a str,
     /// The organizationName of both CA subjects.
     pub organization: Option<&'a str>,
-    /// The CA keys' type.
-    pub algorithm: KeyAlgorithm,
-    /// Seals both CA keys.
-    pub password: &'a [u8],
+    /// Where the CA keys come from.
+    pub keys: InitKeys<'a>,
+}
+
+/// The CA keys of a new CA.
+#[derive(Debug)]
+pub enum InitKeys<'a> {
+    /// Generated here and sealed under `password` in the CA directory.
+    Software {
+        /// The keys' type.
+        algorithm: KeyAlgorithm,
+        /// Seals both keys.
+        password: &'a [u8],
+    },
+    /// Keys on a PKCS#11 token (made with `token.generate_key`), which never leave it; the
+    /// CA directory then holds no key, only `issuing-ca.token` saying where it is.
+    Token {
+        /// Signs the root and the issuing CA certificate.
+        root: CaSigner,
+        /// Signs everything the CA issues.
+        issuing: CaSigner,
+    },
+}
+
+/// Where an open CA's issuing key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStorage {
+    /// Sealed in `issuing-ca.key`, unlocked with the CA password.
+    Sealed,
+    /// On a PKCS#11 token, found by the key id (a login to the token unlocks it).
+    Token,
 }
 
 /// An open CA: its certificates, its database and its configuration. The issuing key is not
@@ -64,6 +93,7 @@ pub struct Authority {
     root_der: Vec<u8>,
     issuing_der: Vec<u8>,
     issuing: Certificate,
+    storage: KeyStorage,
     /// The issued certificates.
     pub db: CaDb,
     /// What every certificate points to.
@@ -91,6 +121,11 @@ impl Authority {
     /// The issuing CA certificate.
     pub fn issuing(&self) -> &Certificate {
         &self.issuing
+    }
+
+    /// Where the issuing key is.
+    pub fn storage(&self) -> KeyStorage {
+        self.storage
     }
 
     /// The issuing CA key's id: how it is found in the daemon's key cache and named in
@@ -195,6 +230,11 @@ impl CaHandle {
             root_der,
             issuing_der,
             issuing,
+            storage: if self.dir.join(ISSUING_TOKEN).exists() {
+                KeyStorage::Token
+            } else {
+                KeyStorage::Sealed
+            },
             urls: Urls {
                 aia: self.config.aia_url.clone(),
                 crl: self.config.crl_url.clone(),
@@ -216,32 +256,31 @@ impl CaHandle {
             });
         }
         create_private_dir(&self.dir).map_err(StoreError::io("create", &self.dir))?;
-        let now = SystemTime::now();
-
-        let root_key = generate_key(request.algorithm)?;
-        let mut root = ca_params(request, "Root CA", now, ROOT_DAYS)?;
-        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let root_cert = root
-            .self_signed(&root_key)
-            .map_err(PkiError::build("root CA certificate"))?;
-        let root_issuer = Issuer::new(root, &root_key);
-
-        let issuing_key = generate_key(request.algorithm)?;
-        let mut issuing = ca_params(request, "S/MIME CA", now, ISSUING_DAYS)?;
-        issuing.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        // S/MIME BR §7.1.2.2(g): a subordinate CA for S/MIME names emailProtection.
-        issuing.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
-        issuing.use_authority_key_identifier_extension = true;
-        let issuing_cert = issuing
-            .signed_by(&issuing_key, &root_issuer)
-            .map_err(PkiError::build("issuing CA certificate"))?;
-
-        for (name, key) in [(ROOT_KEY, &root_key), (ISSUING_KEY, &issuing_key)] {
-            let sealed = seal(&PrivateKeyDer::new(key.serialize_der()), request.password)?;
-            self.write(name, sealed.to_pem().as_bytes())?;
-        }
-        self.write(ROOT_CERT, root_cert.pem().as_bytes())?;
-        self.write(ISSUING_CERT, issuing_cert.pem().as_bytes())?;
+        let (root_pem, issuing_pem) = match &request.keys {
+            InitKeys::Software {
+                algorithm,
+                password,
+            } => {
+                let root_key = generate_key(*algorithm)?;
+                let issuing_key = generate_key(*algorithm)?;
+                let certificates = certify_ca(request, &root_key, &issuing_key)?;
+                for (name, key) in [(ROOT_KEY, &root_key), (ISSUING_KEY, &issuing_key)] {
+                    let sealed = seal(&PrivateKeyDer::new(key.serialize_der()), password)?;
+                    self.write(name, sealed.to_pem().as_bytes())?;
+                }
+                certificates
+            }
+            InitKeys::Token { root, issuing } => {
+                let certificates = certify_ca(request, root, issuing)?;
+                self.write(
+                    ISSUING_TOKEN,
+                    b"The issuing CA key is on a PKCS#11 token; it is found by its public key.\n",
+                )?;
+                certificates
+            }
+        };
+        self.write(ROOT_CERT, root_pem.as_bytes())?;
+        self.write(ISSUING_CERT, issuing_pem.as_bytes())?;
         let authority = Arc::new(self.load()?);
         *open = Some(authority.clone());
         Ok(authority)
@@ -252,6 +291,31 @@ impl CaHandle {
         write_atomically(&path, contents).map_err(StoreError::io("write", &path))?;
         Ok(())
     }
+}
+
+/// The root certificate (self-signed by `root_key`) and the issuing CA certificate (for
+/// `issuing_key`, signed by `root_key`), PEM.
+fn certify_ca(
+    request: &InitRequest<'_>,
+    root_key: &impl SigningKey,
+    issuing_key: &impl SigningKey,
+) -> Result<(String, String), PkiError> {
+    let now = SystemTime::now();
+    let mut root = ca_params(request, "Root CA", now, ROOT_DAYS)?;
+    root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let root_cert = root
+        .self_signed(root_key)
+        .map_err(PkiError::build("root CA certificate"))?;
+    let root_issuer = Issuer::new(root, root_key);
+    let mut issuing = ca_params(request, "S/MIME CA", now, ISSUING_DAYS)?;
+    issuing.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    // S/MIME BR §7.1.2.2(g): a subordinate CA for S/MIME names emailProtection.
+    issuing.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
+    issuing.use_authority_key_identifier_extension = true;
+    let issuing_cert = issuing
+        .signed_by(issuing_key, &root_issuer)
+        .map_err(PkiError::build("issuing CA certificate"))?;
+    Ok((root_cert.pem(), issuing_cert.pem()))
 }
 
 /// What both CA certificates share: subject, key usages, validity, a random serial.
