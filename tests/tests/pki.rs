@@ -33,8 +33,13 @@ struct Ca {
 impl Ca {
     /// A daemon with a `[ca]` section (plus `extra` lines in it) and a fresh CA in it.
     fn new(extra: &str) -> Self {
+        Self::with_crl_url(CRL_URL, extra)
+    }
+
+    /// [`Ca::new`] with the CRL published at `crl_url`.
+    fn with_crl_url(crl_url: &str, extra: &str) -> Self {
         let daemon = TestDaemon::start(&format!(
-            "pkcs11_modules = []\n[ca]\ncrl_url = {CRL_URL:?}\naia_url = {AIA_URL:?}\n{extra}"
+            "pkcs11_modules = []\n[ca]\ncrl_url = {crl_url:?}\naia_url = {AIA_URL:?}\n{extra}"
         ));
         let work = tempfile::tempdir().unwrap();
         let ca = Self { daemon, work };
@@ -805,6 +810,85 @@ fn revoked_certificates_are_in_the_signed_crl_and_renewal_keeps_or_replaces_the_
     ]);
     ca.certificate_of("bob3.p12", "bob3.pem");
     assert_ne!(key_of("bob3.pem"), key_of("bob.pem"));
+}
+
+/// A web server for `dir` on a free loopback port, as IT publishes the CRL; killed on drop.
+struct WebServer(std::process::Child);
+
+impl WebServer {
+    fn start(dir: &Path) -> (Self, u16) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the web server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (Self(child), port)
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_verifier_fetches_the_crl_from_the_distribution_point_and_finds_the_revocation() {
+    let www = tempfile::tempdir().unwrap();
+    let (_server, port) = WebServer::start(www.path());
+    let ca = Ca::with_crl_url(&format!("http://127.0.0.1:{port}/issuing-ca.crl"), "");
+    let ann = ca.issue(
+        "ann",
+        &[
+            "--kind",
+            "mailbox",
+            "--email",
+            "ann@example.com",
+            "--algorithm",
+            "ec-p256",
+        ],
+    );
+    ca.certificate_of("ann.p12", "ann.pem");
+    let serial = ann[0]["entry"]["serial"].as_str().unwrap();
+    // IT's web server publishes what `ca crl` and `ca revoke` write.
+    let publish = |args: &[&str]| {
+        ca.ok(args);
+        let crl = ca.ca_dir().join("issuing-ca.crl");
+        std::fs::copy(crl, www.path().join("issuing-ca.crl")).unwrap();
+    };
+    // Published before the revocation, the CRL lets the certificate pass…
+    publish(&["ca", "crl"]);
+    let download = ["-crl_check", "-crl_download"];
+    let out = ca.verify("ann.pem", "smimesign", &download);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // …and the one published after it, fetched from the URL in the certificate, revokes it.
+    publish(&["ca", "revoke", serial, "--reason", "affiliation-changed"]);
+    let out = ca.verify("ann.pem", "smimesign", &download);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        !out.status.success() && said.contains("certificate revoked"),
+        "{said}"
+    );
 }
 
 /// A CSV of `count` users, and their addresses.
