@@ -42,6 +42,13 @@ fn token_signer(daemon: &Daemon, token: &str, id: &str, field: &str) -> Result<C
 /// Creates the root and issuing CA.
 pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult, RpcError> {
     blocking(move || {
+        let name = params.name.trim();
+        if name.is_empty() || name.chars().count() > 48 || name.chars().any(char::is_control) {
+            return Err(RpcError::new(
+                ErrorKind::bad_input("params.name"),
+                "params.name must be 1 to 48 characters without control characters",
+            ));
+        }
         let keys = match &params.keys {
             CaKeys::Generate {
                 algorithm,
@@ -65,7 +72,7 @@ pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult,
             },
         };
         let authority = daemon.ca.init(&InitRequest {
-            name: params.name.trim(),
+            name,
             organization: params.organization.as_deref().map(str::trim),
             keys,
         })?;
@@ -86,9 +93,6 @@ pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult,
             }
         }
         let now = SystemTime::now();
-        let parse =
-            |der: &[u8]| Certificate::from_der(der).map_err(PkiError::encoding("CA certificate"));
-        let root = parse(authority.root_der())?;
         let issuing = authority.issuing().clone();
         let mut chain_pem = String::new();
         for cert in [&issuing, &root] {
