@@ -57,6 +57,9 @@ pub enum Command {
     /// Smart cards and hardware tokens.
     #[command(subcommand)]
     Token(crate::token::TokenCommand),
+    /// The company CA (for IT): create it, issue, renew, revoke, CRLs, batches.
+    #[command(subcommand)]
+    Ca(crate::ca::CaCommand),
     /// Show the whole product working: a throwaway CA, two users with their own daemons, a
     /// signed and encrypted message from one to the other, opened and checked.
     Demo,
@@ -169,6 +172,7 @@ impl Command {
             Self::Verify(io) => return mail::incoming(ctx, mail::Incoming::Verify, io).await,
             Self::Open(io) => return mail::incoming(ctx, mail::Incoming::Open, io).await,
             Self::Token(command) => return command.run(ctx).await,
+            Self::Ca(command) => return command.run(ctx).await,
             Self::Demo => unreachable!("main runs the demo before connecting to a daemon"),
             Self::Status => {
                 let status = client.call::<daemon::Status>(&Empty {}).await?;

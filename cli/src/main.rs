@@ -5,6 +5,7 @@
 //! Exit codes are listed in [`exit`] and in `mailseal --help`.
 #![forbid(unsafe_code)]
 
+mod ca;
 mod commands;
 mod demo;
 mod exit;

@@ -82,6 +82,8 @@ pub struct Config {
     pub crl_dir: Option<PathBuf>,
     /// What mail clients offer when a message is written (`policy.compose`).
     pub compose: ComposeConfig,
+    /// The company CA (`ca.*` methods), for IT's own daemon; users never need it.
+    pub ca: CaConfig,
 }
 
 /// How revocation is checked (RFC 5280 §6.3, RFC 6960), set by `revocation` in the
@@ -149,6 +151,82 @@ pub enum EncryptRule {
     WhenPossible,
     /// Encryption starts off.
     Off,
+}
+
+/// The `[ca]` section: where the company CA lives and what its certificates point to.
+///
+/// ```toml
+/// [ca]
+/// dir = "/var/lib/mailseal/ca"                       # default: <data_dir>/ca
+/// aia_url = "http://pki.example.com/issuing-ca.crt"  # caIssuers in every certificate
+/// crl_url = "http://pki.example.com/issuing-ca.crl"  # CRL distribution point
+/// validity_days = 365                                # at most 825 (S/MIME BR)
+/// crl_days = 7                                       # nextUpdate of each CRL
+/// pkcs12_iterations = 100000                         # KDF rounds of PKCS#12 files
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaConfig {
+    /// The CA directory: CA certificates, sealed CA keys, the database, the CRL.
+    pub dir: Option<PathBuf>,
+    /// Where the issuing CA certificate is published (authorityInfoAccess caIssuers), so
+    /// clients can complete a chain they were not sent.
+    pub aia_url: Option<String>,
+    /// Where the CRL is published (cRLDistributionPoints); the S/MIME BR require one.
+    pub crl_url: Option<String>,
+    /// How long user certificates are valid.
+    pub validity_days: u32,
+    /// How long each CRL is current (nextUpdate − thisUpdate).
+    pub crl_days: u32,
+    /// PBKDF2 and MAC rounds of the PKCS#12 files handed out. The default suits passwords
+    /// people choose; `mailseal ca batch` makes random 100-bit passwords, for which far fewer
+    /// rounds lose nothing and a thousand users go faster (and import faster on Windows).
+    pub pkcs12_iterations: u32,
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            aia_url: None,
+            crl_url: None,
+            validity_days: 365,
+            crl_days: 7,
+            pkcs12_iterations: crate::keys::pkcs12::WRITE_ITERATIONS,
+        }
+    }
+}
+
+impl CaConfig {
+    /// The longest validity the S/MIME BR allow for a strict-profile certificate (§6.3.2).
+    pub const MAX_VALIDITY_DAYS: u32 = 825;
+
+    fn validate(&self) -> Result<(), String> {
+        if !(1..=Self::MAX_VALIDITY_DAYS).contains(&self.validity_days) {
+            return Err(format!(
+                "ca.validity_days must be between 1 and {} (S/MIME Baseline Requirements)",
+                Self::MAX_VALIDITY_DAYS
+            ));
+        }
+        if !(2048..=1_000_000).contains(&self.pkcs12_iterations) {
+            return Err("ca.pkcs12_iterations must be between 2048 and 1000000".into());
+        }
+        if !(1..=366).contains(&self.crl_days) {
+            return Err("ca.crl_days must be between 1 and 366".into());
+        }
+        for (key, url) in [("aia_url", &self.aia_url), ("crl_url", &self.crl_url)] {
+            if let Some(url) = url
+                && !(url.starts_with("http://")
+                    || url.starts_with("https://")
+                    || url.starts_with("ldap://"))
+            {
+                return Err(format!(
+                    "ca.{key} must be an http://, https:// or ldap:// URL"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The `[directory]` section: an LDAP server holding people's certificates under `mail`.
@@ -261,6 +339,7 @@ impl Default for Config {
             crl_dir: None,
             fetch_issuers: false,
             compose: ComposeConfig::default(),
+            ca: CaConfig::default(),
         }
     }
 }
@@ -374,9 +453,18 @@ impl Config {
                 "compose.encrypt_required_domains: {bad:?} is not a domain such as \"example.com\""
             ));
         }
+        self.ca.validate()?;
         self.directory
             .as_ref()
             .map_or(Ok(()), DirectoryConfig::validate)
+    }
+
+    /// The company CA's directory in effect.
+    pub fn ca_dir(&self) -> PathBuf {
+        self.ca
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("ca"))
     }
 
     /// The data directory in effect.
@@ -456,6 +544,19 @@ mod tests {
         );
         let err = parse("revocation_timeout_seconds = 0\n").unwrap_err();
         assert!(err.contains("revocation_timeout_seconds"), "{err}");
+    }
+
+    #[test]
+    fn the_ca_section() {
+        let config =
+            parse("[ca]\ncrl_url = \"http://pki.example.com/ca.crl\"\nvalidity_days = 730\n")
+                .unwrap();
+        assert_eq!(config.ca.validity_days, 730);
+        assert_eq!(config.ca.crl_days, 7);
+        let err = parse("[ca]\nvalidity_days = 900\n").unwrap_err();
+        assert!(err.contains("ca.validity_days"), "{err}");
+        let err = parse("[ca]\naia_url = \"ftp://x\"\n").unwrap_err();
+        assert!(err.contains("ca.aia_url"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod methods;
 pub mod native_host;
 pub mod own_identities;
+pub mod pki;
 mod rpc_error;
 pub mod server;
 pub mod smime;

@@ -8,6 +8,7 @@ use crate::keys::pkcs11::TokenError;
 use crate::keys::pkcs12::Pkcs12Error;
 use crate::keys::sealed::SealError;
 use crate::own_identities::KeyUnavailable;
+use crate::pki::PkiError;
 use crate::smime::envelope::EnvelopeError;
 use crate::smime::message::MessageError;
 use crate::smime::sign::SignError;
@@ -145,6 +146,33 @@ impl From<TokenError> for RpcError {
             | TokenError::UnusableKey { .. }
             | TokenError::Certificate { .. } => ErrorKind::bad_input("params"),
             _ => ErrorKind::Internal,
+        };
+        RpcError::new(kind, message)
+    }
+}
+
+impl From<PkiError> for RpcError {
+    fn from(error: PkiError) -> Self {
+        let message = error.to_string();
+        let kind = match error {
+            PkiError::Profile { field, .. } => ErrorKind::bad_input(format!("params.{field}")),
+            PkiError::Csr { .. } => ErrorKind::bad_input("params.key.csr.request"),
+            PkiError::AlreadyActive { .. } => ErrorKind::bad_input("params.email"),
+            PkiError::NotActive { .. } => ErrorKind::bad_input("params.serial"),
+            PkiError::NotInitialized { .. } | PkiError::AlreadyInitialized { .. } => {
+                ErrorKind::bad_input("ca")
+            }
+            PkiError::Locked { key_id } => ErrorKind::KeyLocked {
+                key_id: key_id.to_string(),
+            },
+            PkiError::WrongPassword => ErrorKind::WrongPassword,
+            PkiError::UnknownSerial { serial } => ErrorKind::CertNotFound { query: serial },
+            PkiError::Store(store) => return store.into(),
+            PkiError::Key(key) => return key.into(),
+            _ => {
+                tracing::error!(error = %message, "CA failure");
+                ErrorKind::Internal
+            }
         };
         RpcError::new(kind, message)
     }

@@ -43,6 +43,8 @@ pub struct Daemon {
     pub issuers: Issuers,
     /// When the daemon started, for `daemon.status`.
     pub started: Instant,
+    /// The company CA (`ca.*`), opened on first use.
+    pub ca: crate::pki::authority::CaHandle,
 }
 
 impl Daemon {
@@ -108,6 +110,7 @@ impl Daemon {
                 config.fetch_issuers,
             ),
             started: Instant::now(),
+            ca: crate::pki::authority::CaHandle::new(config.ca_dir(), config.ca.clone()),
             data_dir,
             config,
         })

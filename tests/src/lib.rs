@@ -8,6 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
+pub mod gnupg;
+
 pub use mailseal_protocol::Client;
 use mailseal_protocol::methods::{cert, key};
 use mailseal_protocol::{ClientError, RpcError, Secret};
@@ -249,6 +251,66 @@ pub fn daemon_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> RpcEr
     match result {
         Err(ClientError::Daemon(error)) => error,
         other => panic!("expected an error from the daemon, got {other:?}"),
+    }
+}
+
+/// The SoftHSM2 PKCS#11 module as Debian installs it.
+pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM2 token directory of its own with one empty token: a real PKCS#11 card for tests.
+pub struct SoftHsm {
+    /// The `SOFTHSM2_CONF` file naming the token directory.
+    pub conf: PathBuf,
+}
+
+impl SoftHsm {
+    /// A token `label` with user PIN `pin` (SO PIN 1234) in `dir/tokens`; `None`, saying
+    /// "skipped", when SoftHSM2 is not installed.
+    pub fn new(dir: &Path, label: &str, pin: &str) -> Option<Self> {
+        if !Path::new(SOFTHSM).exists()
+            || Command::new("softhsm2-util")
+                .arg("--version")
+                .output()
+                .is_err()
+        {
+            println!("skipped: SoftHSM2 is not installed (CI installs softhsm2)");
+            return None;
+        }
+        let tokens = dir.join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = dir.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        let hsm = Self { conf };
+        hsm.softhsm(&[
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--so-pin",
+            "1234",
+            "--pin",
+            pin,
+        ]);
+        Some(hsm)
+    }
+
+    /// The environment a daemon needs to see the token.
+    pub fn env(&self) -> [(&str, &str); 1] {
+        [("SOFTHSM2_CONF", self.conf.to_str().unwrap())]
+    }
+
+    /// Runs `softhsm2-util` on this token directory.
+    pub fn softhsm(&self, args: &[&str]) {
+        run(Command::new("softhsm2-util")
+            .args(args)
+            .env("SOFTHSM2_CONF", &self.conf));
     }
 }
 

@@ -5,55 +5,25 @@ use mailseal_protocol::methods::smime::SignatureMode;
 use mailseal_protocol::methods::{Empty, KeyLocation, identity, token};
 use mailseal_protocol::{Client, ClientError, ErrorKind, Secret};
 use mailseal_tests::rpc::{self, decrypt, ping};
-use mailseal_tests::{Pki, TestDaemon, Validity, daemon_error, email_extensions, openssl, run};
-use std::path::{Path, PathBuf};
+use mailseal_tests::{
+    Pki, SOFTHSM, SoftHsm, TestDaemon, Validity, daemon_error, email_extensions, openssl, run,
+};
 use std::process::Command;
 
-const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "5678";
 const MESSAGE: &str = "From: Carl <carl@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: from the card\r\n\r\nsigned on a card\r\n";
 
-/// A SoftHSM2 token directory with one token `card`, and a CA whose user carl's key and
-/// certificate are on it.
+/// A SoftHSM2 token `card`, and a CA whose user carl's key and certificate are on it.
 struct Card {
     pki: Pki,
-    conf: PathBuf,
+    hsm: SoftHsm,
 }
 
 impl Card {
     fn new() -> Option<Self> {
-        if !Path::new(SOFTHSM).exists()
-            || Command::new("softhsm2-util")
-                .arg("--version")
-                .output()
-                .is_err()
-        {
-            println!("skipped: SoftHSM2 is not installed (CI installs softhsm2)");
-            return None;
-        }
         let pki = Pki::new();
-        let tokens = pki.dir().join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        let conf = pki.dir().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
-        let card = Self { pki, conf };
-        card.softhsm(&[
-            "--init-token",
-            "--free",
-            "--label",
-            "card",
-            "--so-pin",
-            "1234",
-            "--pin",
-            PIN,
-        ]);
+        let hsm = SoftHsm::new(pki.dir(), "card", PIN)?;
+        let card = Self { pki, hsm };
         card.pki.user("carl", "carl@example.com", "rsa:2048");
         card.pki.user("bob", "bob@example.com", "rsa:2048");
         let dir = card.pki.dir();
@@ -99,16 +69,6 @@ impl Card {
         Some(card)
     }
 
-    fn env(&self) -> [(&str, &str); 1] {
-        [("SOFTHSM2_CONF", self.conf.to_str().unwrap())]
-    }
-
-    fn softhsm(&self, args: &[&str]) {
-        run(Command::new("softhsm2-util")
-            .args(args)
-            .env("SOFTHSM2_CONF", &self.conf));
-    }
-
     fn tool(&self, args: &[&str]) {
         run(Command::new("pkcs11-tool")
             .current_dir(self.pki.dir())
@@ -122,7 +82,7 @@ impl Card {
                 PIN,
             ])
             .args(args)
-            .env("SOFTHSM2_CONF", &self.conf));
+            .env("SOFTHSM2_CONF", &self.hsm.conf));
     }
 
     fn daemon(&self, extra: &str) -> TestDaemon {
@@ -130,7 +90,7 @@ impl Card {
             "pkcs11_modules = [{SOFTHSM:?}]\n{}{extra}",
             self.pki.trust_config()
         );
-        TestDaemon::start_with_env(&config, &self.env())
+        TestDaemon::start_with_env(&config, &self.hsm.env())
     }
 }
 
@@ -258,7 +218,7 @@ async fn the_pin_cache_expires_and_a_removed_card_is_a_clean_error() {
 
     // The card goes away mid-session: a typed error, and the daemon goes on serving.
     login(&mut client, PIN).await.unwrap();
-    card.softhsm(&["--delete-token", "--token", "card"]);
+    card.hsm.softhsm(&["--delete-token", "--token", "card"]);
     let error = daemon_error(sign(&mut client).await);
     assert!(
         matches!(

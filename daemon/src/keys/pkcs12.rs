@@ -1,4 +1,4 @@
-//! Reads PKCS#12 files (RFC 7292), the `.p12`/`.pfx` form in which CAs, Windows, macOS and
+//! Reads (and, in `write`, writes) PKCS#12 files (RFC 7292), the `.p12`/`.pfx` form in which CAs, Windows, macOS and
 //! Thunderbird hand out an S/MIME identity: a private key, its certificate and the CA chain.
 //!
 //! # What is read
@@ -35,6 +35,7 @@ mod kdf;
 mod keypair;
 mod pbe;
 pub(super) mod pbes2;
+mod write;
 
 use asn1::{CertBag, ContentInfo, MacData, Pfx, SafeBag};
 use aws_lc_rs::{digest, hmac};
@@ -47,6 +48,10 @@ use pbes2::PbeError;
 use std::fmt;
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
+
+pub use write::{
+    Encryption as WriteEncryption, ITERATIONS as WRITE_ITERATIONS, Pkcs12Identity, write,
+};
 
 /// What a PKCS#12 file held for one identity.
 #[derive(Debug)]

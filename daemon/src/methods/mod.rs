@@ -1,5 +1,6 @@
 //! Request handlers, one module per protocol namespace; each takes its typed parameters and
 //! returns its typed result or a protocol error.
+pub mod ca;
 pub mod cert;
 pub mod daemon;
 pub mod identity;

@@ -4,7 +4,7 @@ use crate::methods;
 use crate::state::Daemon;
 use crate::transfer::{Caller, Session};
 use mailseal_protocol::methods::{
-    Method, cert, daemon, identity, key, mime, policy, smime, stream, token,
+    Method, ca, cert, daemon, identity, key, mime, policy, smime, stream, token,
 };
 use mailseal_protocol::{ErrorKind, Request, Response, RpcError};
 use serde_json::Value;
@@ -43,6 +43,12 @@ pub const METHODS: &[&str] = &[
     token::ImportCert::NAME,
     policy::Compose::NAME,
     mime::Display::NAME,
+    ca::Init::NAME,
+    ca::Issue::NAME,
+    ca::Renew::NAME,
+    ca::Revoke::NAME,
+    ca::Crl::NAME,
+    ca::List::NAME,
 ];
 
 /// Answers one request.
@@ -157,6 +163,12 @@ async fn route(
         mime::Display::NAME => {
             call::<mime::Display, _, _>(daemon, params, methods::mime::display_message).await
         }
+        ca::Init::NAME => call::<ca::Init, _, _>(daemon, params, methods::ca::init).await,
+        ca::Issue::NAME => call::<ca::Issue, _, _>(daemon, params, methods::ca::issue).await,
+        ca::Renew::NAME => call::<ca::Renew, _, _>(daemon, params, methods::ca::renew).await,
+        ca::Revoke::NAME => call::<ca::Revoke, _, _>(daemon, params, methods::ca::revoke).await,
+        ca::Crl::NAME => call::<ca::Crl, _, _>(daemon, params, methods::ca::crl).await,
+        ca::List::NAME => call::<ca::List, _, _>(daemon, params, methods::ca::list).await,
         other => Err(RpcError::new(
             ErrorKind::UnknownMethod {
                 method: other.to_owned(),

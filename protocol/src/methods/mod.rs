@@ -7,6 +7,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub mod ca;
 pub mod cert;
 pub mod daemon;
 pub mod identity;

@@ -206,7 +206,6 @@ impl Pkcs11 {
 
     /// [`Pkcs11::key`] as its concrete type.
     fn card_key(&self, key_id: &KeyId) -> Result<CardKey, TokenError> {
-        const OP: &str = "read the key's attributes";
         let (token, id) = self
             .present()
             .into_iter()
@@ -214,6 +213,46 @@ impl Pkcs11 {
             .ok_or_else(|| TokenError::KeyNotFound {
                 key: key_id.to_string(),
             })?;
+        Self::card_key_at(token, id, &key_id.to_string())
+    }
+
+    /// A key on `token` named by its CKA_ID (hex) with its public key as SubjectPublicKeyInfo
+    /// DER, for a key that has no certificate yet: the company CA (`pki`) makes its own
+    /// certificates with keys on a card.
+    pub fn key_by_id(
+        &self,
+        token: &str,
+        id_hex: &str,
+    ) -> Result<(Arc<dyn PrivateKeyOps>, Vec<u8>), TokenError> {
+        const OP: &str = "read the public key";
+        let token = self.find(token)?;
+        let not_found = || TokenError::KeyNotFound {
+            key: id_hex.to_owned(),
+        };
+        let id = hex::decode(id_hex).map_err(|_| not_found())?;
+        let unusable = |reason| TokenError::UnusableKey {
+            token: token.label.clone(),
+            key: id_hex.to_owned(),
+            reason,
+        };
+        let spki = token.run(OP, Use::Inspect, |session| {
+            let public =
+                attributes::find_one(session, cryptoki::object::ObjectClass::PUBLIC_KEY, &id)
+                    .map_err(ck(OP))?
+                    .ok_or_else(not_found)?;
+            let attrs = Attrs::read(session, public, &KEY_ATTRIBUTES).map_err(ck(OP))?;
+            let info = attributes::public_key_info(&attrs)
+                .ok_or_else(|| unusable("its public key is not readable"))?;
+            Ok(der::Encode::to_der(&info)
+                .map_err(|_| unusable("its public key does not encode"))?)
+        })?;
+        let key = Self::card_key_at(token, id, id_hex)?;
+        Ok((Arc::new(key), spki))
+    }
+
+    /// The key with CKA_ID `id` on `token`, checked usable; `name` names it in errors.
+    fn card_key_at(token: Arc<Token>, id: Vec<u8>, name: &str) -> Result<CardKey, TokenError> {
+        const OP: &str = "read the key's attributes";
         let unusable = |reason| TokenError::UnusableKey {
             token: token.label.clone(),
             key: hex::encode(&id),
@@ -223,7 +262,7 @@ impl Pkcs11 {
             let key = token::find_private_key(session, &id)
                 .map_err(ck(OP))?
                 .ok_or_else(|| TokenError::KeyNotFound {
-                    key: key_id.to_string(),
+                    key: name.to_owned(),
                 })?;
             let attrs = Attrs::read(session, key, &KEY_ATTRIBUTES).map_err(ck(OP))?;
             if attrs.always_authenticate() {

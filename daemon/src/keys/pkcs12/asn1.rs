@@ -17,12 +17,14 @@ use spki::AlgorithmIdentifierOwned;
 /// `keyBag` (RFC 7292 §4.2.1).
 const KEY_BAG: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.10.1.1");
 /// `pkcs8ShroudedKeyBag` (RFC 7292 §4.2.2).
-const PKCS8_SHROUDED_KEY_BAG: ObjectIdentifier =
+pub(super) const PKCS8_SHROUDED_KEY_BAG: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.10.1.2");
 /// `certBag` (RFC 7292 §4.2.3).
-const CERT_BAG: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.10.1.3");
+pub(super) const CERT_BAG: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.10.1.3");
 /// `x509Certificate` certificate type (RFC 7292 §4.2.3, `certTypes 1`).
-const X509_CERTIFICATE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.22.1");
+pub(super) const X509_CERTIFICATE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.22.1");
 
 /// The file.
 ///

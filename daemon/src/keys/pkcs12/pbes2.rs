@@ -12,6 +12,7 @@
 use super::cbc::BlockCipher;
 use aws_lc_rs::pbkdf2;
 use const_oid::db::{rfc5753, rfc5911};
+use der::Decode as _;
 use der::asn1::{Any, ObjectIdentifier, OctetString};
 use der::{Choice, DecodeValue, EncodingRules, Sequence};
 use pkcs5::scrypt;
@@ -228,6 +229,52 @@ impl Pbes2Scheme {
         let key = self.kdf.derive(password, self.cipher.key_len())?;
         self.cipher.encrypt(&key, &self.iv, plaintext)
     }
+}
+
+/// A PBES2 AlgorithmIdentifier with PBKDF2 for writing: HMAC-SHA-256 and AES-256-CBC
+/// (`modern`), or PBKDF2's default HMAC-SHA-1 with AES-128-CBC, the only PBES2 that GnuPG 2.2's
+/// gpgsm reads (tried with 2.2.40: any other PRF or cipher fails at "pkcs5PBES2-params").
+pub(crate) fn pbkdf2_algorithm(
+    modern: bool,
+    salt: &[u8],
+    iterations: u32,
+    iv: &[u8],
+) -> Result<AlgorithmIdentifierOwned, PbeError> {
+    fn encode(what: &'static str, value: &impl der::Encode) -> Result<Any, PbeError> {
+        value
+            .to_der()
+            .and_then(|der| Any::from_der(&der))
+            .map_err(PbeError::der(what))
+    }
+    let octets =
+        |bytes: &[u8]| OctetString::new(bytes).map_err(PbeError::der("PBES2 octet string"));
+    let pbkdf2 = Pbkdf2Params {
+        salt: octets(salt)?,
+        iteration_count: iterations,
+        key_length: None,
+        prf: modern.then(|| AlgorithmIdentifierOwned {
+            oid: rfc5753::ID_HMAC_WITH_SHA_256,
+            parameters: Some(Any::null()),
+        }),
+    };
+    let params = Pbes2Params {
+        key_derivation_func: AlgorithmIdentifierOwned {
+            oid: rfc5911::ID_PBKDF_2,
+            parameters: Some(encode("PBKDF2 parameters", &pbkdf2)?),
+        },
+        encryption_scheme: AlgorithmIdentifierOwned {
+            oid: if modern {
+                rfc5911::ID_AES_256_CBC
+            } else {
+                rfc5911::ID_AES_128_CBC
+            },
+            parameters: Some(encode("PBES2 IV", &octets(iv)?)?),
+        },
+    };
+    Ok(AlgorithmIdentifierOwned {
+        oid: PBES2_OID,
+        parameters: Some(encode("PBES2 parameters", &params)?),
+    })
 }
 
 impl Kdf {

@@ -1,0 +1,368 @@
+//! `ca.init`, `ca.issue`, `ca.renew`, `ca.revoke`, `ca.crl`, `ca.list`: the company CA in
+//! `daemon::pki`, for IT. Key generation, KDFs, signing and SQLite all block, so each request
+//! runs off the async workers.
+//!
+//! The issuing CA key is unlocked into the daemon's key cache (under its key id) for
+//! `key_cache_seconds` by any request carrying `ca_password`, and locked again like every
+//! key: by `key.lock`, at expiry, at shutdown.
+
+use super::blocking;
+use crate::certs::describe::describe;
+use crate::pki::PkiError;
+use crate::pki::authority::{Authority, InitKeys, InitRequest, KeyStorage};
+use crate::pki::db::{Record, StoredStatus};
+use crate::pki::issue::{self, KeyRequest, Replacing, unix};
+use crate::pki::profile::Subject;
+use crate::pki::signer::CaSigner;
+use crate::pki::{crl, csr};
+use crate::state::Daemon;
+use der::{Decode, EncodePem};
+use mailseal_protocol::methods::ca::{
+    CaEntry, CaKeys, CrlParams, CrlResult, InitParams, InitResult, IssueParams, IssueResult,
+    Issued, KeyAlgorithm, KeySource, ListParams, ListResult, RenewParams, RevokeParams,
+    RevokeResult, Status,
+};
+use mailseal_protocol::{ErrorKind, RpcError, Secret};
+use rcgen::Issuer;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use x509_cert::Certificate;
+
+/// A key on a token, named by its CKA_ID, as the CA's signer.
+fn token_signer(daemon: &Daemon, token: &str, id: &str, field: &str) -> Result<CaSigner, RpcError> {
+    let (key, spki) = daemon.tokens.key_by_id(token, id)?;
+    CaSigner::new(key, &spki).map_err(|_| {
+        RpcError::new(
+            ErrorKind::bad_input(field),
+            format!("{field} is not an RSA, P-256 or P-384 key the CA can sign with"),
+        )
+    })
+}
+
+/// Creates the root and issuing CA.
+pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult, RpcError> {
+    blocking(move || {
+        let name = params.name.trim();
+        if name.is_empty() || name.chars().count() > 48 || name.chars().any(char::is_control) {
+            return Err(RpcError::new(
+                ErrorKind::bad_input("params.name"),
+                "params.name must be 1 to 48 characters without control characters",
+            ));
+        }
+        let keys = match &params.keys {
+            CaKeys::Generate {
+                algorithm,
+                ca_password,
+            } => InitKeys::Software {
+                algorithm: algorithm.unwrap_or(KeyAlgorithm::Rsa3072),
+                password: ca_password.expose().as_bytes(),
+            },
+            CaKeys::Token {
+                token,
+                root_key_id,
+                issuing_key_id,
+            } => InitKeys::Token {
+                root: token_signer(&daemon, token, root_key_id, "params.keys.token.root_key_id")?,
+                issuing: token_signer(
+                    &daemon,
+                    token,
+                    issuing_key_id,
+                    "params.keys.token.issuing_key_id",
+                )?,
+            },
+        };
+        let authority = daemon.ca.init(&InitRequest {
+            name,
+            organization: params.organization.as_deref().map(str::trim),
+            keys,
+        })?;
+        tracing::info!(dir = %authority.dir().display(), "created the company CA");
+        let root = Certificate::from_der(authority.root_der())
+            .map_err(PkiError::encoding("CA certificate"))?;
+        match &params.keys {
+            // IT issues right after creating the CA: keep the issuing key unlocked as any key.
+            CaKeys::Generate { ca_password, .. } => {
+                let key = authority.unlock(ca_password.expose().as_bytes())?;
+                daemon.keys.insert(authority.key_id(), key);
+            }
+            // Beside their keys, the certificates make the keys findable by key id later.
+            CaKeys::Token { token, .. } => {
+                for certificate in [&root, authority.issuing()] {
+                    daemon.tokens.import_certificate(token, certificate)?;
+                }
+            }
+        }
+        let now = SystemTime::now();
+        let issuing = authority.issuing().clone();
+        let mut chain_pem = String::new();
+        for cert in [&issuing, &root] {
+            chain_pem.push_str(
+                &cert
+                    .to_pem(der::pem::LineEnding::LF)
+                    .map_err(PkiError::encoding("CA certificate PEM"))?,
+            );
+        }
+        Ok(InitResult {
+            dir: authority.dir().display().to_string(),
+            root: describe(&root, now),
+            issuing: describe(&issuing, now),
+            chain_pem,
+        })
+    })
+    .await
+}
+
+/// The issuing CA as rcgen's issuer: its key on the token, or from the key cache, or
+/// unlocked with `password`.
+fn issuer(
+    daemon: &Daemon,
+    authority: &Authority,
+    password: Option<&Secret>,
+) -> Result<Issuer<'static, CaSigner>, RpcError> {
+    let key_id = authority.key_id();
+    let key = match (authority.storage(), password) {
+        (KeyStorage::Token, _) => daemon.tokens.key(&key_id)?,
+        (KeyStorage::Sealed, Some(password)) => {
+            let key = authority.unlock(password.expose().as_bytes())?;
+            daemon.keys.insert(key_id, key.clone());
+            key
+        }
+        (KeyStorage::Sealed, None) => daemon
+            .keys
+            .get(&key_id)
+            .ok_or(PkiError::Locked { key_id })?,
+    };
+    Ok(authority.issuer(key)?)
+}
+
+/// Issues a certificate of a profile.
+pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResult, RpcError> {
+    blocking(move || {
+        let subject = Subject::new(
+            params.kind,
+            &params.email,
+            params.name.as_deref(),
+            params.organization.as_deref(),
+        )?;
+        let key = match &params.key {
+            KeySource::Generate {
+                algorithm,
+                pkcs12_password,
+                dual,
+                pkcs12_format,
+            } => KeyRequest::Generate {
+                algorithm: *algorithm,
+                password: pkcs12_password,
+                dual: *dual,
+                format: *pkcs12_format,
+            },
+            KeySource::Csr { request, usage } => KeyRequest::Csr {
+                csr: csr::check(request.as_slice(), &subject, *usage)?,
+                usage: *usage,
+            },
+        };
+        let authority = daemon.ca.get()?;
+        let issuer = issuer(&daemon, &authority, params.ca_password.as_ref())?;
+        let outcome = issue::issue(
+            &authority,
+            &issuer,
+            &subject,
+            key,
+            Replacing::Active(params.if_active),
+        )?;
+        if !outcome.replaced.is_empty() {
+            crl::publish(&authority, &issuer)?;
+        }
+        for issued in &outcome.issued {
+            tracing::info!(serial = %issued.record.serial, kind = subject.kind().as_str(), "issued a certificate");
+        }
+        Ok(IssueResult {
+            issued: outcome.issued.into_iter().map(to_issued).collect(),
+            existing: outcome.existing.iter().map(entry).collect(),
+            replaced: outcome.replaced,
+        })
+    })
+    .await
+}
+
+/// Renews an active certificate, optionally with a new key.
+pub async fn renew(daemon: Arc<Daemon>, params: RenewParams) -> Result<IssueResult, RpcError> {
+    blocking(move || {
+        let authority = daemon.ca.get()?;
+        let record = active_record(&authority, &params.serial)?;
+        let subject = Subject::new(
+            record.kind,
+            &record.email,
+            record.name.as_deref(),
+            record.organization.as_deref(),
+        )?;
+        let key = match &params.rekey {
+            Some(rekey) => KeyRequest::Generate {
+                algorithm: rekey.algorithm,
+                password: &rekey.pkcs12_password,
+                dual: false,
+                format: rekey.pkcs12_format,
+            },
+            None => {
+                let (public_key, family) = issue::certified_key(&record)?;
+                KeyRequest::Existing {
+                    public_key,
+                    family,
+                    usage: record.usage,
+                }
+            }
+        };
+        let issuer = issuer(&daemon, &authority, params.ca_password.as_ref())?;
+        let outcome = issue::issue(
+            &authority,
+            &issuer,
+            &subject,
+            key,
+            Replacing::Renewal(&record.serial),
+        )?;
+        Ok(IssueResult {
+            issued: outcome.issued.into_iter().map(to_issued).collect(),
+            existing: Vec::new(),
+            replaced: Vec::new(),
+        })
+    })
+    .await
+}
+
+/// Revokes a certificate and publishes a CRL listing it.
+pub async fn revoke(daemon: Arc<Daemon>, params: RevokeParams) -> Result<RevokeResult, RpcError> {
+    blocking(move || {
+        let authority = daemon.ca.get()?;
+        let serial = normalize_serial(&params.serial);
+        let record = authority
+            .db
+            .get(&serial)?
+            .ok_or_else(|| PkiError::UnknownSerial {
+                serial: serial.clone(),
+            })?;
+        if let StoredStatus::Revoked { .. } = record.status {
+            return Err(PkiError::NotActive {
+                serial,
+                status: "revoked",
+            }
+            .into());
+        }
+        let issuer = issuer(&daemon, &authority, params.ca_password.as_ref())?;
+        authority
+            .db
+            .revoke(&serial, unix(SystemTime::now()), params.reason)?;
+        tracing::info!(serial = %serial, "revoked a certificate");
+        let published = crl::publish(&authority, &issuer)?;
+        let record = authority.db.get(&serial)?.unwrap_or(record);
+        Ok(RevokeResult {
+            entry: entry(&record),
+            crl: crl_result(published),
+        })
+    })
+    .await
+}
+
+/// Signs and writes a fresh CRL.
+pub async fn crl(daemon: Arc<Daemon>, params: CrlParams) -> Result<CrlResult, RpcError> {
+    blocking(move || {
+        let authority = daemon.ca.get()?;
+        let issuer = issuer(&daemon, &authority, params.ca_password.as_ref())?;
+        Ok(crl_result(crl::publish(&authority, &issuer)?))
+    })
+    .await
+}
+
+/// Lists issued certificates.
+pub async fn list(daemon: Arc<Daemon>, params: ListParams) -> Result<ListResult, RpcError> {
+    blocking(move || {
+        let authority = daemon.ca.get()?;
+        let email = params.email.map(|e| e.to_ascii_lowercase());
+        let records = authority.db.list(email.as_deref())?;
+        Ok(ListResult {
+            certificates: records.iter().map(entry).collect(),
+        })
+    })
+    .await
+}
+
+fn normalize_serial(serial: &str) -> String {
+    serial
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+fn active_record(authority: &Authority, serial: &str) -> Result<Record, PkiError> {
+    let serial = normalize_serial(serial);
+    let record = authority
+        .db
+        .get(&serial)?
+        .ok_or_else(|| PkiError::UnknownSerial {
+            serial: serial.clone(),
+        })?;
+    match record.status {
+        StoredStatus::Active => Ok(record),
+        StoredStatus::Superseded => Err(PkiError::NotActive {
+            serial,
+            status: "superseded",
+        }),
+        StoredStatus::Revoked { .. } => Err(PkiError::NotActive {
+            serial,
+            status: "revoked",
+        }),
+    }
+}
+
+fn to_issued(issued: issue::Issued) -> Issued {
+    Issued {
+        entry: entry(&issued.record),
+        certificate: issued.record.der.into(),
+        pkcs12: issued.pkcs12.map(Into::into),
+    }
+}
+
+/// A record as the wire shows it, with expiry computed now.
+fn entry(record: &Record) -> CaEntry {
+    let now = unix(SystemTime::now());
+    let (status, revoked_at, reason) = match record.status {
+        StoredStatus::Revoked { at, reason } => (Status::Revoked, Some(rfc3339(at)), Some(reason)),
+        _ if record.not_after < now => (Status::Expired, None, None),
+        StoredStatus::Superseded => (Status::Superseded, None, None),
+        StoredStatus::Active => (Status::Active, None, None),
+    };
+    let left = record.not_after - now;
+    CaEntry {
+        serial: record.serial.clone(),
+        email: record.email.clone(),
+        kind: record.kind,
+        usage: record.usage,
+        subject: record.subject.clone(),
+        status,
+        not_after: rfc3339(record.not_after),
+        days_to_expiry: if left >= 0 {
+            left / 86_400
+        } else {
+            -((-left + 86_399) / 86_400)
+        },
+        revoked_at,
+        reason,
+    }
+}
+
+fn crl_result(published: crl::Published) -> CrlResult {
+    CrlResult {
+        crl: published.der.into(),
+        number: published.number,
+        this_update: rfc3339(unix(published.this_update)),
+        next_update: rfc3339(unix(published.next_update)),
+        revoked: published.revoked,
+        path: published.path.display().to_string(),
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC, the form every time on the wire has.
+fn rfc3339(seconds: i64) -> String {
+    der::DateTime::from_unix_duration(Duration::from_secs(seconds.unsigned_abs()))
+        .map_or_else(|_| seconds.to_string(), |t| t.to_string())
+}

@@ -1,0 +1,503 @@
+//! `ca.*`: the company certification authority, for IT's tools and `mailseal ca`.
+//!
+//! A root and an issuing CA live in the daemon's CA directory (`[ca] dir`); they issue S/MIME
+//! certificates following the CA/Browser Forum S/MIME Baseline Requirements' strict profiles,
+//! keep every issued serial in a crash-safe database, revoke and publish CRLs. Methods that
+//! sign take `ca_password` (the issuing CA key's password); the unlocked key is then kept for
+//! `key_cache_seconds` like any key, so a batch sends it once. Without it, and with the key
+//! not unlocked, they fail with `key_locked` naming the issuing CA's key id.
+
+use super::{CertificateInfo, Method};
+use crate::{Base64Bytes, Secret};
+use serde::{Deserialize, Serialize};
+
+/// Which S/MIME BR certificate profile (all in their *strict* variant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateKind {
+    /// Mailbox-validated: the mail address only (policy 2.23.140.1.5.1.3).
+    Mailbox,
+    /// Individual-validated: address and the person's name (2.23.140.1.5.4.3).
+    Individual,
+    /// Sponsor-validated: address, the person's name and the company (2.23.140.1.5.3.3).
+    Organization,
+}
+
+impl CertificateKind {
+    /// The wire name, also used in the CA database and CSV files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mailbox => "mailbox",
+            Self::Individual => "individual",
+            Self::Organization => "organization",
+        }
+    }
+}
+
+/// Key types the CA generates or accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyAlgorithm {
+    /// RSA, 2048-bit modulus.
+    Rsa2048,
+    /// RSA, 3072-bit modulus.
+    Rsa3072,
+    /// RSA, 4096-bit modulus.
+    Rsa4096,
+    /// ECDSA/ECDH on P-256.
+    EcP256,
+    /// ECDSA/ECDH on P-384.
+    EcP384,
+}
+
+/// What a certificate's key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Usage {
+    /// Signing and encryption with one key.
+    #[default]
+    Both,
+    /// Signing only (the signing half of a dual-key pair).
+    Signing,
+    /// Encryption only (the encryption half of a dual-key pair).
+    Encryption,
+}
+
+impl Usage {
+    /// The wire name, also used in the CA database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Both => "both",
+            Self::Signing => "signing",
+            Self::Encryption => "encryption",
+        }
+    }
+}
+
+/// Why a certificate is revoked: the RFC 5280 reason codes the S/MIME BR allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// No reason given.
+    Unspecified,
+    /// The private key was, or may have been, disclosed.
+    KeyCompromise,
+    /// The person left the company or changed role.
+    AffiliationChanged,
+    /// Replaced by a new certificate.
+    Superseded,
+    /// No longer needed.
+    CessationOfOperation,
+    /// The right to the certificate was withdrawn.
+    PrivilegeWithdrawn,
+}
+
+/// Where a certificate stands in the CA database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Valid: issued, not revoked, not expired, not replaced.
+    Active,
+    /// Replaced by `ca.renew`; still valid until it expires, but not the current one.
+    Superseded,
+    /// Revoked; listed in the CRL.
+    Revoked,
+    /// Past its notAfter.
+    Expired,
+}
+
+/// One certificate the CA issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaEntry {
+    /// Serial number, hex.
+    pub serial: String,
+    /// The mail address.
+    pub email: String,
+    /// The profile.
+    pub kind: CertificateKind,
+    /// What the key is for.
+    pub usage: Usage,
+    /// Subject DN (RFC 4514).
+    pub subject: String,
+    /// Status now.
+    pub status: Status,
+    /// RFC 3339 UTC.
+    pub not_after: String,
+    /// Days until notAfter (negative once expired).
+    pub days_to_expiry: i64,
+    /// When it was revoked (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// Why it was revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<RevocationReason>,
+}
+
+/// `ca.init`: create the root and issuing CA in the CA directory.
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":40,"method":"ca.init","params":{"name":"Example","organization":"Example Corp","keys":{"generate":{"ca_password":"…"}}}}
+/// ← {"jsonrpc":"2.0","id":40,"result":{"dir":"/home/it/.local/share/mailseal/ca","root":{…},"issuing":{…},"chain_pem":"-----BEGIN CERTIFICATE-----…"}}
+/// ```
+#[derive(Debug)]
+pub struct Init;
+
+/// Parameters of [`Init`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitParams {
+    /// The CA's name: the root is "NAME Root CA", the issuing CA "NAME S/MIME CA".
+    pub name: String,
+    /// The organizationName of both CA certificates.
+    #[serde(default)]
+    pub organization: Option<String>,
+    /// Where the CA keys come from.
+    pub keys: CaKeys,
+}
+
+/// The keys of a new CA.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CaKeys {
+    /// Generated by the daemon and sealed in the CA directory under `ca_password`.
+    Generate {
+        /// The keys' type; default `rsa-3072`.
+        #[serde(default)]
+        algorithm: Option<KeyAlgorithm>,
+        /// Protects both CA keys at rest; later requests send it as `ca_password`.
+        ca_password: Secret,
+    },
+    /// Keys already on a smart card or HSM (made with `token.generate_key`), which never
+    /// leave it; signing needs a `token.login`, and `ca_password` is not used. Both CA
+    /// certificates are written to the token beside their keys.
+    Token {
+        /// The token's label or serial number.
+        token: String,
+        /// The root CA key's CKA_ID (hex), as `token.generate_key` returned it.
+        root_key_id: String,
+        /// The issuing CA key's CKA_ID (hex).
+        issuing_key_id: String,
+    },
+}
+
+/// Result of [`Init`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InitResult {
+    /// The CA directory.
+    pub dir: String,
+    /// The root CA certificate.
+    pub root: CertificateInfo,
+    /// The issuing CA certificate.
+    pub issuing: CertificateInfo,
+    /// Issuing CA then root, PEM: what mail clients and `trusted_ca_files` need.
+    pub chain_pem: String,
+}
+
+impl Method for Init {
+    const NAME: &'static str = "ca.init";
+    type Params = InitParams;
+    type Result = InitResult;
+}
+
+/// How a PKCS#12 file the CA writes is encrypted (its MAC is HMAC-SHA-256 either way).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pkcs12Format {
+    /// PBES2 with PBKDF2-HMAC-SHA-256 and AES-256-CBC: OpenSSL 3's default; Windows, macOS,
+    /// Thunderbird and OpenSSL import it.
+    #[default]
+    Modern,
+    /// PBES2 with PBKDF2-HMAC-SHA-1 and AES-128-CBC, the only PBES2 GnuPG 2.2's gpgsm reads.
+    Gnupg22,
+}
+
+/// Where the certified key comes from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum KeySource {
+    /// The CA generates the key pair and returns it in a PKCS#12 file.
+    Generate {
+        /// The key type.
+        algorithm: KeyAlgorithm,
+        /// Protects the PKCS#12 file.
+        pkcs12_password: Secret,
+        /// Two key pairs and two certificates, one for signing and one for encryption.
+        #[serde(default)]
+        dual: bool,
+        /// The PKCS#12 encryption.
+        #[serde(default)]
+        pkcs12_format: Pkcs12Format,
+    },
+    /// The holder made the key (on a smart card, say) and sent a PKCS#10 request.
+    Csr {
+        /// The request, DER or PEM.
+        request: Base64Bytes,
+        /// What the key is to be certified for.
+        #[serde(default)]
+        usage: Usage,
+    },
+}
+
+/// What `ca.issue` does when the address already has an active certificate of this kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IfActive {
+    /// Refuse with `bad_input` (`params.email`).
+    #[default]
+    Fail,
+    /// Issue nothing and return the active certificates in `existing`.
+    Skip,
+    /// Revoke them (reason superseded) and issue anew, in one transaction.
+    Replace,
+}
+
+/// `ca.issue`: issue a certificate of a profile for a mail address.
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":41,"method":"ca.issue","params":{"kind":"individual","email":"ann@example.com","name":"Ann Example",
+///     "key":{"generate":{"algorithm":"ec-p256","pkcs12_password":"…"}},"ca_password":"…"}}
+/// ← {"jsonrpc":"2.0","id":41,"result":{"issued":[{"entry":{"serial":"4f1c…","email":"ann@example.com","kind":"individual","usage":"both",…},
+///     "certificate":"MIIC…","pkcs12":"MIIK…"}],"existing":[],"replaced":[]}}
+/// ```
+#[derive(Debug)]
+pub struct Issue;
+
+/// Parameters of [`Issue`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueParams {
+    /// The profile.
+    pub kind: CertificateKind,
+    /// The holder's mail address (SAN rfc822Name).
+    pub email: String,
+    /// The holder's name: required for `individual` and `organization`, refused for `mailbox`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The company: required for `organization`, refused otherwise.
+    #[serde(default)]
+    pub organization: Option<String>,
+    /// Where the key comes from.
+    pub key: KeySource,
+    /// What to do when the address already has an active certificate of this kind.
+    #[serde(default)]
+    pub if_active: IfActive,
+    /// The issuing CA key's password, unless it is unlocked.
+    #[serde(default)]
+    pub ca_password: Option<Secret>,
+}
+
+/// One issued certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Issued {
+    /// As `ca.list` shows it.
+    pub entry: CaEntry,
+    /// The certificate, DER.
+    pub certificate: Base64Bytes,
+    /// Key, certificate and chain under `pkcs12_password`, when the CA generated the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs12: Option<Base64Bytes>,
+}
+
+/// Result of [`Issue`] and [`Renew`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssueResult {
+    /// What was issued (two for a dual-key request, none when skipped).
+    pub issued: Vec<Issued>,
+    /// The active certificates that made `if_active: skip` issue nothing.
+    pub existing: Vec<CaEntry>,
+    /// Serials revoked (reason superseded) by `if_active: replace`.
+    #[serde(default)]
+    pub replaced: Vec<String>,
+}
+
+impl Method for Issue {
+    const NAME: &'static str = "ca.issue";
+    type Params = IssueParams;
+    type Result = IssueResult;
+}
+
+/// `ca.renew`: a new certificate for the subject of an active one, which becomes superseded.
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":42,"method":"ca.renew","params":{"serial":"4f1c…","rekey":{"algorithm":"ec-p256","pkcs12_password":"…"}}}
+/// ← {"jsonrpc":"2.0","id":42,"result":{"issued":[{"entry":{"serial":"7a02…",…},"certificate":"MIIC…","pkcs12":"MIIK…"}],"existing":[],"replaced":[]}}
+/// ```
+#[derive(Debug)]
+pub struct Renew;
+
+/// A new key for a renewal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rekey {
+    /// The new key's type.
+    pub algorithm: KeyAlgorithm,
+    /// Protects the PKCS#12 file.
+    pub pkcs12_password: Secret,
+    /// The PKCS#12 encryption.
+    #[serde(default)]
+    pub pkcs12_format: Pkcs12Format,
+}
+
+/// Parameters of [`Renew`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewParams {
+    /// The serial of the active certificate to renew, hex.
+    pub serial: String,
+    /// A new key pair (returned in a PKCS#12 file); without it the old public key is certified again.
+    #[serde(default)]
+    pub rekey: Option<Rekey>,
+    /// The issuing CA key's password, unless it is unlocked.
+    #[serde(default)]
+    pub ca_password: Option<Secret>,
+}
+
+impl Method for Renew {
+    const NAME: &'static str = "ca.renew";
+    type Params = RenewParams;
+    type Result = IssueResult;
+}
+
+/// `ca.revoke`: revoke a certificate and publish a new CRL.
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":43,"method":"ca.revoke","params":{"serial":"4f1c…","reason":"key_compromise"}}
+/// ← {"jsonrpc":"2.0","id":43,"result":{"entry":{"serial":"4f1c…","status":"revoked","reason":"key_compromise",…},"crl":{…}}}
+/// ```
+#[derive(Debug)]
+pub struct Revoke;
+
+/// Parameters of [`Revoke`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeParams {
+    /// The serial, hex.
+    pub serial: String,
+    /// Why.
+    pub reason: RevocationReason,
+    /// The issuing CA key's password, unless it is unlocked.
+    #[serde(default)]
+    pub ca_password: Option<Secret>,
+}
+
+/// Result of [`Revoke`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeResult {
+    /// The certificate, now revoked.
+    pub entry: CaEntry,
+    /// The CRL that lists it.
+    pub crl: CrlResult,
+}
+
+impl Method for Revoke {
+    const NAME: &'static str = "ca.revoke";
+    type Params = RevokeParams;
+    type Result = RevokeResult;
+}
+
+/// `ca.crl`: sign a fresh CRL and write it to the CA directory (`issuing.crl`, DER, for the
+/// web server behind `[ca] crl_url`).
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":44,"method":"ca.crl","params":{}}
+/// ← {"jsonrpc":"2.0","id":44,"result":{"crl":"MIIB…","number":3,"this_update":"2026-11-23T22:00:00Z","next_update":"2026-11-30T22:00:00Z","revoked":1,"path":"/…/ca/issuing.crl"}}
+/// ```
+#[derive(Debug)]
+pub struct Crl;
+
+/// Parameters of [`Crl`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlParams {
+    /// The issuing CA key's password, unless it is unlocked.
+    #[serde(default)]
+    pub ca_password: Option<Secret>,
+}
+
+/// Result of [`Crl`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CrlResult {
+    /// The CRL, DER.
+    pub crl: Base64Bytes,
+    /// Its cRLNumber.
+    pub number: u64,
+    /// RFC 3339 UTC.
+    pub this_update: String,
+    /// RFC 3339 UTC; publish a new one before then.
+    pub next_update: String,
+    /// How many certificates it lists.
+    pub revoked: usize,
+    /// Where it was written.
+    pub path: String,
+}
+
+impl Method for Crl {
+    const NAME: &'static str = "ca.crl";
+    type Params = CrlParams;
+    type Result = CrlResult;
+}
+
+/// `ca.list`: every certificate the CA issued, or those for `email`.
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":45,"method":"ca.list","params":{"email":"ann@example.com"}}
+/// ← {"jsonrpc":"2.0","id":45,"result":{"certificates":[{"serial":"4f1c…","email":"ann@example.com","kind":"individual","usage":"both",
+///     "subject":"CN=Ann Example","status":"active","not_after":"2027-11-23T22:00:00Z","days_to_expiry":365}]}}
+/// ```
+#[derive(Debug)]
+pub struct List;
+
+/// Parameters of [`List`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only this address (any case).
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Result of [`List`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListResult {
+    /// Oldest first.
+    pub certificates: Vec<CaEntry>,
+}
+
+impl Method for List {
+    const NAME: &'static str = "ca.list";
+    type Params = ListParams;
+    type Result = ListResult;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_sources_are_tagged_and_hide_passwords() {
+        let params: IssueParams = serde_json::from_value(serde_json::json!({
+            "kind": "mailbox", "email": "a@example.com",
+            "key": {"generate": {"algorithm": "ec-p256", "pkcs12_password": "hunter2"}}
+        }))
+        .unwrap();
+        assert!(matches!(
+            params.key,
+            KeySource::Generate {
+                algorithm: KeyAlgorithm::EcP256,
+                dual: false,
+                ..
+            }
+        ));
+        assert_eq!(params.if_active, IfActive::Fail);
+        assert!(!format!("{params:?}").contains("hunter2"));
+        let csr: KeySource =
+            serde_json::from_value(serde_json::json!({"csr": {"request": "AAEC"}})).unwrap();
+        assert!(matches!(
+            csr,
+            KeySource::Csr {
+                usage: Usage::Both,
+                ..
+            }
+        ));
+    }
+}
