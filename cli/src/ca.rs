@@ -264,6 +264,13 @@ pub enum CaCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// Write the active certificates to the company LDAP directory (`[directory]`); revoked
+    /// and superseded ones disappear from it.
+    Publish {
+        /// Only this address.
+        #[arg(long)]
+        email: Option<String>,
+    },
     /// List issued certificates with their status and days to expiry.
     List {
         /// Only this address.
@@ -486,6 +493,33 @@ impl CaCommand {
                         r.number, r.path, r.revoked, r.next_update
                     )
                 });
+            }
+            Self::Publish { email } => {
+                let result = ctx
+                    .client
+                    .call::<ca::Publish>(&ca::PublishParams { email })
+                    .await?;
+                print(ctx.json, &result, |r| {
+                    let mut text = format!(
+                        "updated {}, not in the directory {}, failed {}\n",
+                        r.updated.len(),
+                        r.not_found.len(),
+                        r.failed.len()
+                    );
+                    for email in &r.not_found {
+                        text.push_str(&format!("  not in the directory: {email}\n"));
+                    }
+                    for failure in &r.failed {
+                        text.push_str(&format!("  {}: {}\n", failure.email, failure.error));
+                    }
+                    text
+                });
+                if !result.failed.is_empty() {
+                    return Err(CliError::Local(format!(
+                        "{} addresses could not be published",
+                        result.failed.len()
+                    )));
+                }
             }
             Self::List { email } => {
                 let result = ctx

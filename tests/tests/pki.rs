@@ -10,10 +10,13 @@
 use mailseal_protocol::ErrorKind;
 use mailseal_protocol::Secret;
 use mailseal_protocol::methods::smime::SignatureMode;
-use mailseal_protocol::methods::{ca, key, token};
+use mailseal_protocol::methods::{ca, cert, key, token};
 use mailseal_tests::gnupg::{Gnupg, path_str};
 use mailseal_tests::rpc::{decrypt, sign};
-use mailseal_tests::{SOFTHSM, SoftHsm, TestDaemon, daemon_error, mime, openssl, require_gnupg};
+use mailseal_tests::slapd::{Entry, ROOT_DN, ROOT_PASSWORD, SUFFIX, Slapd, server_certificate};
+use mailseal_tests::{
+    Pki, SOFTHSM, SoftHsm, TestDaemon, daemon_error, mime, openssl, require_gnupg,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -888,6 +891,91 @@ fn a_verifier_fetches_the_crl_from_the_distribution_point_and_finds_the_revocati
     assert!(
         !out.status.success() && said.contains("certificate revoked"),
         "{said}"
+    );
+}
+
+/// What a fresh daemon of a user, looking recipients up in `directory`, finds for `email`.
+async fn find_in_directory(directory: &str, ca: &Ca, email: &str) -> cert::FindResult {
+    let user = TestDaemon::start(&format!(
+        "pkcs11_modules = []\ntrusted_ca_files = [{:?}]\n{directory}",
+        ca.path("chain.pem")
+    ));
+    user.client()
+        .await
+        .call::<cert::Find>(&cert::FindParams {
+            email: email.into(),
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn publishing_puts_active_certificates_into_the_directory_and_takes_revoked_ones_out() {
+    let pki = Pki::new();
+    let (cert, key) = server_certificate(&pki);
+    let ann_entry = Entry {
+        uid: "ann",
+        mail: &["ann@example.com"],
+        user_certificates: Vec::new(),
+        smime_certificates: Vec::new(),
+    };
+    let Some(slapd) = Slapd::start(&[ann_entry], (&cert, &key)) else {
+        return;
+    };
+    let directory = format!(
+        "[directory]\nurl = \"{}\"\nbase_dn = \"{SUFFIX}\"\nbind_dn = \"{ROOT_DN}\"\nbind_password = \"{ROOT_PASSWORD}\"\n",
+        slapd.url()
+    );
+    let ca = Ca::new(&directory);
+    let ann = ca.issue(
+        "ann",
+        &[
+            "--kind",
+            "mailbox",
+            "--email",
+            "ann@example.com",
+            "--algorithm",
+            "rsa-2048",
+        ],
+    );
+    ca.issue(
+        "bob",
+        &[
+            "--kind",
+            "mailbox",
+            "--email",
+            "bob@example.com",
+            "--algorithm",
+            "ec-p256",
+        ],
+    );
+    let published = ca.json(&["ca", "publish"]);
+    assert_eq!(published["updated"], serde_json::json!(["ann@example.com"]));
+    assert_eq!(
+        published["not_found"],
+        serde_json::json!(["bob@example.com"])
+    );
+
+    let found = find_in_directory(&directory, &ca, "ann@example.com").await;
+    assert_eq!(found.source, Some(cert::CertSource::Directory), "{found:?}");
+    let serial = ann[0]["entry"]["serial"].as_str().unwrap();
+    assert_eq!(found.certificate.unwrap().serial, serial);
+
+    // Revoked, the certificate leaves the directory at the next publication.
+    ca.ok(&["ca", "revoke", serial, "--reason", "cessation-of-operation"]);
+    let published = ca.json(&["ca", "publish", "--email", "ann@example.com"]);
+    assert_eq!(published["updated"], serde_json::json!(["ann@example.com"]));
+    let found = find_in_directory(&directory, &ca, "ann@example.com").await;
+    assert!(found.certificate.is_none(), "{found:?}");
+    assert!(
+        matches!(
+            found.directory,
+            cert::DirectoryStatus::Answered {
+                certificates: 0,
+                ..
+            }
+        ),
+        "{found:?}"
     );
 }
 
