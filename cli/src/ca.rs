@@ -687,13 +687,24 @@ struct BatchFailure {
 impl BatchSummary {
     fn describe(&self) -> String {
         let mut text = format!(
-            "issued {}, issued again {} (their earlier certificate never reached {}, now revoked), skipped {} (already have a certificate), failed {}\n",
-            self.issued.len(),
-            self.reissued.len(),
-            self.out_dir,
+            "issued {}, skipped {} (they already have their certificate), failed {}\n",
+            self.issued.len() + self.reissued.len(),
             self.skipped.len(),
             self.failed.len()
         );
+        if !self.reissued.is_empty() {
+            text.push_str(&format!(
+                "{} of them again: an interrupted run had recorded a certificate whose file never reached {} (now revoked as superseded)\n",
+                self.reissued.len(),
+                self.out_dir
+            ));
+        }
+        if !self.issued.is_empty() || !self.reissued.is_empty() {
+            text.push_str(&format!(
+                "PKCS#12 files and passwords are in {}; hand each file and its password out by different channels\n",
+                self.out_dir
+            ));
+        }
         for failure in &self.failed {
             text.push_str(&format!(
                 "  line {}: {}: {}\n",
