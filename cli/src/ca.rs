@@ -264,6 +264,13 @@ pub enum CaCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// Write the active certificates to the company LDAP directory (`[directory]`); revoked
+    /// and superseded ones disappear from it.
+    Publish {
+        /// Only this address.
+        #[arg(long)]
+        email: Option<String>,
+    },
     /// List issued certificates with their status and days to expiry.
     List {
         /// Only this address.
@@ -487,6 +494,33 @@ impl CaCommand {
                     )
                 });
             }
+            Self::Publish { email } => {
+                let result = ctx
+                    .client
+                    .call::<ca::Publish>(&ca::PublishParams { email })
+                    .await?;
+                print(ctx.json, &result, |r| {
+                    let mut text = format!(
+                        "updated {}, not in the directory {}, failed {}\n",
+                        r.updated.len(),
+                        r.not_found.len(),
+                        r.failed.len()
+                    );
+                    for email in &r.not_found {
+                        text.push_str(&format!("  not in the directory: {email}\n"));
+                    }
+                    for failure in &r.failed {
+                        text.push_str(&format!("  {}: {}\n", failure.email, failure.error));
+                    }
+                    text
+                });
+                if !result.failed.is_empty() {
+                    return Err(CliError::Local(format!(
+                        "{} addresses could not be published",
+                        result.failed.len()
+                    )));
+                }
+            }
             Self::List { email } => {
                 let result = ctx
                     .client
@@ -653,13 +687,24 @@ struct BatchFailure {
 impl BatchSummary {
     fn describe(&self) -> String {
         let mut text = format!(
-            "issued {}, issued again {} (their earlier certificate never reached {}, now revoked), skipped {} (already have a certificate), failed {}\n",
-            self.issued.len(),
-            self.reissued.len(),
-            self.out_dir,
+            "issued {}, skipped {} (they already have their certificate), failed {}\n",
+            self.issued.len() + self.reissued.len(),
             self.skipped.len(),
             self.failed.len()
         );
+        if !self.reissued.is_empty() {
+            text.push_str(&format!(
+                "{} of them again: an interrupted run had recorded a certificate whose file never reached {} (now revoked as superseded)\n",
+                self.reissued.len(),
+                self.out_dir
+            ));
+        }
+        if !self.issued.is_empty() || !self.reissued.is_empty() {
+            text.push_str(&format!(
+                "PKCS#12 files and passwords are in {}; hand each file and its password out by different channels\n",
+                self.out_dir
+            ));
+        }
         for failure in &self.failed {
             text.push_str(&format!(
                 "  line {}: {}: {}\n",

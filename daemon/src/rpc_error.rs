@@ -9,6 +9,7 @@ use crate::keys::pkcs12::Pkcs12Error;
 use crate::keys::sealed::SealError;
 use crate::own_identities::KeyUnavailable;
 use crate::pki::PkiError;
+use crate::pki::publish::PublishError;
 use crate::smime::envelope::EnvelopeError;
 use crate::smime::message::MessageError;
 use crate::smime::sign::SignError;
@@ -175,5 +176,17 @@ impl From<PkiError> for RpcError {
             }
         };
         RpcError::new(kind, message)
+    }
+}
+
+impl From<PublishError> for RpcError {
+    fn from(error: PublishError) -> Self {
+        let kind = match &error {
+            PublishError::NotConfigured | PublishError::CaFileUnsupported => {
+                ErrorKind::bad_input("directory")
+            }
+            _ => ErrorKind::Internal,
+        };
+        RpcError::new(kind, format!("cannot publish: {error}"))
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 pub mod gnupg;
+pub mod slapd;
 
 pub use mailseal_protocol::Client;
 use mailseal_protocol::methods::{cert, key};

@@ -9,11 +9,15 @@
 
 use mailseal_protocol::ErrorKind;
 use mailseal_protocol::Secret;
+use mailseal_protocol::methods::report::{CheckName, Outcome, Verdict};
 use mailseal_protocol::methods::smime::SignatureMode;
-use mailseal_protocol::methods::{ca, key, token};
+use mailseal_protocol::methods::{ca, cert, key, token};
 use mailseal_tests::gnupg::{Gnupg, path_str};
-use mailseal_tests::rpc::{decrypt, sign};
-use mailseal_tests::{SOFTHSM, SoftHsm, TestDaemon, daemon_error, mime, openssl, require_gnupg};
+use mailseal_tests::rpc::{check, decrypt, only_signature, sign, verify};
+use mailseal_tests::slapd::{Entry, ROOT_DN, ROOT_PASSWORD, SUFFIX, Slapd, server_certificate};
+use mailseal_tests::{
+    Pki, SOFTHSM, SoftHsm, TestDaemon, daemon_error, mime, openssl, require_gnupg,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -852,8 +856,10 @@ impl Drop for WebServer {
     }
 }
 
-#[test]
-fn a_verifier_fetches_the_crl_from_the_distribution_point_and_finds_the_revocation() {
+/// OpenSSL and a user's daemon, verifying, fetch the CRL from the distribution point in the
+/// certificate and find the revocation there.
+#[tokio::test]
+async fn a_verifier_fetches_the_crl_from_the_distribution_point_and_finds_the_revocation() {
     let www = tempfile::tempdir().unwrap();
     let (_server, port) = WebServer::start(www.path());
     let ca = Ca::with_crl_url(&format!("http://127.0.0.1:{port}/issuing-ca.crl"), "");
@@ -876,6 +882,21 @@ fn a_verifier_fetches_the_crl_from_the_distribution_point_and_finds_the_revocati
         let crl = ca.ca_dir().join("issuing-ca.crl");
         std::fs::copy(crl, www.path().join("issuing-ca.crl")).unwrap();
     };
+    // Ann signs a message while her certificate is good.
+    let ann_daemon = TestDaemon::start("pkcs11_modules = []\n");
+    let mut client = ann_daemon.client().await;
+    client
+        .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
+            data: std::fs::read(ca.path("ann.p12")).unwrap().into(),
+            password: Secret::new(P12_PASSWORD.into()),
+            passphrase: None,
+        })
+        .await
+        .unwrap();
+    let message = b"From: ann@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\n\r\nsigned, then revoked\r\n";
+    let signed = sign(&mut client, message, SignatureMode::Detached)
+        .await
+        .unwrap();
     // Published before the revocation, the CRL lets the certificate pass…
     publish(&["ca", "crl"]);
     let download = ["-crl_check", "-crl_download"];
@@ -888,6 +909,107 @@ fn a_verifier_fetches_the_crl_from_the_distribution_point_and_finds_the_revocati
     assert!(
         !out.status.success() && said.contains("certificate revoked"),
         "{said}"
+    );
+    // A daemon trusting the company CA finds it too, and names the failed check.
+    let verifier = TestDaemon::start(&format!(
+        "pkcs11_modules = []\ntrusted_ca_files = [{:?}]\n",
+        ca.path("root.pem")
+    ));
+    let opened = verify(&mut verifier.client().await, &signed).await.unwrap();
+    let report = only_signature(&opened.layers);
+    assert_eq!(report.verdict(), Verdict::Invalid, "{report:#?}");
+    let revocation = check(report, CheckName::Revocation);
+    assert_eq!(revocation.outcome, Outcome::Fail, "{revocation:?}");
+    assert!(
+        revocation.reason.contains("revoked"),
+        "{}",
+        revocation.reason
+    );
+    assert_eq!(check(report, CheckName::Chain).outcome, Outcome::Pass);
+}
+
+/// What a fresh daemon of a user, looking recipients up in `directory`, finds for `email`.
+async fn find_in_directory(directory: &str, ca: &Ca, email: &str) -> cert::FindResult {
+    let user = TestDaemon::start(&format!(
+        "pkcs11_modules = []\ntrusted_ca_files = [{:?}]\n{directory}",
+        ca.path("chain.pem")
+    ));
+    user.client()
+        .await
+        .call::<cert::Find>(&cert::FindParams {
+            email: email.into(),
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn publishing_puts_active_certificates_into_the_directory_and_takes_revoked_ones_out() {
+    let pki = Pki::new();
+    let (cert, key) = server_certificate(&pki);
+    let ann_entry = Entry {
+        uid: "ann",
+        mail: &["ann@example.com"],
+        user_certificates: Vec::new(),
+        smime_certificates: Vec::new(),
+    };
+    let Some(slapd) = Slapd::start(&[ann_entry], (&cert, &key)) else {
+        return;
+    };
+    let directory = format!(
+        "[directory]\nurl = \"{}\"\nbase_dn = \"{SUFFIX}\"\nbind_dn = \"{ROOT_DN}\"\nbind_password = \"{ROOT_PASSWORD}\"\n",
+        slapd.url()
+    );
+    let ca = Ca::new(&directory);
+    let ann = ca.issue(
+        "ann",
+        &[
+            "--kind",
+            "mailbox",
+            "--email",
+            "ann@example.com",
+            "--algorithm",
+            "rsa-2048",
+        ],
+    );
+    ca.issue(
+        "bob",
+        &[
+            "--kind",
+            "mailbox",
+            "--email",
+            "bob@example.com",
+            "--algorithm",
+            "ec-p256",
+        ],
+    );
+    let published = ca.json(&["ca", "publish"]);
+    assert_eq!(published["updated"], serde_json::json!(["ann@example.com"]));
+    assert_eq!(
+        published["not_found"],
+        serde_json::json!(["bob@example.com"])
+    );
+
+    let found = find_in_directory(&directory, &ca, "ann@example.com").await;
+    assert_eq!(found.source, Some(cert::CertSource::Directory), "{found:?}");
+    let serial = ann[0]["entry"]["serial"].as_str().unwrap();
+    assert_eq!(found.certificate.unwrap().serial, serial);
+
+    // Revoked, the certificate leaves the directory at the next publication.
+    ca.ok(&["ca", "revoke", serial, "--reason", "cessation-of-operation"]);
+    let published = ca.json(&["ca", "publish", "--email", "ann@example.com"]);
+    assert_eq!(published["updated"], serde_json::json!(["ann@example.com"]));
+    let found = find_in_directory(&directory, &ca, "ann@example.com").await;
+    assert!(found.certificate.is_none(), "{found:?}");
+    assert!(
+        matches!(
+            found.directory,
+            cert::DirectoryStatus::Answered {
+                certificates: 0,
+                ..
+            }
+        ),
+        "{found:?}"
     );
 }
 

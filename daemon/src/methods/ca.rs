@@ -14,13 +14,13 @@ use crate::pki::db::{Record, StoredStatus};
 use crate::pki::issue::{self, KeyRequest, Replacing, unix};
 use crate::pki::profile::Subject;
 use crate::pki::signer::CaSigner;
-use crate::pki::{crl, csr};
+use crate::pki::{crl, csr, publish};
 use crate::state::Daemon;
 use der::{Decode, EncodePem};
 use mailseal_protocol::methods::ca::{
     CaEntry, CaKeys, CrlParams, CrlResult, InitParams, InitResult, IssueParams, IssueResult,
-    Issued, KeyAlgorithm, KeySource, ListParams, ListResult, RenewParams, RevokeParams,
-    RevokeResult, Status,
+    Issued, KeyAlgorithm, KeySource, ListParams, ListResult, PublishFailure, PublishParams,
+    PublishResult, RenewParams, RevokeParams, RevokeResult, Status,
 };
 use mailseal_protocol::{ErrorKind, RpcError, Secret};
 use rcgen::Issuer;
@@ -283,6 +283,44 @@ pub async fn list(daemon: Arc<Daemon>, params: ListParams) -> Result<ListResult,
         })
     })
     .await
+}
+
+/// Publishes the active certificates to the company directory.
+pub async fn publish(
+    daemon: Arc<Daemon>,
+    params: PublishParams,
+) -> Result<PublishResult, RpcError> {
+    let reader = daemon.clone();
+    let certificates = blocking(move || {
+        let authority = reader.ca.get()?;
+        let email = params.email.map(|e| e.to_ascii_lowercase());
+        let now = unix(SystemTime::now());
+        let mut by_email: std::collections::BTreeMap<String, Vec<Vec<u8>>> = Default::default();
+        for record in authority.db.list(email.as_deref())? {
+            let certificates = by_email.entry(record.email).or_default();
+            if record.status == StoredStatus::Active && record.not_after >= now {
+                certificates.push(record.der);
+            }
+        }
+        Ok(by_email)
+    })
+    .await?;
+    let published = publish::publish(daemon.config.directory.as_ref(), certificates).await?;
+    tracing::info!(
+        updated = published.updated.len(),
+        not_found = published.not_found.len(),
+        failed = published.failed.len(),
+        "published certificates to the directory"
+    );
+    Ok(PublishResult {
+        updated: published.updated,
+        not_found: published.not_found,
+        failed: published
+            .failed
+            .into_iter()
+            .map(|(email, error)| PublishFailure { email, error })
+            .collect(),
+    })
 }
 
 fn normalize_serial(serial: &str) -> String {

@@ -5,7 +5,7 @@
 //! software or card, behind the key trait, as rcgen's signer), `authority` (the CA directory:
 //! creating and unlocking the CA), `db` (issued serials, status and revocations in SQLite,
 //! crash-safe), `csr` (checking a holder's request), `issue` (making certificates and PKCS#12
-//! files), `crl` (signing CRLs). PKCS#12 writing lives beside the reader in
+//! files), `crl` (signing CRLs), `publish` (certificates into the company LDAP directory). PKCS#12 writing lives beside the reader in
 //! `keys::pkcs12::write`, so that both share one ASN.1 and KDF implementation.
 
 pub mod authority;
@@ -14,6 +14,7 @@ pub mod csr;
 pub mod db;
 pub mod issue;
 pub mod profile;
+pub mod publish;
 pub mod signer;
 
 use crate::keys::KeyId;

@@ -49,6 +49,7 @@ pub const METHODS: &[&str] = &[
     ca::Revoke::NAME,
     ca::Crl::NAME,
     ca::List::NAME,
+    ca::Publish::NAME,
 ];
 
 /// Answers one request.
@@ -169,6 +170,7 @@ async fn route(
         ca::Revoke::NAME => call::<ca::Revoke, _, _>(daemon, params, methods::ca::revoke).await,
         ca::Crl::NAME => call::<ca::Crl, _, _>(daemon, params, methods::ca::crl).await,
         ca::List::NAME => call::<ca::List, _, _>(daemon, params, methods::ca::list).await,
+        ca::Publish::NAME => call::<ca::Publish, _, _>(daemon, params, methods::ca::publish).await,
         other => Err(RpcError::new(
             ErrorKind::UnknownMethod {
                 method: other.to_owned(),

@@ -501,3 +501,49 @@ mod tests {
         ));
     }
 }
+
+/// `ca.publish`: write the active certificates of every address the CA issued to (or of
+/// `email`) to the company LDAP directory (`[directory]`), replacing what the person's entry
+/// held, so that revoked and superseded certificates disappear there too.
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":46,"method":"ca.publish","params":{}}
+/// ← {"jsonrpc":"2.0","id":46,"result":{"updated":["ann@example.com"],"not_found":["bob@example.com"],"failed":[]}}
+/// ```
+#[derive(Debug)]
+pub struct Publish;
+
+/// Parameters of [`Publish`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishParams {
+    /// Only this address.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// An address that could not be published.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishFailure {
+    /// The address.
+    pub email: String,
+    /// Why.
+    pub error: String,
+}
+
+/// Result of [`Publish`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishResult {
+    /// Addresses whose entry now holds exactly their active certificates.
+    pub updated: Vec<String>,
+    /// Addresses no directory entry has (the CA never creates entries).
+    pub not_found: Vec<String>,
+    /// Addresses that failed (several entries, write refused).
+    pub failed: Vec<PublishFailure>,
+}
+
+impl Method for Publish {
+    const NAME: &'static str = "ca.publish";
+    type Params = PublishParams;
+    type Result = PublishResult;
+}
