@@ -10,7 +10,7 @@
 
 use super::encoders::{Base64Lines, Crlf, QuotedPrintable};
 use super::mime::{self, Entity, Header, MimeError};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 /// A byte range of the source: `start..end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,8 +143,20 @@ pub fn read_head<R: Read + Seek>(
     Ok((head, body_start))
 }
 
-/// Writes the canonical entity of the message or part in `span` of `src` to `out`.
+/// Writes the canonical entity of the message or part in `span` of `src` to `out`, buffered:
+/// headers and line ends come in small pieces, and `out` may be a file.
 pub fn canonicalize<R: Read + Seek, W: Write>(
+    src: &mut R,
+    span: Span,
+    out: &mut W,
+) -> Result<(), CanonicalError> {
+    let mut buffered = BufWriter::with_capacity(BUFFER, out);
+    canonicalize_into(src, span, &mut buffered)?;
+    buffered.flush()?;
+    Ok(())
+}
+
+fn canonicalize_into<R: Read + Seek, W: Write>(
     src: &mut R,
     span: Span,
     out: &mut W,
@@ -323,7 +335,7 @@ fn canonical_multipart<R: Read + Seek, W: Write>(
     for part in &layout.parts {
         out.write_all(delimiter.as_bytes())?;
         out.write_all(b"\r\n")?;
-        canonicalize(src, *part, out)?;
+        canonicalize_into(src, *part, out)?;
         out.write_all(b"\r\n")?;
     }
     out.write_all(delimiter.as_bytes())?;
