@@ -386,6 +386,25 @@ async fn streams_carry_large_messages_and_belong_to_their_connection() {
     assert!(text.ends_with(&plain[plain.len() - 40..]));
     assert_eq!(world.stream_files(), 3);
 
+    // A refused request leaves no output stream behind.
+    let not_encrypted = upload(&mut client, &message(1000)).await;
+    let err = daemon_error(
+        client
+            .call::<smime::Decrypt>(&incoming(
+                Payload::Stream(not_encrypted.clone()),
+                Some(Output::Stream),
+            ))
+            .await,
+    );
+    assert_eq!(err.kind, ErrorKind::bad_input("params.message"));
+    client
+        .call::<stream::Close>(&stream::CloseParams {
+            stream: not_encrypted,
+        })
+        .await
+        .unwrap();
+    assert_eq!(world.stream_files(), 3);
+
     // Another connection can neither read, write nor close them.
     let mut other = world.daemon.client().await;
     let err = daemon_error(
