@@ -181,19 +181,25 @@ impl<'de> Deserialize<'de> for Response {
             error: Option<RpcError>,
         }
         let incoming = Incoming::deserialize(deserializer)?;
-        let body = match (incoming.result, incoming.error) {
+        Self::from_parts(incoming.id, incoming.result, incoming.error)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Response {
+    /// A response from the members read off the wire: an error wins over a result, and one of
+    /// the two must be there.
+    pub(crate) fn from_parts(
+        id: Option<Id>,
+        result: Option<Value>,
+        error: Option<RpcError>,
+    ) -> Result<Self, &'static str> {
+        let body = match (result, error) {
             (_, Some(error)) => ResponseBody::Error(error),
             (Some(result), None) => ResponseBody::Result(result),
-            (None, None) => {
-                return Err(serde::de::Error::custom(
-                    "a response needs \"result\" or \"error\"",
-                ));
-            }
+            (None, None) => return Err("a response needs \"result\" or \"error\""),
         };
-        Ok(Self {
-            id: incoming.id,
-            body,
-        })
+        Ok(Self { id, body })
     }
 }
 

@@ -7,6 +7,7 @@
 //! A JSON-RPC 2.0 notification (no `id` of its own); `params.id` is the id of the request it is
 //! about, so a client with requests in flight knows which one moved.
 
+use crate::error::RpcError;
 use crate::message::{Id, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,19 +55,23 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
-    /// Reads one frame from the daemon in a single pass.
+    /// Reads one frame from the daemon in a single pass (a reply may hold many MiB).
     pub fn parse(frame: &[u8]) -> Result<Self, serde_json::Error> {
         #[derive(Deserialize)]
         struct Incoming {
+            #[serde(default)]
+            id: Option<Id>,
             method: Option<String>,
             params: Option<Value>,
+            result: Option<Value>,
+            error: Option<RpcError>,
         }
-        // A reply never has "method"; reading only these two fields skips the (possibly large)
-        // result without building it, and the reply is parsed once more only then.
-        let peek: Incoming = serde_json::from_slice(frame)?;
-        match (peek.method.as_deref(), peek.params) {
+        let incoming: Incoming = serde_json::from_slice(frame)?;
+        match (incoming.method.as_deref(), incoming.params) {
             (Some(PROGRESS), Some(params)) => Ok(Self::Progress(serde_json::from_value(params)?)),
-            _ => Ok(Self::Reply(serde_json::from_slice(frame)?)),
+            _ => Response::from_parts(incoming.id, incoming.result, incoming.error)
+                .map(Self::Reply)
+                .map_err(serde::de::Error::custom),
         }
     }
 }

@@ -386,6 +386,25 @@ async fn streams_carry_large_messages_and_belong_to_their_connection() {
     assert!(text.ends_with(&plain[plain.len() - 40..]));
     assert_eq!(world.stream_files(), 3);
 
+    // A refused request leaves no output stream behind.
+    let not_encrypted = upload(&mut client, &message(1000)).await;
+    let err = daemon_error(
+        client
+            .call::<smime::Decrypt>(&incoming(
+                Payload::Stream(not_encrypted.clone()),
+                Some(Output::Stream),
+            ))
+            .await,
+    );
+    assert_eq!(err.kind, ErrorKind::bad_input("params.message"));
+    client
+        .call::<stream::Close>(&stream::CloseParams {
+            stream: not_encrypted,
+        })
+        .await
+        .unwrap();
+    assert_eq!(world.stream_files(), 3);
+
     // Another connection can neither read, write nor close them.
     let mut other = world.daemon.client().await;
     let err = daemon_error(
@@ -634,4 +653,39 @@ async fn a_large_message_is_encrypted_decrypted_and_signed_in_bounded_memory() {
         mib(after_sign),
         mib(SIZE)
     );
+}
+
+/// Runs the CLI against `world`'s daemon in a terminal (`script` gives it one) and returns
+/// what the terminal showed.
+fn in_terminal(world: &World, args: &str) -> String {
+    let command = format!(
+        "{} --socket {} {args}",
+        mailseal_tests::binary("mailseal").display(),
+        world.daemon.socket().display(),
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(world.pki.dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{args}: {screen}");
+    screen
+}
+
+#[tokio::test]
+async fn the_cli_draws_a_progress_bar_at_a_terminal_for_large_files_only() {
+    let (world, _client) = World::new().await;
+    write_large_message(&world.path("large.eml"), 12 << 20);
+    std::fs::write(world.path("small.eml"), message(1000)).unwrap();
+
+    let screen = in_terminal(&world, "encrypt large.eml -o large.p7m.eml");
+    assert!(screen.contains("] 100% "), "{screen:?}");
+    assert!(screen.contains(" MiB"), "{screen:?}");
+    // Scripts get no bar: not in --json mode, not for small files.
+    let screen = in_terminal(&world, "--json encrypt large.eml -o large2.p7m.eml");
+    assert!(!screen.contains('%'), "{screen:?}");
+    let screen = in_terminal(&world, "encrypt small.eml -o small.p7m.eml");
+    assert!(!screen.contains('%'), "{screen:?}");
 }

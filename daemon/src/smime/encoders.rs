@@ -34,22 +34,25 @@ impl<W: Write> Crlf<W> {
 
 impl<W: Write> Write for Crlf<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Copies the runs between line ends whole: this runs over every byte of every message.
+        // Copies the runs between line ends whole (this runs over every byte of every message)
+        // into one buffer, written at once: one write per call, not two per line.
+        let mut converted = Vec::with_capacity(buf.len() + buf.len() / 32 + 2);
         let mut rest = buf;
         if self.after_cr && rest.first() == Some(&b'\n') {
             rest = &rest[1..];
         }
         self.after_cr = false;
         while let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
-            self.out.write_all(&rest[..at])?;
-            self.out.write_all(b"\r\n")?;
+            converted.extend_from_slice(&rest[..at]);
+            converted.extend_from_slice(b"\r\n");
             let crlf_pair = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
             if rest[at] == b'\r' && at + 1 == rest.len() {
                 self.after_cr = true;
             }
             rest = &rest[at + if crlf_pair { 2 } else { 1 }..];
         }
-        self.out.write_all(rest)?;
+        converted.extend_from_slice(rest);
+        self.out.write_all(&converted)?;
         Ok(buf.len())
     }
 

@@ -1,8 +1,9 @@
 //! Message bytes into and out of the `smime.*` methods: inline base64, files named by path, and
 //! `stream.*` streams, with progress notifications for clients that ask.
 //!
-//! The S/MIME engine sees a seekable [`Source`] and a [`Sink`]; this module is the one place that knows where they came from
-//! and where they go, so every method handles every kind of payload alike.
+//! The S/MIME engine sees a seekable [`Source`] and a [`Sink`]; this module is the one place
+//! that knows where the bytes came from and where they go, so every method handles every kind
+//! of payload alike.
 
 pub mod files;
 pub mod progress;

@@ -23,11 +23,13 @@ use const_oid::db::rfc5911;
 use der::asn1::OctetString;
 use der::{Decode, Encode};
 use spki::AlgorithmIdentifierOwned;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 
 /// The most bytes of one small field held in memory (recipientInfos with many recipients,
 /// originator certificates): far above real mail, far below a memory problem.
 const MAX_FIELD: u64 = 16 << 20;
+/// The read buffer under the byte-by-byte header reads.
+const BUFFER: usize = 64 * 1024;
 /// How deep constructed elements may nest inside a field or the content.
 const MAX_DEPTH: usize = 16;
 
@@ -216,8 +218,13 @@ fn has_more<R: Read + Seek>(src: &mut R, end: Option<u64>) -> Result<bool, Envel
     }
 }
 
-/// Reads the envelope's layout; the source may hold DER or BER.
+/// Reads the envelope's layout; the source may hold DER or BER. Headers are read a byte at a
+/// time, so the source is read through a buffer.
 pub(super) fn read<R: Read + Seek>(src: &mut R) -> Result<Layout, EnvelopeError> {
+    read_buffered(&mut BufReader::with_capacity(BUFFER, src))
+}
+
+fn read_buffered<R: Read + Seek>(src: &mut R) -> Result<Layout, EnvelopeError> {
     let total = src.seek(SeekFrom::End(0))?;
     src.seek(SeekFrom::Start(0))?;
     let info_header = expect(src, 0x30, "the ContentInfo is not a SEQUENCE")?;
@@ -334,10 +341,11 @@ impl Layout {
         buffer: usize,
         mut chunk: impl FnMut(&[u8]) -> Result<(), EnvelopeError>,
     ) -> Result<(), EnvelopeError> {
+        let mut src = BufReader::with_capacity(BUFFER, src);
         src.seek(SeekFrom::Start(self.content_at))?;
-        let header = read_header(src)?;
+        let header = read_header(&mut src)?;
         let mut piece = vec![0u8; buffer];
-        walk(src, header, 0, &mut piece, &mut chunk)
+        walk(&mut src, header, 0, &mut piece, &mut chunk)
     }
 }
 
