@@ -182,9 +182,7 @@ impl From<PkiError> for RpcError {
 impl From<PublishError> for RpcError {
     fn from(error: PublishError) -> Self {
         let kind = match &error {
-            PublishError::NotConfigured | PublishError::CaFileUnsupported => {
-                ErrorKind::bad_input("directory")
-            }
+            PublishError::NotConfigured => ErrorKind::bad_input("directory"),
             _ => ErrorKind::Internal,
         };
         RpcError::new(kind, format!("cannot publish: {error}"))

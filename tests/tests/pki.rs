@@ -956,9 +956,11 @@ async fn publishing_puts_active_certificates_into_the_directory_and_takes_revoke
     let Some(slapd) = Slapd::start(&[ann_entry], (&cert, &key)) else {
         return;
     };
+    // Over LDAPS, the server's certificate checked against the directory's own CA (ca_file).
     let directory = format!(
-        "[directory]\nurl = \"{}\"\nbase_dn = \"{SUFFIX}\"\nbind_dn = \"{ROOT_DN}\"\nbind_password = \"{ROOT_PASSWORD}\"\n",
-        slapd.url()
+        "[directory]\nurl = \"{}\"\nbase_dn = \"{SUFFIX}\"\nbind_dn = \"{ROOT_DN}\"\nbind_password = \"{ROOT_PASSWORD}\"\nca_file = {:?}\n",
+        slapd.tls_url(),
+        pki.dir().join("ca.pem")
     );
     let ca = Ca::new(&directory);
     let ann = ca.issue(

@@ -20,7 +20,8 @@ use crate::certs::describe::{Fingerprint, signed_data_certificates};
 use crate::config::DirectoryConfig;
 use der::{Decode, Encode};
 use ldap3::{
-    LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, SearchOptions, ldap_escape,
+    Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, SearchOptions,
+    ldap_escape,
 };
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
@@ -261,8 +262,14 @@ impl Directory {
         self.cache.lock().expect("directory cache lock")
     }
 
-    /// One lookup on a connection of its own: connect, bind, search, unbind.
-    async fn search(&self, address: &str) -> Result<Answer, DirectoryError> {
+    /// The settings the directory was made with.
+    pub fn config(&self) -> &DirectoryConfig {
+        &self.config
+    }
+
+    /// A new connection, TLS checked against `ca_file` (or the system's roots) and bound as
+    /// `bind_dn` when one is configured: for a lookup, and for IT's writes (`ca publish`).
+    pub async fn connect(&self) -> Result<Ldap, DirectoryError> {
         let config = &self.config;
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(self.timeout)
@@ -288,6 +295,13 @@ impl Directory {
                     source: Arc::new(e),
                 })?;
         }
+        Ok(ldap)
+    }
+
+    /// One lookup on a connection of its own: connect, bind, search, unbind.
+    async fn search(&self, address: &str) -> Result<Answer, DirectoryError> {
+        let config = &self.config;
+        let mut ldap = self.connect().await?;
         let search_failed = |e| DirectoryError::Search {
             url: config.url.clone(),
             base_dn: config.base_dn.clone(),

@@ -305,7 +305,7 @@ pub async fn publish(
         Ok(by_email)
     })
     .await?;
-    let published = publish::publish(daemon.config.directory.as_ref(), certificates).await?;
+    let published = publish::publish(daemon.directory.as_ref(), certificates).await?;
     tracing::info!(
         updated = published.updated.len(),
         not_found = published.not_found.len(),

@@ -8,11 +8,10 @@
 //! creates entries, the directory's owners do. The bind DN must be allowed to write that
 //! attribute.
 
-use crate::config::DirectoryConfig;
-use ldap3::{LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry, ldap_escape};
+use crate::certs::directory::{Directory, DirectoryError};
+use ldap3::{Mod, Scope, SearchEntry, ldap_escape};
 use std::collections::{BTreeMap, HashSet};
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
 
 /// The attribute written (RFC 4523 §2.1).
 const ATTRIBUTE: &str = "userCertificate;binary";
@@ -35,58 +34,25 @@ pub enum PublishError {
     /// No `[directory]` in the configuration.
     #[error("no [directory] is configured to publish to")]
     NotConfigured,
-    /// The directory's TLS roots come from `ca_file`, which publishing does not read yet.
-    #[error(
-        "publishing does not support directory.ca_file yet; use a server certificate the system trusts"
-    )]
-    CaFileUnsupported,
     /// Connecting or binding failed.
-    #[error("cannot {action} {url}: {source}")]
-    Connect {
-        /// What failed.
-        action: &'static str,
-        /// The directory.
-        url: String,
-        /// ldap3's error.
-        #[source]
-        source: ldap3::LdapError,
-    },
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
 }
 
 /// Replaces the certificates of each address in `certificates` (address → active DER
-/// certificates, possibly none) in the directory.
+/// certificates, possibly none) in the directory, over a connection made as for lookups (the
+/// same TLS roots and bind DN).
 ///
 /// # Errors
 /// [`PublishError`] when the directory cannot be reached at all; per-address failures are in
 /// the result.
 pub async fn publish(
-    config: Option<&DirectoryConfig>,
+    directory: Option<&Directory>,
     certificates: BTreeMap<String, Vec<Vec<u8>>>,
 ) -> Result<Published, PublishError> {
-    let config = config.ok_or(PublishError::NotConfigured)?;
-    if config.ca_file.is_some() {
-        return Err(PublishError::CaFileUnsupported);
-    }
-    let fail = |action| {
-        move |source| PublishError::Connect {
-            action,
-            url: config.url.clone(),
-            source,
-        }
-    };
-    let settings = LdapConnSettings::new()
-        .set_conn_timeout(Duration::from_secs(config.timeout_seconds))
-        .set_starttls(config.starttls);
-    let (connection, mut ldap) = LdapConnAsync::with_settings(settings, &config.url)
-        .await
-        .map_err(fail("connect to"))?;
-    ldap3::drive!(connection);
-    if let (Some(bind_dn), Some(password)) = (&config.bind_dn, &config.bind_password) {
-        ldap.simple_bind(bind_dn, password.expose())
-            .await
-            .and_then(|result| result.success())
-            .map_err(fail("bind to"))?;
-    }
+    let directory = directory.ok_or(PublishError::NotConfigured)?;
+    let config = directory.config();
+    let mut ldap = directory.connect().await?;
     let mut published = Published::default();
     for (email, ders) in certificates {
         let filter = format!("(mail={})", ldap_escape(&email));
