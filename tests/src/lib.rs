@@ -621,8 +621,37 @@ pub mod rpc {
     use mailseal_protocol::methods::smime::{
         self, ContentEncryption, Layer, OpenedResult, SignatureMode,
     };
-    use mailseal_protocol::methods::{Method, daemon};
+    use mailseal_protocol::methods::{Method, daemon, token};
     use mailseal_protocol::{Client, ClientError};
+
+    /// A new P-256 key on the card `token` (logged in) labelled `label`, and a certificate
+    /// request for it made on the card for `name` <`email`>: the key's id and the DER request.
+    pub async fn card_key_and_request(
+        client: &mut Client,
+        token: &str,
+        label: &str,
+        name: &str,
+        email: &str,
+    ) -> (String, Vec<u8>) {
+        let generated = client
+            .call::<token::GenerateKey>(&token::GenerateKeyParams {
+                token: token.into(),
+                algorithm: token::CardKeyAlgorithm::EcP256,
+                label: label.into(),
+            })
+            .await
+            .unwrap();
+        let csr = client
+            .call::<token::Csr>(&token::CsrParams {
+                token: token.into(),
+                id: generated.id.clone(),
+                name: name.into(),
+                email: email.into(),
+            })
+            .await
+            .unwrap();
+        (generated.id, csr.csr.into_inner())
+    }
 
     /// Signs `message` in `mode` with the identity the daemon picks for its From address
     /// (PKCS #1 v1.5 for RSA); the signed message.

@@ -8,12 +8,12 @@
 //! by `openssl cms -encrypt` instead.
 
 use mailseal_protocol::ErrorKind;
-use mailseal_protocol::Secret;
 use mailseal_protocol::methods::report::{CheckName, Outcome, Verdict};
 use mailseal_protocol::methods::smime::SignatureMode;
 use mailseal_protocol::methods::{ca, cert, key, token};
+use mailseal_protocol::{Client, Secret};
 use mailseal_tests::gnupg::{Gnupg, path_str};
-use mailseal_tests::rpc::{check, decrypt, only_signature, sign, verify};
+use mailseal_tests::rpc::{card_key_and_request, check, decrypt, only_signature, sign, verify};
 use mailseal_tests::slapd::{Entry, ROOT_DN, ROOT_PASSWORD, SUFFIX, Slapd, server_certificate};
 use mailseal_tests::{
     Pki, SOFTHSM, SoftHsm, TestDaemon, daemon_error, mime, openssl, require_gnupg,
@@ -324,6 +324,23 @@ fn text_has_usage(text: &str, usage: &str) -> bool {
     ))
 }
 
+/// `message` signed (detached) by the daemon of `client`, then verified by `openssl cms
+/// -verify` with `trust` (its -CAfile and options): the content OpenSSL found signed.
+async fn signed_and_verified(
+    ca: &Ca,
+    client: &mut Client,
+    message: &[u8],
+    trust: &[&str],
+) -> Vec<u8> {
+    let signed = sign(client, message, SignatureMode::Detached)
+        .await
+        .unwrap();
+    std::fs::write(ca.path("signed.eml"), &signed).unwrap();
+    let mut args = vec!["cms", "-verify", "-in", "signed.eml"];
+    args.extend_from_slice(trust);
+    openssl(ca.work.path(), &args)
+}
+
 #[tokio::test]
 async fn a_pkcs12_from_the_ca_imports_into_a_daemon_that_signs_and_decrypts_with_it() {
     let ca = Ca::new("");
@@ -380,23 +397,13 @@ async fn a_pkcs12_from_the_ca_imports_into_a_daemon_that_signs_and_decrypts_with
     assert_eq!(imported.identity.chain.len(), 2, "issuing and root CA");
 
     let message = b"From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: hi\r\n\r\nsigned with the company CA\r\n";
-    let signed = sign(&mut client, message, SignatureMode::Detached)
-        .await
-        .unwrap();
-    std::fs::write(ca.path("signed.eml"), &signed).unwrap();
-    let content = openssl(
-        ca.work.path(),
-        &[
-            "cms",
-            "-verify",
-            "-in",
-            "signed.eml",
-            "-CAfile",
-            "root.pem",
-            "-purpose",
-            "smimesign",
-        ],
-    );
+    let content = signed_and_verified(
+        &ca,
+        &mut client,
+        message,
+        &["-CAfile", "root.pem", "-purpose", "smimesign"],
+    )
+    .await;
     assert!(String::from_utf8_lossy(&content).contains("signed with the company CA"));
 
     std::fs::write(ca.path("plain.eml"), "Subject: for Ann\r\n\r\nsecret\r\n").unwrap();
@@ -511,24 +518,15 @@ async fn a_request_made_on_a_card_gets_a_certificate_that_signs_on_the_card() {
         })
         .await
         .unwrap();
-    let generated = client
-        .call::<token::GenerateKey>(&token::GenerateKeyParams {
-            token: "card".into(),
-            algorithm: token::CardKeyAlgorithm::EcP256,
-            label: "mail".into(),
-        })
-        .await
-        .unwrap();
-    let csr = client
-        .call::<token::Csr>(&token::CsrParams {
-            token: "card".into(),
-            id: generated.id.clone(),
-            name: "Carl Example".into(),
-            email: "carl@example.com".into(),
-        })
-        .await
-        .unwrap();
-    std::fs::write(ca.path("carl.csr"), csr.csr.as_slice()).unwrap();
+    let (_, csr) = card_key_and_request(
+        &mut client,
+        "card",
+        "mail",
+        "Carl Example",
+        "carl@example.com",
+    )
+    .await;
+    std::fs::write(ca.path("carl.csr"), &csr).unwrap();
 
     // What the request may not ask for is refused: another address, a tampered signature.
     let issue = |email: &str, csr: &str, out: &str| {
@@ -554,7 +552,7 @@ async fn a_request_made_on_a_card_gets_a_certificate_that_signs_on_the_card() {
         "{}",
         stderr(&out)
     );
-    let mut tampered = csr.csr.as_slice().to_vec();
+    let mut tampered = csr.clone();
     let at = tampered.len() - 8;
     tampered[at] ^= 0x01;
     std::fs::write(ca.path("tampered.csr"), tampered).unwrap();
@@ -578,21 +576,7 @@ async fn a_request_made_on_a_card_gets_a_certificate_that_signs_on_the_card() {
         .await
         .unwrap();
     let message = b"From: Carl <carl@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: card\r\n\r\nsigned on the card\r\n";
-    let signed = sign(&mut client, message, SignatureMode::Detached)
-        .await
-        .unwrap();
-    std::fs::write(ca.path("signed.eml"), &signed).unwrap();
-    let content = openssl(
-        ca.work.path(),
-        &[
-            "cms",
-            "-verify",
-            "-in",
-            "signed.eml",
-            "-CAfile",
-            "chain.pem",
-        ],
-    );
+    let content = signed_and_verified(&ca, &mut client, message, &["-CAfile", "chain.pem"]).await;
     assert!(String::from_utf8_lossy(&content).contains("signed on the card"));
 }
 

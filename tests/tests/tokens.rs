@@ -4,7 +4,7 @@
 use mailseal_protocol::methods::smime::SignatureMode;
 use mailseal_protocol::methods::{Empty, KeyLocation, identity, token};
 use mailseal_protocol::{Client, ClientError, ErrorKind, Secret};
-use mailseal_tests::rpc::{self, decrypt, ping};
+use mailseal_tests::rpc::{self, card_key_and_request, decrypt, ping};
 use mailseal_tests::{
     Pki, SOFTHSM, SoftHsm, TestDaemon, Validity, daemon_error, email_extensions, openssl, run,
 };
@@ -236,25 +236,10 @@ async fn a_key_made_on_the_card_gets_a_certificate_through_a_csr() {
     let daemon = card.daemon("");
     let mut client = daemon.client().await;
     login(&mut client, PIN).await.unwrap();
-    let generated = client
-        .call::<token::GenerateKey>(&token::GenerateKeyParams {
-            token: "card".into(),
-            algorithm: token::CardKeyAlgorithm::EcP256,
-            label: "dora".into(),
-        })
-        .await
-        .unwrap();
-    let csr = client
-        .call::<token::Csr>(&token::CsrParams {
-            token: "card".into(),
-            id: generated.id.clone(),
-            name: "Dora".into(),
-            email: "dora@example.com".into(),
-        })
-        .await
-        .unwrap();
+    let (id, csr) =
+        card_key_and_request(&mut client, "card", "dora", "Dora", "dora@example.com").await;
     let pki = &card.pki;
-    let csr = pki.write("dora.csr", csr.csr.as_slice());
+    let csr = pki.write("dora.csr", &csr);
     openssl(
         pki.dir(),
         &["req", "-verify", "-noout", "-inform", "DER", "-in", &csr],
@@ -272,7 +257,7 @@ async fn a_key_made_on_the_card_gets_a_certificate_through_a_csr() {
         })
         .await
         .unwrap();
-    assert_eq!(stored.id, generated.id);
+    assert_eq!(stored.id, id);
 
     let listed = client.call::<token::List>(&Empty {}).await.unwrap();
     assert!(
