@@ -111,6 +111,19 @@ impl Ca {
         result["issued"].as_array().unwrap().clone()
     }
 
+    /// Asks to issue with a new key to `<name>.p12` and expects a refusal (exit code 4) that
+    /// says `why`, and no file.
+    fn refused_issue(&self, name: &str, args: &[&str], why: &str) {
+        let (pw, out) = (self.file("p12.pw"), self.file(&format!("{name}.p12")));
+        let mut all = vec!["ca", "issue", "--p12-password-file", &pw];
+        all.extend_from_slice(args);
+        all.extend(["-o", &out]);
+        let refused = self.daemon.cli(&all);
+        assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains(why), "{}", stderr(&refused));
+        assert!(!self.path(&format!("{name}.p12")).exists());
+    }
+
     /// The certificate in `<p12>` as `<pem>`, read by OpenSSL with the PKCS#12 password.
     fn certificate_of(&self, p12: &str, pem: &str) -> String {
         let pass = format!("pass:{P12_PASSWORD}");
@@ -275,47 +288,30 @@ fn each_kind_follows_its_strict_profile_and_openssl_accepts_it() {
     );
 
     // What the profiles forbid is refused, with the field named.
-    let out = ca.daemon.cli(&[
-        "ca",
-        "issue",
-        "--kind",
-        "mailbox",
-        "--email",
-        "x@example.com",
-        "--name",
-        "X",
-        "--p12-password-file",
-        &ca.file("p12.pw"),
-        "-o",
-        &ca.file("x.p12"),
-    ]);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("name is not allowed in a mailbox certificate"),
-        "{}",
-        stderr(&out)
+    ca.refused_issue(
+        "x",
+        &[
+            "--kind",
+            "mailbox",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+        ],
+        "name is not allowed in a mailbox certificate",
     );
-    let out = ca.daemon.cli(&[
-        "ca",
-        "issue",
-        "--kind",
-        "individual",
-        "--email",
-        "ann@example.com",
-        "--name",
-        "Ann",
-        "--p12-password-file",
-        &ca.file("p12.pw"),
-        "-o",
-        &ca.file("x.p12"),
-    ]);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("already has an active individual certificate"),
-        "{}",
-        stderr(&out)
+    ca.refused_issue(
+        "x",
+        &[
+            "--kind",
+            "individual",
+            "--email",
+            "ann@example.com",
+            "--name",
+            "Ann",
+        ],
+        "already has an active individual certificate",
     );
-    assert!(!ca.path("x.p12").exists());
 }
 
 fn text_has_usage(text: &str, usage: &str) -> bool {
