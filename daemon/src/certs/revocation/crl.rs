@@ -22,6 +22,9 @@ use x509_cert::ext::pkix::{CrlDistributionPoints, CrlReason, KeyUsage};
 /// How far clocks may disagree: a CRL issued a moment "in the future" is still used.
 const SKEW: Duration = Duration::from_secs(300);
 
+/// How old a CRL without nextUpdate may be.
+const MAX_AGE_UNBOUNDED: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// CRL extensions understood; another critical one makes the CRL unusable (RFC 5280 §5.2).
 const UNDERSTOOD: [ObjectIdentifier; 2] = [
     rfc5912::ID_CE_CRL_NUMBER,
@@ -83,6 +86,57 @@ pub fn status(
     issuer: &Certificate,
     now: SystemTime,
 ) -> Result<Status, String> {
+    let next_update = verified(crl, source, issuer, now)?;
+    let tbs = &crl.tbs_cert_list;
+    let what = format!("the CRL from {source}");
+    let serial = cert.tbs_certificate().serial_number();
+    let entry = tbs
+        .revoked_certificates
+        .iter()
+        .flatten()
+        .find(|entry| &entry.serial_number == serial);
+    let Some(entry) = entry else {
+        return Ok(Status::Good(format!(
+            "not on the CRL of {} from {source} ({}{next_update})",
+            name(issuer),
+            tbs.this_update.to_date_time()
+        )));
+    };
+    let extensions = entry.crl_entry_extensions.as_deref();
+    if let Some(unknown) = critical(extensions, &[rfc5912::ID_CE_CRL_REASONS]) {
+        return Err(format!(
+            "{what} lists the certificate with a critical extension that is not supported: {}",
+            oid_name(unknown)
+        ));
+    }
+    let reason = extensions
+        .into_iter()
+        .flatten()
+        .find(|e| e.extn_id == rfc5912::ID_CE_CRL_REASONS)
+        .and_then(|e| CrlReason::from_der(e.extn_value.as_bytes()).ok());
+    if reason == Some(CrlReason::RemoveFromCRL) {
+        return Ok(Status::Good(format!(
+            "removed from hold on the CRL from {source}"
+        )));
+    }
+    Ok(Status::Revoked(format!(
+        "revoked on {}{} (CRL of {} from {source})",
+        entry.revocation_date.to_date_time(),
+        reason.map_or_else(String::new, |r| format!(", reason: {}", reason_name(r))),
+        name(issuer)
+    )))
+}
+
+/// Checks that `issuer` signed `crl` (issuer name, cRLSign, signature), that it has no critical
+/// extension we do not understand, and that it is current at `now`; the words for its next
+/// update. A CRL is checked before it is kept (in memory or on disk), so that a forged answer
+/// from the network can never stand in for the real one.
+pub fn verified(
+    crl: &CertificateList,
+    source: &str,
+    issuer: &Certificate,
+    now: SystemTime,
+) -> Result<String, String> {
     let tbs = &crl.tbs_cert_list;
     let what = format!("the CRL from {source}");
     if &tbs.issuer != issuer.tbs_certificate().subject() {
@@ -126,7 +180,7 @@ pub fn status(
             tbs.this_update.to_date_time()
         ));
     }
-    let next_update = match tbs.next_update {
+    Ok(match tbs.next_update {
         Some(next) if next.to_system_time() + SKEW < now => {
             return Err(format!(
                 "{what} is out of date (next update was due {})",
@@ -134,44 +188,16 @@ pub fn status(
             ));
         }
         Some(next) => format!(", next update {}", next.to_date_time()),
+        // RFC 5280 §5.1.2.5 requires nextUpdate; without it only a recent CRL is believed, so
+        // that an old one (from before a revocation) cannot be replayed.
+        None if this_update + MAX_AGE_UNBOUNDED < now => {
+            return Err(format!(
+                "{what} has no nextUpdate and is older than a week ({})",
+                tbs.this_update.to_date_time()
+            ));
+        }
         None => String::new(),
-    };
-    let serial = cert.tbs_certificate().serial_number();
-    let entry = tbs
-        .revoked_certificates
-        .iter()
-        .flatten()
-        .find(|entry| &entry.serial_number == serial);
-    let Some(entry) = entry else {
-        return Ok(Status::Good(format!(
-            "not on the CRL of {} from {source} ({}{next_update})",
-            name(issuer),
-            tbs.this_update.to_date_time()
-        )));
-    };
-    let extensions = entry.crl_entry_extensions.as_deref();
-    if let Some(unknown) = critical(extensions, &[rfc5912::ID_CE_CRL_REASONS]) {
-        return Err(format!(
-            "{what} lists the certificate with a critical extension that is not supported: {}",
-            oid_name(unknown)
-        ));
-    }
-    let reason = extensions
-        .into_iter()
-        .flatten()
-        .find(|e| e.extn_id == rfc5912::ID_CE_CRL_REASONS)
-        .and_then(|e| CrlReason::from_der(e.extn_value.as_bytes()).ok());
-    if reason == Some(CrlReason::RemoveFromCRL) {
-        return Ok(Status::Good(format!(
-            "removed from hold on the CRL from {source}"
-        )));
-    }
-    Ok(Status::Revoked(format!(
-        "revoked on {}{} (CRL of {} from {source})",
-        entry.revocation_date.to_date_time(),
-        reason.map_or_else(String::new, |r| format!(", reason: {}", reason_name(r))),
-        name(issuer)
-    )))
+    })
 }
 
 /// The first critical extension not in `understood`.

@@ -264,13 +264,17 @@ impl Revocation {
         let list = match self.crls.get(&url.to_owned(), now) {
             Some(list) => list,
             None => {
-                let list = match kept() {
+                // Only a CRL this issuer signed is kept or reused: one that fails the check
+                // (forged, or another CA's at the same URL) is fetched again next time.
+                let kept = kept().filter(|list| crl::verified(list, url, issuer, now).is_ok());
+                let list = match kept {
                     Some(list) => list,
                     None => {
                         let der =
                             self.fetcher
                                 .fetch("CRL server", url, Request::Get, MAX_CRL, now)?;
                         let list = crl::parse(&der, url)?;
+                        crl::verified(&list, url, issuer, now)?;
                         if let Some(disk) = &self.disk {
                             disk.store(url, &der);
                         }
@@ -357,6 +361,42 @@ mod tests {
         assert_eq!(
             revocation.judge(Ok(&chain), &[], now + Duration::from_secs(10)),
             Judgement::NotChecked(refused)
+        );
+    }
+
+    #[test]
+    fn a_forged_crl_is_neither_kept_nor_reused() {
+        let (pki, _) = unpublished();
+        // Another CA with the same name signs a "CRL" for the real one's certificates.
+        pki.root("forger", "/CN=Root");
+        crl::tests::crl_of(&pki, "forger", "");
+        let mut answer = format!(
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
+            pki.read("crl.der").len()
+        )
+        .into_bytes();
+        answer.extend(pki.read("crl.der"));
+        let url = crate::certs::fetch::test_server::serve_once(answer);
+        let ext = format!("subjectAltName=email:f@example.com\ncrlDistributionPoints=URI:{url}\n");
+        let user = pki.certify("fd", Some("root"), Key::P256, "/CN=fd", 30, &ext);
+        let chain = [user, pki.cert("root")];
+        let kept = tempfile::tempdir().unwrap();
+        let now = SystemTime::now() + Duration::from_secs(60);
+        let checker = checker(RevocationPolicy::HardFail).keeping_crls_in(kept.path().join("crls"));
+        let judged = checker.judge(Ok(&chain), &[], now);
+        assert!(
+            matches!(&judged, Judgement::Unavailable(why) if why.contains("signature")),
+            "{judged:?}"
+        );
+        let on_disk = std::fs::read_dir(kept.path().join("crls")).map_or(0, |d| d.count());
+        assert_eq!(on_disk, 0, "a CRL that fails its check is not kept");
+        // Asked again (past the memory of the failure), it is fetched again, not reused: the
+        // server answered once and is gone.
+        let later = now + Duration::from_secs(60);
+        let judged = checker.judge(Ok(&chain), &[], later);
+        assert!(
+            matches!(&judged, Judgement::Unavailable(why) if !why.contains("signature")),
+            "{judged:?}"
         );
     }
 

@@ -28,6 +28,9 @@ use x509_cert::serial_number::SerialNumber;
 /// How far clocks may disagree.
 const SKEW: Duration = Duration::from_secs(300);
 
+/// How old an answer that carries neither our nonce nor a nextUpdate may be.
+const MAX_AGE_UNBOUNDED: Duration = Duration::from_secs(24 * 3600);
+
 /// `CertID` (RFC 6960 §4.1.1).
 #[derive(Clone, Debug, PartialEq, Eq, Sequence)]
 struct CertId {
@@ -239,11 +242,12 @@ pub fn answer(
             return Err(why);
         }
     }
-    if let Some(sent) = data
+    let echoed = data
         .response_extensions
         .iter()
         .flatten()
-        .find(|e| e.extn_id == rfc6960::ID_PKIX_OCSP_NONCE)
+        .find(|e| e.extn_id == rfc6960::ID_PKIX_OCSP_NONCE);
+    if let Some(sent) = echoed
         && sent.extn_value != query.nonce.extn_value
     {
         return Err(format!("{who} answered with another nonce than ours"));
@@ -263,6 +267,14 @@ pub fn answer(
     let next_update = single.next_update.map(|t| t.to_system_time());
     if next_update.is_some_and(|next| next + SKEW < now) {
         return Err(format!("{who} sent an out-of-date answer"));
+    }
+    // Without our nonce and without a nextUpdate nothing says the answer is not an old one
+    // replayed (a "good" from before the revocation): then it must be recent (RFC 5019 §4).
+    if echoed.is_none() && next_update.is_none() && this_update + MAX_AGE_UNBOUNDED < now {
+        return Err(format!(
+            "{who} sent an answer without nonce or nextUpdate that is older than a day ({})",
+            single.this_update.to_date_time()
+        ));
     }
     let status = match (single.cert_status.tag(), single.cert_status.value()) {
         (tag, []) if tag == TagNumber(0).context_specific(false) => Status::Good(format!(
@@ -445,6 +457,44 @@ mod tests {
         assert_eq!(
             err,
             "the OCSP responder http://ocsp.test/ answered with another nonce than ours"
+        );
+        // An answer without our nonce and without nextUpdate (to a request without a nonce)
+        // is only believed while it is recent: it could be a "good" from before a revocation.
+        let (pki, user, root) = setup(false);
+        let query = request(&user, &root).unwrap();
+        pki.openssl(&[
+            "ocsp",
+            "-issuer",
+            "root.pem",
+            "-cert",
+            "u.pem",
+            "-no_nonce",
+            "-reqout",
+            "req.der",
+        ]);
+        pki.openssl(&[
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-CA",
+            "root.pem",
+            "-rsigner",
+            "root.pem",
+            "-rkey",
+            "root.key",
+            "-reqin",
+            "req.der",
+            "-respout",
+            "bare.der",
+        ]);
+        let bare = pki.read("bare.der");
+        let (status, next_update) = answer(&query, &bare, URL, &root, soon()).unwrap();
+        assert!(matches!(status, Status::Good(_)) && next_update.is_none());
+        let two_days = soon() + Duration::from_secs(2 * 86_400);
+        let err = answer(&query, &bare, URL, &root, two_days).unwrap_err();
+        assert!(
+            err.starts_with("the OCSP responder http://ocsp.test/ sent an answer without nonce or nextUpdate that is older than a day"),
+            "{err}"
         );
         let err = answer(&query, b"\x30\x03\x0a\x01\x06", URL, &root, soon()).unwrap_err();
         assert_eq!(
