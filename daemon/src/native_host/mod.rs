@@ -3,8 +3,10 @@
 //! Thunderbird starts it and speaks native messaging on its stdin/stdout; every message is a
 //! JSON-RPC request of the Mailseal protocol, relayed over the daemon's socket, and its reply
 //! comes back (chunked when over Thunderbird's 1 MiB limit, see [`framing`]). The host decides
-//! nothing: it carries bytes and says when the daemon cannot be reached.
+//! nothing about mail: it carries bytes, says when the daemon cannot be reached, and passes only
+//! what an add-on needs (see `allowed`).
 
+mod allowed;
 pub mod framing;
 pub mod register;
 
@@ -51,7 +53,10 @@ where
                 ),
             ),
             Incoming::Message(bytes) => match Request::parse(&bytes) {
-                Ok(request) => relay(&mut daemon, socket, request).await,
+                Ok(request) => match allowed::refusal(&request.method, &request.params) {
+                    Some(refused) => Response::error(Some(request.id), refused),
+                    None => relay(&mut daemon, socket, request).await,
+                },
                 Err((id, error)) => Response::error(id, error),
             },
         };
