@@ -96,20 +96,37 @@ impl Drop for Port {
 fn requests_relay_and_large_replies_arrive_in_chunks() {
     let pki = Pki::new();
     pki.user("ann", "ann@example.com", "ec");
-    let p12 = std::fs::read(pki.pkcs12("ann", "pw", &[])).unwrap();
+    let p12 = pki.pkcs12("ann", "pw", &[]);
     let daemon = TestDaemon::start("");
+    let imported = daemon.cli_with_stdin(
+        &["import", p12.to_str().unwrap(), "--password-file", "-"],
+        b"pw\n",
+    );
+    assert!(imported.status.success(), "{imported:?}");
     let mut port = Port::open(&daemon);
 
     let (hello, _) = port.call(1, "daemon.hello", json!({"protocol_versions": [1]}));
     assert_eq!(hello["result"]["protocol_version"], 1);
-    let (imported, _) = port.call(
+    // What an add-on has no business with is refused by the host: IT's and key management
+    // methods, and file paths (it would read or write any of the user's files).
+    let p12_data = STANDARD.encode(std::fs::read(&p12).unwrap());
+    let (refused, _) = port.call(
         2,
         "key.import_pkcs12",
-        json!({"data": STANDARD.encode(&p12), "password": "pw"}),
+        json!({"data": p12_data, "password": "pw"}),
     );
     assert_eq!(
-        imported["result"]["identity"]["certificate"]["emails"][0],
-        "ann@example.com"
+        refused["error"]["data"]["kind"], "unknown_method",
+        "{refused}"
+    );
+    let (refused, _) = port.call(
+        5,
+        "smime.sign",
+        json!({"message": {"path": p12.to_str().unwrap()}}),
+    );
+    assert_eq!(
+        refused["error"]["data"]["field"], "params.message",
+        "{refused}"
     );
 
     // A 1.5 MB message signs into a reply over Thunderbird's 1 MiB limit.
