@@ -187,7 +187,22 @@ impl CaDb {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(self.fail())?;
         for serial in replaced {
-            set_status(&tx, serial, replaced_status).map_err(self.fail())?;
+            // Only while still active: a revocation that landed since the caller looked (a
+            // renewal generates keys in between) must not be turned back into "superseded".
+            let (revoked_at, reason) = status_columns(replaced_status);
+            let changed = tx
+                .execute(
+                    "UPDATE certificates SET status = ?2, revoked_at = ?3, reason = ?4
+                     WHERE serial = ?1 AND status = 'active'",
+                    params![serial, status_name(replaced_status), revoked_at, reason],
+                )
+                .map_err(self.fail())?;
+            if changed == 0 {
+                return Err(PkiError::NotActive {
+                    serial: serial.clone(),
+                    status: "revoked or superseded by now",
+                });
+            }
         }
         for record in issued {
             let (revoked_at, reason) = status_columns(record.status);
@@ -419,5 +434,34 @@ mod tests {
         assert_eq!(db.next_crl_number().unwrap(), 2);
         assert_eq!(db.list(None).unwrap().len(), 2);
         assert!(db.integrity_check().unwrap());
+    }
+
+    #[test]
+    fn a_renewal_never_undoes_a_revocation_that_came_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = CaDb::open(&dir.path().join("ca.db")).unwrap();
+        db.record_issue(
+            &[record("01", "a@example.com")],
+            &[],
+            StoredStatus::Superseded,
+        )
+        .unwrap();
+        // Revoked while the renewal was making its key…
+        let revoked = StoredStatus::Revoked {
+            at: 7,
+            reason: RevocationReason::KeyCompromise,
+        };
+        db.revoke("01", 7, RevocationReason::KeyCompromise).unwrap();
+        // …the renewal's record then fails as a whole, and the revocation stands.
+        match db.record_issue(
+            &[record("02", "a@example.com")],
+            &["01".into()],
+            StoredStatus::Superseded,
+        ) {
+            Err(PkiError::NotActive { serial, .. }) => assert_eq!(serial, "01"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(db.get("01").unwrap().unwrap().status, revoked);
+        assert!(db.get("02").unwrap().is_none());
     }
 }
