@@ -133,13 +133,17 @@ fn matches(base: &GeneralName, name: &GeneralName) -> bool {
 
 /// rfc822Name matching (RFC 5280 §4.2.1.10): `user@host` is that mailbox, `host` every
 /// mailbox at host, `.domain` every mailbox at a host below domain. Host parts compare
-/// without regard to case; local parts exactly.
+/// without regard to case, and so do local parts: Mailseal matches addresses to people
+/// without case everywhere (`CEO@example.com` is used as `ceo@example.com`), so an excluded
+/// `ceo@example.com` must also exclude `CEO@example.com`.
 fn mailbox_within(constraint: &str, address: &str) -> bool {
     let Some((local, host)) = address.rsplit_once('@') else {
         return false;
     };
     match constraint.rsplit_once('@') {
-        Some((c_local, c_host)) => c_local == local && c_host.eq_ignore_ascii_case(host),
+        Some((c_local, c_host)) => {
+            c_local.eq_ignore_ascii_case(local) && c_host.eq_ignore_ascii_case(host)
+        }
         None if constraint.starts_with('.') => {
             host.len() > constraint.len()
                 && host[host.len() - constraint.len()..].eq_ignore_ascii_case(constraint)
@@ -185,6 +189,10 @@ mod tests {
         assert!(!mailbox_within(".example.com", "ann@badexample.com"));
         assert!(mailbox_within("ann@example.com", "ann@example.com"));
         assert!(!mailbox_within("ann@example.com", "bob@example.com"));
+        assert!(
+            mailbox_within("ceo@example.com", "CEO@example.com"),
+            "an excluded mailbox is not dodged by case"
+        );
         assert!(!mailbox_within("example.com", "not-an-address"));
     }
 
