@@ -140,10 +140,11 @@ async function showChoice(tabId, choice, problem) {
 
 messenger.compose.onBeforeSend.addListener(async (tab) => {
   const state = await composeState(tab.id);
-  // When the user chose nothing and the daemon could not be asked for a suggestion, the message
-  // is still handed to the daemon for signing: the send then stops with the daemon's reason
-  // (e.g. "Mailseal is not running") in Thunderbird's send error, rather than leaving unsigned.
-  const choice = state.choice ?? { sign: true, encrypt: false };
+  // When the company policy could not be asked, nothing leaves in clear (the policy may require
+  // protection for these recipients): the message is at least handed to the daemon for signing,
+  // and the send then stops with the daemon's reason (e.g. "Mailseal is not running") in
+  // Thunderbird's send error if it cannot be done.
+  const choice = state.policy ? state.choice : { sign: true, encrypt: !!state.choice?.encrypt };
   await messenger.mailsealCompose.setSecurity(tab.id, choice);
   await showChoice(tab.id, choice, state.error);
   return {};

@@ -352,6 +352,12 @@ def test_daemon_down_is_reported(env):
     before = len(env.sink.messages)
     tb.compose("bob@example.com", "While down", "Not without Mailseal.\n", "ann@example.com")
     try:
+        # Even with both toggles switched off by hand: the policy could not be asked, so the
+        # message does not leave in clear.
+        tb.open_compose_popup()
+        tb.in_compose_popup('d.getElementById("sign").click(); d.getElementById("sign").click(); return true;')
+        tb.wait_for_button("compose", "Mailseal: neither signed nor encrypted")
+        tb.close_compose_popup()
         result = tb.send()
         assert result["sent"] is False and down in result["error"], result
         tb.wait_for_button("compose", f"Mailseal: {down}", badge="!")
