@@ -57,14 +57,22 @@ fn attachment(index: usize, part: &MessagePart<'_>) -> Attachment {
     }
 }
 
-/// A sender-chosen name as a plain file name: no directories, no control characters.
+/// A sender-chosen name as a plain file name: no directories, no control characters, and no
+/// invisible formatting characters (bidi overrides make `invoice\u{202e}fdp.exe` read as
+/// "invoiceexe.pdf").
 fn safe_filename(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
     last.chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_invisible_format(*c))
         .collect::<String>()
         .trim_matches(|c: char| c == '.' || c.is_whitespace())
         .to_owned()
+}
+
+/// Bidirectional controls, zero-width characters and the byte-order mark (Unicode format
+/// characters that change how a name reads without being seen).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 #[cfg(test)]
@@ -126,6 +134,13 @@ AAEC\r\n\
         let unnamed = &shown.attachments[1];
         assert_eq!(unnamed.filename, "part-2");
         assert_eq!(unnamed.data.as_slice(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn names_lose_invisible_formatting() {
+        assert_eq!(safe_filename("invoice\u{202e}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(safe_filename("a\u{200b}b\u{2066}.txt\u{feff}"), "ab.txt");
+        assert_eq!(safe_filename("Grüße.pdf"), "Grüße.pdf");
     }
 
     #[test]

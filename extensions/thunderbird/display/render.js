@@ -44,7 +44,8 @@
       list.className = "mailseal-attachments";
       for (const attachment of view.attachments) {
         const link = document.createElement("a");
-        const blob = new Blob([bytes(attachment.data)], { type: attachment.contentType });
+        // Saved, never shown or run by type: the sender's content type is not trusted.
+        const blob = new Blob([bytes(attachment.data)], { type: "application/octet-stream" });
         link.href = URL.createObjectURL(blob);
         link.download = attachment.filename;
         link.textContent = attachment.label;

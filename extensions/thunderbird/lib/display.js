@@ -36,7 +36,6 @@ export function decryptedView(shown, banner) {
   }
   view.attachments = (shown.attachments ?? []).map((attachment) => ({
     filename: attachment.filename,
-    contentType: attachment.content_type,
     data: attachment.data,
     label: `${attachment.filename} (${formatSize(attachment.size)})`,
   }));

@@ -14,7 +14,7 @@ test("a plain decrypted message is shown as text, with its attachments", () => {
   assert.equal(view.banner, "Mailseal: decrypted for you");
   assert.equal(view.text, "Grüße, the plan is attached.\r\n");
   assert.equal(view.srcdoc, null);
-  assert.deepEqual(view.attachments, [{ filename: "plan.csv", contentType: "text/csv", data: "d2hv", label: "plan.csv (2.0 KB)" }]);
+  assert.deepEqual(view.attachments, [{ filename: "plan.csv", data: "d2hv", label: "plan.csv (2.0 KB)" }]);
 });
 
 test("an HTML body goes into a frame whose policy blocks scripts and remote content", () => {
