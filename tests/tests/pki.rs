@@ -794,6 +794,50 @@ fn revoked_certificates_are_in_the_signed_crl_and_renewal_keeps_or_replaces_the_
     ]);
     ca.certificate_of("bob3.p12", "bob3.pem");
     assert_ne!(key_of("bob3.pem"), key_of("bob.pem"));
+
+    // A renewed half of a dual-key pair stays that half, beside the other.
+    let dual = ca.issue(
+        "dora",
+        &[
+            "--kind",
+            "mailbox",
+            "--email",
+            "dora@example.com",
+            "--algorithm",
+            "ec-p256",
+            "--dual",
+        ],
+    );
+    let signing = dual
+        .iter()
+        .find(|issued| issued["entry"]["usage"] == "signing")
+        .expect("a signing certificate")["entry"]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let renewed = ca.json(&[
+        "ca",
+        "renew",
+        &signing,
+        "--rekey",
+        "ec-p256",
+        "--p12-password-file",
+        &ca.file("p12.pw"),
+        "-o",
+        &ca.file("dora2.p12"),
+    ]);
+    assert_eq!(renewed["issued"].as_array().unwrap().len(), 1, "{renewed}");
+    assert_eq!(renewed["issued"][0]["entry"]["usage"], "signing");
+    let listed = ca.json(&["ca", "list", "--email", "dora@example.com"]);
+    let mut active: Vec<&str> = listed["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "active")
+        .map(|c| c["usage"].as_str().unwrap())
+        .collect();
+    active.sort_unstable();
+    assert_eq!(active, ["encryption", "signing"]);
 }
 
 /// A web server for `dir` on a free loopback port, as IT publishes the CRL; killed on drop.

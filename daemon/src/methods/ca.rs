@@ -20,7 +20,7 @@ use der::{Decode, EncodePem};
 use mailseal_protocol::methods::ca::{
     CaEntry, CaKeys, CrlParams, CrlResult, InitParams, InitResult, IssueParams, IssueResult,
     Issued, KeyAlgorithm, KeySource, ListParams, ListResult, PublishFailure, PublishParams,
-    PublishResult, RenewParams, RevokeParams, RevokeResult, Status,
+    PublishResult, RenewParams, RevokeParams, RevokeResult, Status, Usage,
 };
 use mailseal_protocol::{ErrorKind, RpcError, Secret};
 use rcgen::Issuer;
@@ -153,7 +153,11 @@ pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResu
             } => KeyRequest::Generate {
                 algorithm: *algorithm,
                 password: pkcs12_password,
-                dual: *dual,
+                usages: if *dual {
+                    &[Usage::Signing, Usage::Encryption]
+                } else {
+                    &[Usage::Both]
+                },
                 format: *pkcs12_format,
             },
             KeySource::Csr { request, usage } => KeyRequest::Csr {
@@ -200,7 +204,8 @@ pub async fn renew(daemon: Arc<Daemon>, params: RenewParams) -> Result<IssueResu
             Some(rekey) => KeyRequest::Generate {
                 algorithm: rekey.algorithm,
                 password: &rekey.pkcs12_password,
-                dual: false,
+                // A renewed half of a dual-key pair stays that half.
+                usages: std::slice::from_ref(&record.usage),
                 format: rekey.pkcs12_format,
             },
             None => {

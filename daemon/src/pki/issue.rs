@@ -64,15 +64,15 @@ fn family(algorithm: KeyAlgorithm) -> KeyFamily {
 /// Where the certified keys come from.
 #[derive(Debug)]
 pub enum KeyRequest<'a> {
-    /// Generate one key (`dual`: two, for signing and for encryption) and hand each out in a
-    /// PKCS#12 file under `password`.
+    /// Generate a key per entry of `usages` (`[Both]`, or `[Signing, Encryption]` for a
+    /// dual-key pair) and hand each out in a PKCS#12 file under `password`.
     Generate {
         /// The key type.
         algorithm: KeyAlgorithm,
         /// The PKCS#12 password.
         password: &'a Secret,
-        /// Separate signing and encryption keys.
-        dual: bool,
+        /// One key for each of these usages.
+        usages: &'a [Usage],
         /// The PKCS#12 encryption.
         format: Pkcs12Format,
     },
@@ -170,14 +170,9 @@ pub fn issue(
         KeyRequest::Generate {
             algorithm,
             password,
-            dual,
+            usages,
             format,
         } => {
-            let usages: &[Usage] = if dual {
-                &[Usage::Signing, Usage::Encryption]
-            } else {
-                &[Usage::Both]
-            };
             for &usage in usages {
                 let pair = generate_key(algorithm)?;
                 let record = certify(
