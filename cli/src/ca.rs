@@ -12,6 +12,7 @@ use mailseal_protocol::methods::ca::{
     RevocationReason, Status, Usage,
 };
 use mailseal_protocol::{ClientError, ErrorKind, Secret};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -736,9 +737,21 @@ async fn batch(
         ..BatchSummary::default()
     };
     let progress = std::io::stderr().is_terminal() && !ctx.json;
+    // Which line's user each file name belongs to: two users must never share files.
+    let mut stems: HashMap<String, usize> = HashMap::new();
     for (done, user) in users.iter().enumerate() {
         if progress {
             progress_bar(done, users.len(), &user.email);
+        }
+        if let Some(first) = stems.insert(file_stem(&user.email), user.line) {
+            summary.failed.push(BatchFailure {
+                line: user.line,
+                email: user.email.clone(),
+                error: format!(
+                    "its files would be the same as those of the user on line {first}; give each address once"
+                ),
+            });
+            continue;
         }
         match batch_one(ctx, user, keys, out_dir, password).await {
             Ok(Outcome::Issued) => summary.issued.push(user.email.clone()),
@@ -776,12 +789,15 @@ enum Outcome {
     Skipped,
 }
 
+/// The name of a user's files in the output directory: the address in lower case (addresses
+/// are the same person in any case), characters other than `@._-+` and ASCII letters and
+/// digits as `_`.
 fn file_stem(email: &str) -> String {
     email
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "@._-+".contains(c) {
-                c
+                c.to_ascii_lowercase()
             } else {
                 '_'
             }
@@ -877,7 +893,25 @@ fn create_private_dir(dir: &Path) -> Result<(), CliError> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
         .create(dir)
-        .map_err(|e| CliError::Local(format!("cannot create {}: {e}", dir.display())))
+        .map_err(|e| CliError::Local(format!("cannot create {}: {e}", dir.display())))?;
+    // It may have existed: private keys and passwords go only into a directory no one else
+    // can read.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)
+            .map_err(|e| CliError::Local(format!("cannot use {}: {e}", dir.display())))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(CliError::Local(format!(
+                "{} can be read by others (mode {:o}); use a new directory or chmod 700 it",
+                dir.display(),
+                mode & 0o777
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// 20 characters from a 32-letter alphabet without look-alikes (100 bits from the OS's

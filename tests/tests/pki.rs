@@ -1126,6 +1126,71 @@ fn batch(ca: &Ca, csv: &str, out: &str) -> serde_json::Value {
     ])
 }
 
+/// Users whose files would coincide (addresses that differ only in characters a file name
+/// cannot hold; the same address twice, in any case, is refused when the file is read) are
+/// refused rather than overwriting each other's keys, and keys never go into a directory
+/// others can read.
+#[test]
+fn a_batch_never_lets_two_users_share_files() {
+    let ca = Ca::new("pkcs12_iterations = 2048\n");
+    std::fs::write(
+        ca.path("users.csv"),
+        "email,name\nann@example.com,Ann\na/b@example.com,AB\na_b@example.com,A B\n",
+    )
+    .unwrap();
+    let run = |out: &str| {
+        ca.daemon.cli(&[
+            "--json",
+            "ca",
+            "batch",
+            &ca.file("users.csv"),
+            "--kind",
+            "individual",
+            "--algorithm",
+            "ec-p256",
+            "--out-dir",
+            out,
+            "--password-file",
+            &ca.file("ca.pw"),
+        ])
+    };
+    let out = run(&ca.file("out"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let failed: Vec<i64> = summary["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(failed, [4], "{summary}");
+    assert!(
+        summary["failed"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("line 3"),
+        "{summary}"
+    );
+    let files = std::fs::read_dir(ca.path("out")).unwrap().count();
+    assert_eq!(files, 5, "two users' .p12 and .password, and passwords.csv");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir(ca.path("open")).unwrap();
+        std::fs::set_permissions(ca.path("open"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let refused = run(&ca.file("open"));
+        assert!(!refused.status.success());
+        assert!(
+            stderr(&refused).contains("can be read by others"),
+            "{}",
+            stderr(&refused)
+        );
+        assert_eq!(std::fs::read_dir(ca.path("open")).unwrap().count(), 0);
+    }
+}
+
 #[test]
 fn a_batch_of_a_thousand_users_completes_and_a_rerun_issues_nothing() {
     // Batch passwords are random (100 bits): fewer KDF rounds lose nothing and keep 2 cores quick.
