@@ -8,6 +8,14 @@
 const HTML_POLICY =
   '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; style-src \'unsafe-inline\'">';
 
+/**
+ * The HTML without `<meta http-equiv="refresh">`: a Content-Security-Policy does not govern
+ * navigation, and a refresh would load a remote page into the frame when the message is shown.
+ */
+export function withoutRefresh(html) {
+  return html.replace(/<meta\b[^>]*http-equiv\s*=\s*["']?\s*refresh[^>]*>/gi, "");
+}
+
 /** A byte count as people read it. */
 export function formatSize(bytes) {
   if (bytes < 1024) {
@@ -30,7 +38,7 @@ export function formatSize(bytes) {
 export function decryptedView(shown, banner) {
   const view = { banner, text: null, srcdoc: null, attachments: [] };
   if (shown.html !== null && shown.html !== undefined) {
-    view.srcdoc = HTML_POLICY + shown.html;
+    view.srcdoc = HTML_POLICY + withoutRefresh(shown.html);
   } else {
     view.text = shown.text ?? "";
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decryptedView, formatSize } from "../lib/display.js";
+import { decryptedView, formatSize, withoutRefresh } from "../lib/display.js";
 
 const SHOWN = {
   subject: "plan",
@@ -22,6 +22,14 @@ test("an HTML body goes into a frame whose policy blocks scripts and remote cont
   assert.equal(view.text, null, "the HTML is shown, not the text beside it");
   assert.ok(view.srcdoc.startsWith('<meta http-equiv="Content-Security-Policy" content="default-src \'none\';'), view.srcdoc);
   assert.ok(view.srcdoc.endsWith('<p>hi</p><img src="https://tracker.example/x.png">'));
+});
+
+test("a refresh that would load a remote page is taken out of the HTML", () => {
+  assert.equal(withoutRefresh('<META HTTP-EQUIV="Refresh" content="0; url=https://x.example/">hi'), "hi");
+  assert.equal(withoutRefresh("<meta http-equiv=refresh content='0;url=https://x.example/'><p>a</p>"), "<p>a</p>");
+  assert.equal(withoutRefresh('<meta charset="utf-8"><p>b</p>'), '<meta charset="utf-8"><p>b</p>');
+  const view = decryptedView({ html: '<meta http-equiv="refresh" content="0;url=https://t.example/">x', attachments: [] }, "b");
+  assert.ok(!view.srcdoc.includes("t.example"), view.srcdoc);
 });
 
 test("a message without any body shows an empty text", () => {
