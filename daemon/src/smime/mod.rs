@@ -14,4 +14,5 @@ pub mod message;
 pub mod mime;
 pub mod scratch;
 pub mod sign;
+pub(crate) mod tlv;
 pub mod verify;
