@@ -9,10 +9,8 @@
 //! memory. Signatures are made and checked on the message in memory.
 
 use super::canonical::{self, CanonicalError, Span};
-use super::compose::{
-    multipart_signed_around, outer_prefix, pkcs7_mime, pkcs7_mime_head, with_outer_headers,
-};
-use super::encoders::{Base64Decoder, Base64Lines, Digesting};
+use super::compose::{multipart_signed_around, outer_prefix, pkcs7_mime, pkcs7_mime_head};
+use super::encoders::{Base64Decoder, Base64Lines, Crlf, Digesting};
 use super::envelope::{self, EnvelopeError, OwnKey, Recipient};
 use super::mime::{self, Entity, MimeError};
 use super::scratch::Scratch;
@@ -50,13 +48,22 @@ pub enum MessageError {
     Envelope(#[from] EnvelopeError),
     /// The signature structure could not be read.
     #[error(transparent)]
-    Verify(#[from] VerifyError),
+    Verify(VerifyError),
     /// The message is not of the kind the method needs.
     #[error("{0}")]
     NotApplicable(&'static str),
     /// More than [`MAX_LAYERS`] layers.
     #[error("the message is nested more than {MAX_LAYERS} layers deep")]
     TooDeep,
+}
+
+impl From<VerifyError> for MessageError {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::Io(e) => Self::Io(e),
+            other => Self::Verify(other),
+        }
+    }
 }
 
 impl From<CanonicalError> for MessageError {
@@ -215,17 +222,13 @@ fn open_layer<R: Read + Seek>(
     let from = outer.addresses(&["From"]);
     // Detached and encapsulated signatures are checked against the same addresses, anchors,
     // certificates and time.
-    let verify = |content_info: &[u8], detached_content: Option<&[u8]>| {
-        verify::verify(&VerifyInput {
-            content_info,
-            detached_content,
-            from: &from,
-            anchors: context.anchors,
-            revocation: context.revocation,
-            issuers: context.issuers,
-            known_certs: context.known_certs,
-            now: context.now,
-        })
+    let input = VerifyInput {
+        from: &from,
+        anchors: context.anchors,
+        revocation: context.revocation,
+        issuers: context.issuers,
+        known_certs: context.known_certs,
+        now: context.now,
     };
     let spool_of = |message: &[u8]| -> io::Result<SpooledTempFile> {
         let mut spool = scratch.spool();
@@ -237,19 +240,23 @@ fn open_layer<R: Read + Seek>(
             let boundary = content_type
                 .param("boundary")
                 .ok_or(MimeError::Multipart("no boundary parameter"))?;
-            let raw_body = read_span(src, body)?;
-            let parts = mime::multipart_parts(&raw_body, boundary)?;
-            let [signed, signature, ..] = parts.as_slice() else {
+            let layout = canonical::multipart_parts(src, body, boundary)?;
+            let [signed, signature, ..] = layout.parts.as_slice() else {
                 return Err(MimeError::Multipart("multipart/signed needs two parts").into());
             };
-            let signed = mime::crlf(signed);
-            let signature = mime::parse(signature).decoded_body()?;
-            let verified = verify(&signature, Some(&signed))?;
+            let signature = signature_part(src, *signature)?;
+            let signed_data = verify::read(&mut io::Cursor::new(&signature))?;
+            // The signed part, byte for byte with CRLF line ends (RFC 8551 §3.1.1), is hashed
+            // on its way into the next layer.
+            let mut inner = spool_of(&outer_prefix(&outer))?;
+            let mut crlf = Crlf::new(signed_data.hashing(&mut inner));
+            canonical::copy_span(src, *signed, &mut crlf)?;
+            let (_, content) = crlf.into_inner().finish();
+            let verified = signed_data.check(&content, &input);
             let layer = Layer::Signed {
                 mode: SignatureMode::Detached,
                 signatures: verified.reports,
             };
-            let inner = spool_of(&with_outer_headers(&outer, &signed))?;
             Ok(Some((inner, layer, verified.signers)))
         }
         "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
@@ -261,14 +268,16 @@ fn open_layer<R: Read + Seek>(
             der.rewind()?;
             match content_info_type(&start) {
                 Some(t) if t == rfc6268::ID_SIGNED_DATA => {
-                    let mut signed = Vec::new();
-                    der.read_to_end(&mut signed)?;
-                    let verified = verify(&signed, None)?;
+                    let signed_data = verify::read(&mut der)?;
+                    let mut inner = spool_of(&outer_prefix(&outer))?;
+                    let mut hashing = signed_data.hashing(&mut inner);
+                    signed_data.copy_content(&mut der, &mut hashing)?;
+                    let (_, content) = hashing.finish();
+                    let verified = signed_data.check(&content, &input);
                     let layer = Layer::Signed {
                         mode: SignatureMode::Opaque,
                         signatures: verified.reports,
                     };
-                    let inner = spool_of(&with_outer_headers(&outer, &verified.content))?;
                     Ok(Some((inner, layer, verified.signers)))
                 }
                 Some(t)
@@ -292,6 +301,21 @@ fn open_layer<R: Read + Seek>(
         }
         _ => Ok(None),
     }
+}
+
+/// The most bytes a detached signature's part may have: it holds certificates and signatures,
+/// never content, so more is refused rather than held in memory.
+const MAX_SIGNATURE_PART: u64 = 32 << 20;
+
+/// The DER or BER of the detached signature in the part at `span`, its transfer encoding undone.
+fn signature_part<R: Read + Seek>(src: &mut R, span: Span) -> Result<Vec<u8>, MessageError> {
+    if span.end - span.start > MAX_SIGNATURE_PART {
+        return Err(MessageError::NotApplicable(
+            "the signature part of the multipart/signed is too large",
+        ));
+    }
+    let part = read_span(src, span)?;
+    Ok(mime::parse(&part).decoded_body()?)
 }
 
 /// The bytes of `span`, for the parts checked in memory.

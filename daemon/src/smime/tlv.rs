@@ -219,19 +219,22 @@ pub(crate) fn has_more<R: Read + Seek>(src: &mut R, end: Option<u64>) -> Result<
     }
 }
 
-/// Checks that the elements ending at `ends` (innermost first) end here and that the source
-/// ends with them: nothing inside the outer elements after the inner, nothing after the
-/// outermost.
-pub(crate) fn expect_end<R: Read + Seek>(
+/// Checks that the constructed elements ending at `ends` (innermost first) all end here:
+/// nothing inside an outer element after the inner one.
+pub(crate) fn expect_end_within<R: Read + Seek>(
     src: &mut R,
     ends: &[Option<u64>],
-    total: u64,
 ) -> Result<(), TlvError> {
     for end in ends {
         if has_more(src, *end)? {
             return Err(malformed("data after the content inside the ContentInfo"));
         }
     }
+    Ok(())
+}
+
+/// Checks that the source, `total` bytes long, ends here.
+pub(crate) fn expect_end<R: Read + Seek>(src: &mut R, total: u64) -> Result<(), TlvError> {
     let position = src.stream_position()?;
     if position != total {
         return Err(malformed(if position > total {

@@ -140,7 +140,8 @@ fn read_buffered<R: Read + Seek>(src: &mut R) -> Result<Layout, EnvelopeError> {
         skip_body(src, field, 0)?;
     }
     // The envelope must end where [0] and the ContentInfo end, and nothing may follow.
-    tlv::expect_end(src, &[explicit_end, info_end_outer], total)?;
+    tlv::expect_end_within(src, &[explicit_end, info_end_outer])?;
+    tlv::expect_end(src, total)?;
     Ok(Layout {
         recipients,
         algorithm,

@@ -22,13 +22,21 @@ fn alice(key: Key) -> (Pki, [Certificate; 1]) {
     (pki, anchors)
 }
 
+/// What verification found, with the content that was signed.
+#[derive(Debug)]
+struct Checked {
+    content: Vec<u8>,
+    reports: Vec<SignatureReport>,
+    signers: Vec<Harvest>,
+}
+
 /// Verifies with the given trust anchors and known certificates, From = alice, now.
 fn check(
     message: &[u8],
     detached: Option<&[u8]>,
     anchors: &[Certificate],
     known: &[Certificate],
-) -> Result<Verified, VerifyError> {
+) -> Result<Checked, VerifyError> {
     verify_as(
         message,
         detached,
@@ -46,20 +54,36 @@ fn verify_as(
     anchors: &[Certificate],
     known: &[Certificate],
     now: SystemTime,
-) -> Result<Verified, VerifyError> {
-    verify(&VerifyInput {
-        content_info: message,
-        detached_content: detached,
-        from,
-        anchors,
-        revocation: &Revocation::new(RevocationPolicy::SoftFail, Duration::from_secs(5)),
-        issuers: &Issuers::new(Duration::from_secs(5), false),
-        known_certs: known,
-        now,
+) -> Result<Checked, VerifyError> {
+    // The streaming engine over slices: the content passes through the hashing writer, from
+    // the detached bytes or out of the SignedData.
+    let mut source = std::io::Cursor::new(message);
+    let signed = read(&mut source)?;
+    let mut hashing = signed.hashing(Vec::new());
+    match detached {
+        Some(content) => std::io::Write::write_all(&mut hashing, content)?,
+        None => signed.copy_content(&mut source, &mut hashing)?,
+    }
+    let (content, learned) = hashing.finish();
+    let verified = signed.check(
+        &learned,
+        &VerifyInput {
+            from,
+            anchors,
+            revocation: &Revocation::new(RevocationPolicy::SoftFail, Duration::from_secs(5)),
+            issuers: &Issuers::new(Duration::from_secs(5), false),
+            known_certs: known,
+            now,
+        },
+    );
+    Ok(Checked {
+        content,
+        reports: verified.reports,
+        signers: verified.signers,
     })
 }
 
-fn only_report(verified: &Verified) -> &SignatureReport {
+fn only_report(verified: &Checked) -> &SignatureReport {
     assert_eq!(verified.reports.len(), 1);
     &verified.reports[0]
 }
@@ -521,7 +545,7 @@ fn a_malformed_signer_info_does_not_hide_the_others() {
     let (pki, anchors) = alice(Key::P256);
     let signed = pki.sign("alice", CONTENT, &[]);
     let mut info = cms::content_info::ContentInfo::from_der(&signed).unwrap();
-    let mut data: parse::LenientSignedData = info.content.decode_as().unwrap();
+    let mut data: super::parse::LenientSignedData = info.content.decode_as().unwrap();
     let bogus = der::Any::from_der(&[0x30, 0x03, 0x02, 0x01, 0x09]).unwrap();
     let mut infos = data.signer_infos.into_vec();
     infos.insert(0, bogus);
