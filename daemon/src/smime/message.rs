@@ -3,13 +3,14 @@
 //! These take and return complete RFC 5322 messages; the CMS work is in `sign`, `verify` and
 //! `envelope`, the MIME work in `mime`, `canonical` and `compose`.
 //!
-//! Encryption and decryption stream: the message is read from a seekable source and the result
-//! written to a writer, with intermediate results (the canonical entity, the decoded CMS, the
-//! decrypted content) in [`Scratch`] spools, so a message of any size is processed in bounded
-//! memory. Signatures are made and checked on the message in memory.
+//! Every operation streams: the message is read from a seekable source and the result written
+//! to a writer, with intermediate results (the canonical entity, the decoded CMS, the decrypted
+//! or verified content) in [`Scratch`] spools, so a message of any size is processed in bounded
+//! memory. Content is hashed and encrypted as it passes; only the small parts of CMS (signer
+//! infos, certificates, recipients) are held.
 
 use super::canonical::{self, CanonicalError, Span};
-use super::compose::{multipart_signed_around, outer_prefix, pkcs7_mime, pkcs7_mime_head};
+use super::compose::{multipart_signed_around, outer_prefix, pkcs7_mime_head};
 use super::encoders::{Base64Decoder, Base64Lines, Crlf, Digesting};
 use super::envelope::{self, EnvelopeError, OwnKey, Recipient};
 use super::mime::{self, Entity, MimeError};
@@ -78,7 +79,8 @@ impl From<CanonicalError> for MessageError {
 /// Signs a whole message; headers stay outside, the content entity is canonicalized first:
 /// `len` bytes of `input` in, the signed message out to `out`. The entity is hashed as it is
 /// canonicalized into a spool; a detached signature then streams the spool into the first part
-/// of the `multipart/signed`, an opaque one encapsulates it (in memory).
+/// of the `multipart/signed`, an opaque one into the SignedData between the head and tail that
+/// the signature's known lengths allow to write first.
 pub fn sign_message<R: Read + Seek, W: Write>(
     input: &mut R,
     len: u64,
@@ -95,21 +97,25 @@ pub fn sign_message<R: Read + Seek, W: Write>(
     let mut digesting = Digesting::new(&mut entity, hash.aws());
     canonical::canonicalize(input, Span::whole(len), &mut digesting)?;
     let digest = digesting.finish();
+    let entity_len = entity.stream_position()?;
     entity.rewind()?;
     match mode {
         SignatureMode::Detached => {
             let signature = sign::sign_digest(&digest, None, signer, now)?;
-            let (before, after) =
-                multipart_signed_around(&outer, &signature.content_info, signature.hash);
+            let content_info = [signature.head, signature.tail].concat();
+            let (before, after) = multipart_signed_around(&outer, &content_info, signature.hash);
             out.write_all(&before)?;
             io::copy(&mut entity, out)?;
             out.write_all(&after)?;
         }
         SignatureMode::Opaque => {
-            let mut content = Vec::new();
-            entity.read_to_end(&mut content)?;
-            let signature = sign::sign_digest(&digest, Some(&content), signer, now)?;
-            out.write_all(&pkcs7_mime(&outer, "signed-data", &signature.content_info))?;
+            let signature = sign::sign_digest(&digest, Some(entity_len), signer, now)?;
+            out.write_all(&pkcs7_mime_head(&outer, "signed-data"))?;
+            let mut body = Base64Lines::new(&mut *out);
+            body.write_all(&signature.head)?;
+            io::copy(&mut entity, &mut body)?;
+            body.write_all(&signature.tail)?;
+            body.finish()?;
         }
     }
     Ok(())
