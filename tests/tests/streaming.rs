@@ -655,6 +655,157 @@ async fn a_large_message_is_encrypted_decrypted_and_signed_in_bounded_memory() {
     );
 }
 
+/// Signs the `input` file in `mode` to `output`, both by path.
+async fn sign_by_path(
+    client: &mut Client,
+    world: &World,
+    input: &str,
+    output: &str,
+    mode: SignatureMode,
+) {
+    client
+        .call::<smime::Sign>(&smime::SignParams {
+            message: by_path(&world.path(input)),
+            output: to_path(&world.path(output)),
+            progress: false,
+            key_id: None,
+            mode,
+            rsa_pss: false,
+        })
+        .await
+        .unwrap();
+}
+
+/// Verifies the `input` file by path into `output` and returns its one signature's verdict
+/// and mode.
+async fn verify_by_path(
+    client: &mut Client,
+    world: &World,
+    input: &str,
+    output: &str,
+) -> (Verdict, SignatureMode) {
+    let verified = client
+        .call::<smime::Verify>(&incoming(
+            by_path(&world.path(input)),
+            to_path(&world.path(output)),
+        ))
+        .await
+        .unwrap();
+    let mode = match verified.layers.as_slice() {
+        [smime::Layer::Signed { mode, .. }] => *mode,
+        other => panic!("expected one signed layer: {other:?}"),
+    };
+    (only_signature(&verified.layers).verdict(), mode)
+}
+
+/// The last `n` bytes of a file.
+fn tail_of(path: &Path, n: usize) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).unwrap();
+    file.seek(SeekFrom::End(-(n as i64))).unwrap();
+    let mut tail = vec![0u8; n];
+    file.read_exact(&mut tail).unwrap();
+    tail
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn large_signed_messages_are_verified_in_bounded_memory() {
+    const SIZE: u64 = 256 << 20;
+    const BOUND: u64 = 64 << 20;
+    let the_end = b"message, to be encrypted in bounded memory\r\nthe end\r\n";
+    let (world, mut client) = World::new().await;
+    let pid = world.daemon.child.as_ref().unwrap().id();
+    write_large_message(&world.path("plain.eml"), SIZE);
+    let idle = peak_rss(pid);
+    let mut peaks = Vec::new();
+
+    // Our own detached and opaque signatures, verified by us by path.
+    for (mode, signed, opened) in [
+        (
+            SignatureMode::Detached,
+            "detached.eml",
+            "detached-opened.eml",
+        ),
+        (SignatureMode::Opaque, "opaque.eml", "opaque-opened.eml"),
+    ] {
+        sign_by_path(&mut client, &world, "plain.eml", signed, mode).await;
+        peaks.push((format!("sign {mode:?}"), peak_rss(pid)));
+        let verified = verify_by_path(&mut client, &world, signed, opened).await;
+        assert_eq!(verified, (Verdict::Valid, mode), "{signed}");
+        peaks.push((format!("verify {mode:?}"), peak_rss(pid)));
+        assert_eq!(tail_of(&world.path(opened), the_end.len()), the_end);
+        let opened_len = std::fs::metadata(world.path(opened)).unwrap().len();
+        assert!(opened_len > SIZE, "{opened_len}");
+    }
+    // OpenSSL reads our large opaque signature, written as DER with its lengths up front.
+    world.openssl(&[
+        "cms",
+        "-verify",
+        "-in",
+        "opaque.eml",
+        "-CAfile",
+        "ca.pem",
+        "-out",
+        "opaque-by-openssl.eml",
+    ]);
+    assert_eq!(
+        tail_of(&world.path("opaque-by-openssl.eml"), the_end.len()),
+        the_end
+    );
+
+    // OpenSSL's large signatures, detached and (streamed as BER, in chunks) opaque, verified by
+    // us by path.
+    for (extra, signed, mode) in [
+        (&[][..], "bob-detached.eml", SignatureMode::Detached),
+        (
+            &["-nodetach", "-stream"][..],
+            "bob-opaque.eml",
+            SignatureMode::Opaque,
+        ),
+    ] {
+        let mut args = vec![
+            "cms",
+            "-sign",
+            "-in",
+            "plain.eml",
+            "-signer",
+            "bob.pem",
+            "-inkey",
+            "bob.key",
+            "-certfile",
+            "ca.pem",
+            "-from",
+            "bob@example.com",
+            "-to",
+            "ann@example.com",
+            "-subject",
+            "signed by bob",
+            "-out",
+            signed,
+        ];
+        args.extend_from_slice(extra);
+        world.openssl(&args);
+        let opened = format!("{signed}.opened");
+        let verified = verify_by_path(&mut client, &world, signed, &opened).await;
+        assert_eq!(verified, (Verdict::Valid, mode), "{signed}");
+        peaks.push((format!("verify OpenSSL's {mode:?}"), peak_rss(pid)));
+        assert_eq!(tail_of(&world.path(&opened), the_end.len()), the_end);
+    }
+
+    let mib = |b: u64| b >> 20;
+    assert!(
+        peaks.iter().all(|(_, peak)| *peak <= idle + BOUND),
+        "peak RSS grew from {} MiB for a {} MiB message: {:?}",
+        mib(idle),
+        mib(SIZE),
+        peaks
+            .iter()
+            .map(|(what, peak)| format!("{what}: {} MiB", mib(*peak)))
+            .collect::<Vec<_>>()
+    );
+}
+
 /// Runs the CLI against `world`'s daemon in a terminal (`script` gives it one) and returns
 /// what the terminal showed.
 fn in_terminal(world: &World, args: &str) -> String {
