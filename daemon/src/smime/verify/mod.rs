@@ -1,12 +1,16 @@
 //! Verifying CMS SignedData (RFC 5652 §5.4–5.6) as S/MIME uses it (RFC 8551, RFC 8550): one
 //! report per SignerInfo with every check made and why it passed or failed.
 //!
-//! The flow: BER is normalized to DER (`smime::ber`, keeping SET OF order), SignedData is taken
-//! apart leniently (`parse`), then each SignerInfo is checked on its own (`signer`) — the
-//! signature value with aws-lc-rs (`signature`), the message digest, and the signer's
-//! certificate (`checks`, with the path to a trust anchor from [`crate::certs::path`] and its
-//! revocation from [`crate::certs::revocation`]). A malformed SignerInfo yields a failed
-//! report for itself without hiding the others.
+//! The flow streams, so that a message of any size is verified in bounded memory: the
+//! ContentInfo is read by position (`layout`), everything but the encapsulated content into
+//! memory; its BER is normalized to DER (`smime::ber`, keeping SET OF order) and SignedData is
+//! taken apart leniently (`parse`). The content — encapsulated, or the detached signed part —
+//! then streams once through [`Hashing`] (`content`) on its way to the next layer, hashed by
+//! every digest algorithm the SignerInfos name. Last, each SignerInfo is checked on its own
+//! against those digests (`signer`) — the signature value with aws-lc-rs (`signature`), the
+//! message digest, and the signer's certificate (`checks`, with the path to a trust anchor from
+//! [`crate::certs::path`] and its revocation from [`crate::certs::revocation`]). A malformed
+//! SignerInfo yields a failed report for itself without hiding the others.
 
 mod checks;
 mod content;
@@ -19,7 +23,7 @@ pub(crate) mod test_pki;
 #[cfg(test)]
 mod tests;
 
-pub use content::{Hashing, MAX_WHOLE, SignedContent};
+pub use content::{Hashing, SignedContent};
 pub(crate) use signature::{Algorithm, weaknesses};
 
 use crate::certs::issuers::Issuers;

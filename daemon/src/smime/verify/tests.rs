@@ -1,6 +1,7 @@
 //! Verification tests: messages signed by the real `openssl` with every algorithm, each way a
 //! check can fail, BER input, damaged input, and the RFC 9216 corpus.
 
+use super::content::MAX_WHOLE;
 use super::test_pki::{Key, Pki, attribute, ed25519_attributes, user_extensions};
 use super::*;
 use crate::certs::describe::parse_certificates;
@@ -439,6 +440,24 @@ fn without_signed_attributes_the_signature_covers_the_content() {
         outcome(only_report(&verified), CheckName::Signature).0,
         Outcome::Fail
     );
+}
+
+#[test]
+fn a_pure_ed25519_signature_covers_the_content_itself() {
+    let (pki, anchors) = alice(Key::Ed25519);
+    let signed = pki.ed25519_signed("alice", CONTENT, true, &[]);
+    let verified = check(&signed, None, &anchors, &[]).unwrap();
+    let report = only_report(&verified);
+    assert_eq!(outcome(report, CheckName::Signature).0, Outcome::Pass);
+    assert_eq!(verified.content, CONTENT);
+
+    // Content that is not hashed must be kept to be checked: only up to a limit.
+    let long = vec![b'a'; MAX_WHOLE + 1];
+    let signed = pki.ed25519_signed("alice", &long, false, &[]);
+    let verified = check(&signed, Some(&long), &anchors, &[]).unwrap();
+    let (signature, reason) = outcome(only_report(&verified), CheckName::Signature);
+    assert_eq!(signature, Outcome::Fail);
+    assert!(reason.contains("longer than 16 MiB"), "{reason}");
 }
 
 #[test]
