@@ -398,6 +398,73 @@ fn content_info_type(der: &[u8]) -> Option<ObjectIdentifier> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RevocationPolicy;
+    use crate::smime::verify::test_pki::{Key, Pki};
+    use mailseal_protocol::methods::report::Verdict;
+    use std::time::Duration;
+
+    /// Opens `message` in memory, trusting `anchors`: the layers and the message inside.
+    fn open(message: &[u8], anchors: &[Certificate]) -> (Vec<Layer>, Vec<u8>) {
+        let scratch_dir = tempfile::tempdir().unwrap();
+        let context = OpenContext {
+            own_keys: &[],
+            anchors,
+            revocation: &Revocation::new(RevocationPolicy::SoftFail, Duration::from_secs(5)),
+            issuers: &Issuers::new(Duration::from_secs(5), false),
+            known_certs: &[],
+            now: SystemTime::now(),
+        };
+        let mut out = Vec::new();
+        let opened = open_message(
+            &mut io::Cursor::new(message),
+            message.len() as u64,
+            &context,
+            &Scratch::new(scratch_dir.path().to_owned()),
+            &mut out,
+        )
+        .unwrap();
+        (opened.layers, out)
+    }
+
+    fn verdict(layers: &[Layer]) -> Verdict {
+        match layers {
+            [Layer::Signed { signatures, .. }] => signatures[0].verdict(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_multipart_signed_stored_with_lf_line_ends_verifies_as_sent() {
+        let pki = Pki::new();
+        let anchors = [pki.root("ca", "/CN=Test CA")];
+        pki.user("alice", "ca", Key::P256, "alice@example.com");
+        let entity = b"Content-Type: text/plain\r\n\r\nHello,\r\nsigned world.\r\n";
+        let signature = mime::encode_base64(&pki.sign("alice", entity, &[]));
+        let message = |entity: &[u8]| {
+            [
+                &b"From: alice@example.com\r\nContent-Type: multipart/signed; boundary=\"b\"; protocol=\"application/pkcs7-signature\"\r\n\r\n--b\r\n"[..],
+                entity,
+                b"\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+                &signature,
+                b"\r\n--b--\r\n",
+            ]
+            .concat()
+        };
+        let as_sent = message(entity);
+        // A mail store that keeps lone LFs: the signed part is made CRLF again before hashing.
+        let stored: Vec<u8> = as_sent.iter().copied().filter(|&b| b != b'\r').collect();
+        for raw in [as_sent, stored] {
+            let (layers, inner) = open(&raw, &anchors);
+            assert_eq!(verdict(&layers), Verdict::Valid);
+            assert!(
+                inner.ends_with(entity),
+                "{}",
+                String::from_utf8_lossy(&inner)
+            );
+        }
+        let changed = message(b"Content-Type: text/plain\r\n\r\nHello,\r\nchanged world.\r\n");
+        assert_eq!(verdict(&open(&changed, &anchors).0), Verdict::Invalid);
+    }
 
     #[test]
     fn content_type_is_read_from_der_and_ber() {
