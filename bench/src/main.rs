@@ -33,7 +33,7 @@ struct Args {
     /// About 1 s per cell and `openssl speed -seconds 1` (a few minutes in all) instead of 3 s.
     #[arg(long)]
     quick: bool,
-    /// Also the 1 GiB encrypt and decrypt rows (the daemon's by path, one client).
+    /// Also the 1 GiB encrypt, decrypt and verify rows (the daemon's by path, one client).
     #[arg(long)]
     huge: bool,
     /// Write the report to this file too.
@@ -175,11 +175,14 @@ pub const SIZES: [SizeSpec; 3] = [
     },
 ];
 
-/// The size measured with `--huge`, for encrypt and decrypt only.
+/// The size measured with `--huge`, for [`HUGE_OPS`] only.
 pub const HUGE: SizeSpec = SizeSpec {
     label: "1 GiB",
     bytes: 1 << 30,
 };
+
+/// The operations measured at [`HUGE`]: the streaming ones whose memory matters.
+const HUGE_OPS: [Op; 3] = [Op::Encrypt, Op::Decrypt, Op::Verify];
 
 /// What a cell of the report holds.
 #[derive(Debug, Clone)]
@@ -802,9 +805,9 @@ struct Huge<'a> {
     key_ids: &'a [String],
 }
 
-/// The 1 GiB rows: encrypt and decrypt by openssl and through the daemon, the message by path
-/// both ways (a 1 GiB message cannot go through one 64 MiB frame), with the daemon's peak
-/// memory.
+/// The 1 GiB rows: encrypt, decrypt and verify by openssl and through the daemon, the message
+/// by path both ways (a 1 GiB message cannot go through one 64 MiB frame), with the daemon's
+/// peak memory. Both verify the same message, signed (detached) by openssl beforehand.
 fn huge_rows(
     pki: &pki::Pki,
     huge: &Huge<'_>,
@@ -815,7 +818,7 @@ fn huge_rows(
     rows: &mut Vec<Row>,
 ) -> Result<(), String> {
     let any = IDENTITIES.iter().any(|identity| {
-        [Op::Encrypt, Op::Decrypt].iter().any(|op| {
+        HUGE_OPS.iter().any(|op| {
             selected(
                 only,
                 &format!("{} {} {}", identity.label, op.label(), HUGE.label),
@@ -851,8 +854,9 @@ fn huge_rows(
     for (i, identity) in IDENTITIES.iter().enumerate() {
         let encrypted = format!("huge-{}.enc.eml", identity.name);
         let ours = format!("huge-{}.daemon.enc.eml", identity.name);
-        let files = [plain.to_owned(), String::new(), encrypted.clone()];
-        for op in [Op::Encrypt, Op::Decrypt] {
+        let signed = format!("huge-{}.signed.eml", identity.name);
+        let files = [plain.to_owned(), signed.clone(), encrypted.clone()];
+        for op in HUGE_OPS {
             let name = format!("{} {} {}", identity.label, op.label(), HUGE.label);
             // Decryption needs the encryption's output.
             let wanted = selected(only, &name)
@@ -861,6 +865,14 @@ fn huge_rows(
                 continue;
             }
             eprint!("[1 GiB] {} {}: ", identity.label, op.label());
+            if op == Op::Verify {
+                // Signed for the identity's own address, so that every check passes.
+                let from = format!("{}@example.com", identity.name);
+                let mut sign = openssl_pipeline(Op::Sign, identity, &files, &signed).remove(0);
+                sign.extend(["-from".to_owned(), from]);
+                let args: Vec<&str> = sign.iter().map(String::as_str).collect();
+                pki::openssl(&pki.dir, &args)?;
+            }
             let out = if op == Op::Encrypt {
                 encrypted.as_str()
             } else {
@@ -873,6 +885,7 @@ fn huge_rows(
             // The daemon decrypts what it encrypted (the same algorithm and recipients).
             let (input, output) = match op {
                 Op::Encrypt => (pki.path(plain), pki.path(&ours)),
+                Op::Verify => (pki.path(&signed), pki.path("out.eml")),
                 _ => (pki.path(&ours), pki.path("out.eml")),
             };
             let job = Arc::new(Job {
@@ -906,6 +919,7 @@ fn huge_rows(
         }
         let _ = std::fs::remove_file(pki.path(&encrypted));
         let _ = std::fs::remove_file(pki.path(&ours));
+        let _ = std::fs::remove_file(pki.path(&signed));
         let _ = std::fs::remove_file(pki.path("out.eml"));
     }
     let _ = std::fs::remove_file(pki.path(plain));

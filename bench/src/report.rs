@@ -336,7 +336,7 @@ pub fn markdown(run: &Run) -> String {
     if !run.huge {
         let _ = writeln!(
             out,
-            "1 GiB encrypt/decrypt rows: run with `--huge` (the daemon's by path, one client).\n"
+            "1 GiB encrypt/decrypt/verify rows: run with `--huge` (the daemon's by path, one client).\n"
         );
     }
 
@@ -486,7 +486,7 @@ fn targets(run: &Run, out: &mut String) {
         (false, _) => ("did not complete".to_owned(), "**missed**"),
     };
     target(
-        "1 GiB encrypt/decrypt completes, daemon RSS ≤ idle + 64 MiB",
+        "1 GiB encrypt/decrypt/verify completes, daemon RSS ≤ idle + 64 MiB",
         value,
         met,
     );

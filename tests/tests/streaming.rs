@@ -540,11 +540,24 @@ async fn the_cli_passes_files_by_path() {
 
 /// The daemon's peak resident memory so far (VmHWM), in bytes.
 fn peak_rss(pid: u32) -> u64 {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// Forgets the daemon's peak resident memory (Linux `clear_refs` 5) and returns its resident
+/// memory now (VmRSS), in bytes: the idle RSS that the next operation's peak is measured from,
+/// whatever peaks came before (start-up, earlier operations).
+fn reset_peak_rss(pid: u32) -> u64 {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A `/proc/<pid>/status` line's value in bytes.
+fn status_bytes(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/<pid>/status");
+        .find(|l| l.starts_with(key))
+        .expect("the key in /proc/<pid>/status");
     let kib: u64 = line
         .split_whitespace()
         .nth(1)
@@ -573,8 +586,7 @@ async fn a_large_message_is_encrypted_decrypted_and_signed_in_bounded_memory() {
     let (world, mut client) = World::new().await;
     let pid = world.daemon.child.as_ref().unwrap().id();
     write_large_message(&world.path("plain.eml"), SIZE);
-    let idle = peak_rss(pid);
-
+    let idle = reset_peak_rss(pid);
     client
         .call::<smime::Encrypt>(&encrypt_params(
             by_path(&world.path("plain.eml")),
@@ -583,6 +595,7 @@ async fn a_large_message_is_encrypted_decrypted_and_signed_in_bounded_memory() {
         .await
         .unwrap();
     let after_encrypt = peak_rss(pid);
+    let idle_decrypt = reset_peak_rss(pid);
     let opened = client
         .call::<smime::Decrypt>(&incoming(
             by_path(&world.path("sealed.eml")),
@@ -591,6 +604,7 @@ async fn a_large_message_is_encrypted_decrypted_and_signed_in_bounded_memory() {
         .await
         .unwrap();
     let after_decrypt = peak_rss(pid);
+    let idle_sign = reset_peak_rss(pid);
     client
         .call::<smime::Sign>(&smime::SignParams {
             message: by_path(&world.path("plain.eml")),
@@ -643,15 +657,174 @@ async fn a_large_message_is_encrypted_decrypted_and_signed_in_bounded_memory() {
     assert!(tail.ends_with(b"message, to be encrypted in bounded memory\r\nthe end\r\n"));
     let mib = |b: u64| b >> 20;
     assert!(
-        [after_encrypt, after_decrypt, after_sign]
-            .iter()
-            .all(|peak| *peak <= idle + BOUND),
-        "peak RSS grew from {} MiB to {} MiB (encrypt), {} MiB (decrypt) and {} MiB (sign) for a {} MiB message",
+        [
+            (idle, after_encrypt),
+            (idle_decrypt, after_decrypt),
+            (idle_sign, after_sign)
+        ]
+        .iter()
+        .all(|(idle, peak)| *peak <= idle + BOUND),
+        "peak RSS grew from {} MiB to {} MiB (encrypt), from {} to {} MiB (decrypt) and from {} to {} MiB (sign) for a {} MiB message",
         mib(idle),
         mib(after_encrypt),
+        mib(idle_decrypt),
         mib(after_decrypt),
+        mib(idle_sign),
         mib(after_sign),
         mib(SIZE)
+    );
+}
+
+/// Signs the `input` file in `mode` to `output`, both by path.
+async fn sign_by_path(
+    client: &mut Client,
+    world: &World,
+    input: &str,
+    output: &str,
+    mode: SignatureMode,
+) {
+    client
+        .call::<smime::Sign>(&smime::SignParams {
+            message: by_path(&world.path(input)),
+            output: to_path(&world.path(output)),
+            progress: false,
+            key_id: None,
+            mode,
+            rsa_pss: false,
+        })
+        .await
+        .unwrap();
+}
+
+/// Verifies the `input` file by path into `output` and returns its one signature's verdict
+/// and mode.
+async fn verify_by_path(
+    client: &mut Client,
+    world: &World,
+    input: &str,
+    output: &str,
+) -> (Verdict, SignatureMode) {
+    let verified = client
+        .call::<smime::Verify>(&incoming(
+            by_path(&world.path(input)),
+            to_path(&world.path(output)),
+        ))
+        .await
+        .unwrap();
+    let mode = match verified.layers.as_slice() {
+        [smime::Layer::Signed { mode, .. }] => *mode,
+        other => panic!("expected one signed layer: {other:?}"),
+    };
+    (only_signature(&verified.layers).verdict(), mode)
+}
+
+/// The last `n` bytes of a file.
+fn tail_of(path: &Path, n: usize) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).unwrap();
+    file.seek(SeekFrom::End(-(n as i64))).unwrap();
+    let mut tail = vec![0u8; n];
+    file.read_exact(&mut tail).unwrap();
+    tail
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn large_signed_messages_are_verified_in_bounded_memory() {
+    const SIZE: u64 = 256 << 20;
+    const BOUND: u64 = 64 << 20;
+    let the_end = b"message, to be encrypted in bounded memory\r\nthe end\r\n";
+    let (world, mut client) = World::new().await;
+    let pid = world.daemon.child.as_ref().unwrap().id();
+    write_large_message(&world.path("plain.eml"), SIZE);
+    // (what, idle RSS before it, peak RSS during it)
+    let mut peaks = Vec::new();
+
+    // Our own detached and opaque signatures, verified by us by path.
+    for (mode, signed, opened) in [
+        (
+            SignatureMode::Detached,
+            "detached.eml",
+            "detached-opened.eml",
+        ),
+        (SignatureMode::Opaque, "opaque.eml", "opaque-opened.eml"),
+    ] {
+        let idle = reset_peak_rss(pid);
+        sign_by_path(&mut client, &world, "plain.eml", signed, mode).await;
+        peaks.push((format!("sign {mode:?}"), idle, peak_rss(pid)));
+        let idle = reset_peak_rss(pid);
+        let verified = verify_by_path(&mut client, &world, signed, opened).await;
+        assert_eq!(verified, (Verdict::Valid, mode), "{signed}");
+        peaks.push((format!("verify {mode:?}"), idle, peak_rss(pid)));
+        assert_eq!(tail_of(&world.path(opened), the_end.len()), the_end);
+        let opened_len = std::fs::metadata(world.path(opened)).unwrap().len();
+        assert!(opened_len > SIZE, "{opened_len}");
+    }
+    // OpenSSL reads our large opaque signature, written as DER with its lengths up front.
+    world.openssl(&[
+        "cms",
+        "-verify",
+        "-in",
+        "opaque.eml",
+        "-CAfile",
+        "ca.pem",
+        "-out",
+        "opaque-by-openssl.eml",
+    ]);
+    assert_eq!(
+        tail_of(&world.path("opaque-by-openssl.eml"), the_end.len()),
+        the_end
+    );
+
+    // OpenSSL's large signatures, detached and (streamed as BER, in chunks) opaque, verified by
+    // us by path.
+    for (extra, signed, mode) in [
+        (&[][..], "bob-detached.eml", SignatureMode::Detached),
+        (
+            &["-nodetach", "-stream"][..],
+            "bob-opaque.eml",
+            SignatureMode::Opaque,
+        ),
+    ] {
+        let mut args = vec![
+            "cms",
+            "-sign",
+            "-in",
+            "plain.eml",
+            "-signer",
+            "bob.pem",
+            "-inkey",
+            "bob.key",
+            "-certfile",
+            "ca.pem",
+            "-from",
+            "bob@example.com",
+            "-to",
+            "ann@example.com",
+            "-subject",
+            "signed by bob",
+            "-out",
+            signed,
+        ];
+        args.extend_from_slice(extra);
+        world.openssl(&args);
+        let opened = format!("{signed}.opened");
+        let idle = reset_peak_rss(pid);
+        let verified = verify_by_path(&mut client, &world, signed, &opened).await;
+        assert_eq!(verified, (Verdict::Valid, mode), "{signed}");
+        peaks.push((format!("verify OpenSSL's {mode:?}"), idle, peak_rss(pid)));
+        assert_eq!(tail_of(&world.path(&opened), the_end.len()), the_end);
+    }
+
+    let mib = |b: u64| b >> 20;
+    assert!(
+        peaks.iter().all(|(_, idle, peak)| *peak <= idle + BOUND),
+        "peak RSS above idle RSS for a {} MiB message: {:?}",
+        mib(SIZE),
+        peaks
+            .iter()
+            .map(|(what, idle, peak)| format!("{what}: {} MiB to {} MiB", mib(*idle), mib(*peak)))
+            .collect::<Vec<_>>()
     );
 }
 

@@ -99,7 +99,7 @@ fn scan_lines<R: Read + Seek>(
 }
 
 /// Copies `span` of `src` into `out`.
-fn copy_span<R: Read + Seek>(src: &mut R, span: Span, out: &mut impl Write) -> io::Result<()> {
+pub fn copy_span<R: Read + Seek>(src: &mut R, span: Span, out: &mut impl Write) -> io::Result<()> {
     io::copy(&mut span_reader(src, span)?, out).map(drop)
 }
 
@@ -405,6 +405,23 @@ mod tests {
             canonical_entity(b"Content-Type: multipart/mixed; boundary=X\n\n--X\nno end"),
             Err(CanonicalError::Mime(MimeError::Multipart(_)))
         ));
+    }
+
+    #[test]
+    fn multipart_parts_exclude_the_crlf_before_delimiters() {
+        let parts = |body: &[u8]| {
+            let span = Span::whole(body.len() as u64);
+            multipart_parts(&mut io::Cursor::new(body), span, "b").map(|layout| {
+                let part = |s: Span| body[s.start as usize..s.end as usize].to_vec();
+                layout.parts.into_iter().map(part).collect::<Vec<_>>()
+            })
+        };
+        let body = b"preamble\r\n--b\r\nA: 1\r\n\r\none\r\n--b\r\n\r\ntwo\n\n--b--\r\nepilogue";
+        assert_eq!(
+            parts(body).unwrap(),
+            vec![b"A: 1\r\n\r\none".to_vec(), b"\r\ntwo\n".to_vec()]
+        );
+        assert!(parts(b"--b\r\nno end").is_err());
     }
 
     #[test]

@@ -31,15 +31,9 @@ pub fn multipart_signed_around(
     (before, after)
 }
 
-/// A message whose body is a CMS object: `application/pkcs7-mime` with `smime-type`
-/// `signed-data`, `enveloped-data` or `authEnveloped-data` (RFC 8551 §3.2, RFC 5083).
-pub fn pkcs7_mime(outer: &Entity<'_>, smime_type: &str, der: &[u8]) -> Vec<u8> {
-    let mut out = pkcs7_mime_head(outer, smime_type);
-    out.extend_from_slice(&encode_base64(der));
-    out
-}
-
-/// The headers of [`pkcs7_mime`], for a body that is streamed after them as base64 lines.
+/// The headers of a message whose body is a CMS object: `application/pkcs7-mime` with
+/// `smime-type` `signed-data`, `enveloped-data` or `authEnveloped-data` (RFC 8551 §3.2,
+/// RFC 5083), for the DER that is streamed after them as base64 lines.
 pub fn pkcs7_mime_head(outer: &Entity<'_>, smime_type: &str) -> Vec<u8> {
     let mut out = outer.outer_headers();
     out.extend_from_slice(
@@ -51,16 +45,9 @@ pub fn pkcs7_mime_head(outer: &Entity<'_>, smime_type: &str) -> Vec<u8> {
     out
 }
 
-/// The outer message's own headers in front of an inner entity: what the user sees after a
-/// layer is taken off (From, To, Subject from outside; content from inside).
-pub fn with_outer_headers(outer: &Entity<'_>, inner_entity: &[u8]) -> Vec<u8> {
-    let mut out = outer_prefix(outer);
-    out.extend_from_slice(inner_entity);
-    out
-}
-
-/// What [`with_outer_headers`] puts in front of the inner entity, for an entity streamed after
-/// it.
+/// The outer message's own headers in front of an inner entity, which is streamed after them:
+/// what the user sees after a layer is taken off (From, To, Subject from outside; content from
+/// inside).
 pub fn outer_prefix(outer: &Entity<'_>) -> Vec<u8> {
     let mut out = outer.outer_headers();
     out.extend_from_slice(b"MIME-Version: 1.0\r\n");

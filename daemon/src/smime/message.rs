@@ -3,16 +3,15 @@
 //! These take and return complete RFC 5322 messages; the CMS work is in `sign`, `verify` and
 //! `envelope`, the MIME work in `mime`, `canonical` and `compose`.
 //!
-//! Encryption and decryption stream: the message is read from a seekable source and the result
-//! written to a writer, with intermediate results (the canonical entity, the decoded CMS, the
-//! decrypted content) in [`Scratch`] spools, so a message of any size is processed in bounded
-//! memory. Signatures are made and checked on the message in memory.
+//! Every operation streams: the message is read from a seekable source and the result written
+//! to a writer, with intermediate results (the canonical entity, the decoded CMS, the decrypted
+//! or verified content) in [`Scratch`] spools, so a message of any size is processed in bounded
+//! memory. Content is hashed and encrypted as it passes; only the small parts of CMS (signer
+//! infos, certificates, recipients) are held.
 
 use super::canonical::{self, CanonicalError, Span};
-use super::compose::{
-    multipart_signed_around, outer_prefix, pkcs7_mime, pkcs7_mime_head, with_outer_headers,
-};
-use super::encoders::{Base64Decoder, Base64Lines, Digesting};
+use super::compose::{multipart_signed_around, outer_prefix, pkcs7_mime_head};
+use super::encoders::{Base64Decoder, Base64Lines, Crlf, Digesting};
 use super::envelope::{self, EnvelopeError, OwnKey, Recipient};
 use super::mime::{self, Entity, MimeError};
 use super::scratch::Scratch;
@@ -50,13 +49,22 @@ pub enum MessageError {
     Envelope(#[from] EnvelopeError),
     /// The signature structure could not be read.
     #[error(transparent)]
-    Verify(#[from] VerifyError),
+    Verify(VerifyError),
     /// The message is not of the kind the method needs.
     #[error("{0}")]
     NotApplicable(&'static str),
     /// More than [`MAX_LAYERS`] layers.
     #[error("the message is nested more than {MAX_LAYERS} layers deep")]
     TooDeep,
+}
+
+impl From<VerifyError> for MessageError {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::Io(e) => Self::Io(e),
+            other => Self::Verify(other),
+        }
+    }
 }
 
 impl From<CanonicalError> for MessageError {
@@ -71,7 +79,8 @@ impl From<CanonicalError> for MessageError {
 /// Signs a whole message; headers stay outside, the content entity is canonicalized first:
 /// `len` bytes of `input` in, the signed message out to `out`. The entity is hashed as it is
 /// canonicalized into a spool; a detached signature then streams the spool into the first part
-/// of the `multipart/signed`, an opaque one encapsulates it (in memory).
+/// of the `multipart/signed`, an opaque one into the SignedData between the head and tail that
+/// the signature's known lengths allow to write first.
 pub fn sign_message<R: Read + Seek, W: Write>(
     input: &mut R,
     len: u64,
@@ -88,21 +97,25 @@ pub fn sign_message<R: Read + Seek, W: Write>(
     let mut digesting = Digesting::new(&mut entity, hash.aws());
     canonical::canonicalize(input, Span::whole(len), &mut digesting)?;
     let digest = digesting.finish();
+    let entity_len = entity.stream_position()?;
     entity.rewind()?;
     match mode {
         SignatureMode::Detached => {
             let signature = sign::sign_digest(&digest, None, signer, now)?;
-            let (before, after) =
-                multipart_signed_around(&outer, &signature.content_info, signature.hash);
+            let content_info = [signature.head, signature.tail].concat();
+            let (before, after) = multipart_signed_around(&outer, &content_info, signature.hash);
             out.write_all(&before)?;
             io::copy(&mut entity, out)?;
             out.write_all(&after)?;
         }
         SignatureMode::Opaque => {
-            let mut content = Vec::new();
-            entity.read_to_end(&mut content)?;
-            let signature = sign::sign_digest(&digest, Some(&content), signer, now)?;
-            out.write_all(&pkcs7_mime(&outer, "signed-data", &signature.content_info))?;
+            let signature = sign::sign_digest(&digest, Some(entity_len), signer, now)?;
+            out.write_all(&pkcs7_mime_head(&outer, "signed-data"))?;
+            let mut body = Base64Lines::new(&mut *out);
+            body.write_all(&signature.head)?;
+            io::copy(&mut entity, &mut body)?;
+            body.write_all(&signature.tail)?;
+            body.finish()?;
         }
     }
     Ok(())
@@ -215,17 +228,13 @@ fn open_layer<R: Read + Seek>(
     let from = outer.addresses(&["From"]);
     // Detached and encapsulated signatures are checked against the same addresses, anchors,
     // certificates and time.
-    let verify = |content_info: &[u8], detached_content: Option<&[u8]>| {
-        verify::verify(&VerifyInput {
-            content_info,
-            detached_content,
-            from: &from,
-            anchors: context.anchors,
-            revocation: context.revocation,
-            issuers: context.issuers,
-            known_certs: context.known_certs,
-            now: context.now,
-        })
+    let input = VerifyInput {
+        from: &from,
+        anchors: context.anchors,
+        revocation: context.revocation,
+        issuers: context.issuers,
+        known_certs: context.known_certs,
+        now: context.now,
     };
     let spool_of = |message: &[u8]| -> io::Result<SpooledTempFile> {
         let mut spool = scratch.spool();
@@ -237,19 +246,23 @@ fn open_layer<R: Read + Seek>(
             let boundary = content_type
                 .param("boundary")
                 .ok_or(MimeError::Multipart("no boundary parameter"))?;
-            let raw_body = read_span(src, body)?;
-            let parts = mime::multipart_parts(&raw_body, boundary)?;
-            let [signed, signature, ..] = parts.as_slice() else {
+            let layout = canonical::multipart_parts(src, body, boundary)?;
+            let [signed, signature, ..] = layout.parts.as_slice() else {
                 return Err(MimeError::Multipart("multipart/signed needs two parts").into());
             };
-            let signed = mime::crlf(signed);
-            let signature = mime::parse(signature).decoded_body()?;
-            let verified = verify(&signature, Some(&signed))?;
+            let signature = signature_part(src, *signature)?;
+            let signed_data = verify::read(&mut io::Cursor::new(&signature))?;
+            // The signed part, byte for byte with CRLF line ends (RFC 8551 §3.1.1), is hashed
+            // on its way into the next layer.
+            let mut inner = spool_of(&outer_prefix(&outer))?;
+            let mut crlf = Crlf::new(signed_data.hashing(&mut inner));
+            canonical::copy_span(src, *signed, &mut crlf)?;
+            let (_, content) = crlf.into_inner().finish();
+            let verified = signed_data.check(&content, &input);
             let layer = Layer::Signed {
                 mode: SignatureMode::Detached,
                 signatures: verified.reports,
             };
-            let inner = spool_of(&with_outer_headers(&outer, &signed))?;
             Ok(Some((inner, layer, verified.signers)))
         }
         "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
@@ -261,14 +274,16 @@ fn open_layer<R: Read + Seek>(
             der.rewind()?;
             match content_info_type(&start) {
                 Some(t) if t == rfc6268::ID_SIGNED_DATA => {
-                    let mut signed = Vec::new();
-                    der.read_to_end(&mut signed)?;
-                    let verified = verify(&signed, None)?;
+                    let signed_data = verify::read(&mut der)?;
+                    let mut inner = spool_of(&outer_prefix(&outer))?;
+                    let mut hashing = signed_data.hashing(&mut inner);
+                    signed_data.copy_content(&mut der, &mut hashing)?;
+                    let (_, content) = hashing.finish();
+                    let verified = signed_data.check(&content, &input);
                     let layer = Layer::Signed {
                         mode: SignatureMode::Opaque,
                         signatures: verified.reports,
                     };
-                    let inner = spool_of(&with_outer_headers(&outer, &verified.content))?;
                     Ok(Some((inner, layer, verified.signers)))
                 }
                 Some(t)
@@ -292,6 +307,21 @@ fn open_layer<R: Read + Seek>(
         }
         _ => Ok(None),
     }
+}
+
+/// The most bytes a detached signature's part may have: it holds certificates and signatures,
+/// never content, so more is refused rather than held in memory.
+const MAX_SIGNATURE_PART: u64 = 32 << 20;
+
+/// The DER or BER of the detached signature in the part at `span`, its transfer encoding undone.
+fn signature_part<R: Read + Seek>(src: &mut R, span: Span) -> Result<Vec<u8>, MessageError> {
+    if span.end - span.start > MAX_SIGNATURE_PART {
+        return Err(MessageError::NotApplicable(
+            "the signature part of the multipart/signed is too large",
+        ));
+    }
+    let part = read_span(src, span)?;
+    Ok(mime::parse(&part).decoded_body()?)
 }
 
 /// The bytes of `span`, for the parts checked in memory.
@@ -368,6 +398,73 @@ fn content_info_type(der: &[u8]) -> Option<ObjectIdentifier> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RevocationPolicy;
+    use crate::smime::verify::test_pki::{Key, Pki};
+    use mailseal_protocol::methods::report::Verdict;
+    use std::time::Duration;
+
+    /// Opens `message` in memory, trusting `anchors`: the layers and the message inside.
+    fn open(message: &[u8], anchors: &[Certificate]) -> (Vec<Layer>, Vec<u8>) {
+        let scratch_dir = tempfile::tempdir().unwrap();
+        let context = OpenContext {
+            own_keys: &[],
+            anchors,
+            revocation: &Revocation::new(RevocationPolicy::SoftFail, Duration::from_secs(5)),
+            issuers: &Issuers::new(Duration::from_secs(5), false),
+            known_certs: &[],
+            now: SystemTime::now(),
+        };
+        let mut out = Vec::new();
+        let opened = open_message(
+            &mut io::Cursor::new(message),
+            message.len() as u64,
+            &context,
+            &Scratch::new(scratch_dir.path().to_owned()),
+            &mut out,
+        )
+        .unwrap();
+        (opened.layers, out)
+    }
+
+    fn verdict(layers: &[Layer]) -> Verdict {
+        match layers {
+            [Layer::Signed { signatures, .. }] => signatures[0].verdict(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_multipart_signed_stored_with_lf_line_ends_verifies_as_sent() {
+        let pki = Pki::new();
+        let anchors = [pki.root("ca", "/CN=Test CA")];
+        pki.user("alice", "ca", Key::P256, "alice@example.com");
+        let entity = b"Content-Type: text/plain\r\n\r\nHello,\r\nsigned world.\r\n";
+        let signature = mime::encode_base64(&pki.sign("alice", entity, &[]));
+        let message = |entity: &[u8]| {
+            [
+                &b"From: alice@example.com\r\nContent-Type: multipart/signed; boundary=\"b\"; protocol=\"application/pkcs7-signature\"\r\n\r\n--b\r\n"[..],
+                entity,
+                b"\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+                &signature,
+                b"\r\n--b--\r\n",
+            ]
+            .concat()
+        };
+        let as_sent = message(entity);
+        // A mail store that keeps lone LFs: the signed part is made CRLF again before hashing.
+        let stored: Vec<u8> = as_sent.iter().copied().filter(|&b| b != b'\r').collect();
+        for raw in [as_sent, stored] {
+            let (layers, inner) = open(&raw, &anchors);
+            assert_eq!(verdict(&layers), Verdict::Valid);
+            assert!(
+                inner.ends_with(entity),
+                "{}",
+                String::from_utf8_lossy(&inner)
+            );
+        }
+        let changed = message(b"Content-Type: text/plain\r\n\r\nHello,\r\nchanged world.\r\n");
+        assert_eq!(verdict(&open(&changed, &anchors).0), Verdict::Invalid);
+    }
 
     #[test]
     fn content_type_is_read_from_der_and_ber() {

@@ -2,7 +2,6 @@
 //! Content-Type parameters and addresses, cut multipart bodies at their boundaries without
 //! touching the bytes in between, and canonicalize an entity before signing (RFC 8551 §3.1).
 
-use super::canonical::{self, CanonicalError, Span};
 use super::encoders::{Base64Lines, Crlf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -253,26 +252,10 @@ fn strip_comments(text: &str) -> &str {
 }
 
 /// Converts every line end to CRLF (lone LF and lone CR alike).
-pub fn crlf(data: &[u8]) -> Vec<u8> {
+fn crlf(data: &[u8]) -> Vec<u8> {
     let mut out = Crlf::new(Vec::with_capacity(data.len() + data.len() / 32));
     out.write_all(data).expect("writing to a Vec never fails");
     out.into_inner()
-}
-
-/// The parts of a multipart body, each exactly as it stands between its delimiters (the CRLF
-/// before a delimiter belongs to the delimiter, RFC 2046 §5.1.1).
-pub fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, MimeError> {
-    let span = Span::whole(body.len() as u64);
-    let layout = canonical::multipart_parts(&mut std::io::Cursor::new(body), span, boundary)
-        .map_err(|e| match e {
-            CanonicalError::Mime(e) => e,
-            _ => MimeError::Multipart("unreadable"),
-        })?;
-    Ok(layout
-        .parts
-        .iter()
-        .map(|part| &body[part.start as usize..part.end as usize])
-        .collect())
 }
 
 /// Decodes base64 that may be split over lines.
@@ -375,16 +358,6 @@ mod tests {
         assert_eq!(ct.mime_type, "multipart/signed");
         assert_eq!(ct.param("boundary"), Some("a;b"));
         assert_eq!(ct.param("micalg"), Some("sha-256"));
-    }
-
-    #[test]
-    fn multipart_parts_exclude_the_crlf_before_delimiters() {
-        let body = b"preamble\r\n--b\r\nA: 1\r\n\r\none\r\n--b\r\n\r\ntwo\n\n--b--\r\nepilogue";
-        assert_eq!(
-            multipart_parts(body, "b").unwrap(),
-            vec![&b"A: 1\r\n\r\none"[..], &b"\r\ntwo\n"[..]]
-        );
-        assert!(multipart_parts(b"--b\r\nno end", "b").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! `message` is the entry point (whole messages in, whole messages out); it uses `mime` and
 //! `compose` for the mail side and `sign`, `verify` and `envelope` for the CMS side; incoming CMS
-//! passes through `ber` first.
+//! is read by position (`tlv`), its small parts normalized by `ber`, its content streamed.
 pub mod algorithms;
 pub(crate) mod ber;
 pub mod canonical;
@@ -14,4 +14,5 @@ pub mod message;
 pub mod mime;
 pub mod scratch;
 pub mod sign;
+pub(crate) mod tlv;
 pub mod verify;

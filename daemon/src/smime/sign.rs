@@ -3,12 +3,11 @@
 //! SMIMEEncryptionKeyPreference; the signer's certificate and chain included.
 
 use super::algorithms::{default_scheme, signature_algorithm_identifier};
+use super::tlv;
 use crate::keys::backend::{Hash, KeyError, PrivateKeyOps, SignatureScheme};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
-use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
-};
+use cms::content_info::CmsVersion;
+use cms::signed_data::{CertificateSet, SignerIdentifier, SignerInfo, SignerInfos};
 use const_oid::ObjectIdentifier;
 use const_oid::db::{rfc5911, rfc6268};
 use der::asn1::{Any, OctetString, SetOfVec, UtcTime};
@@ -47,11 +46,16 @@ pub enum SignError {
     Encode(#[from] der::Error),
 }
 
-/// A made signature: the DER ContentInfo and the digest used (for `micalg`).
+/// A made signature: the DER `ContentInfo` of type id-signedData around the place of the
+/// content, and the digest used (for `micalg`). The ContentInfo is `head`, then the
+/// encapsulated content's bytes as they are (nothing for a detached signature), then `tail`:
+/// so that the content of an opaque signature streams between them, never held.
 #[derive(Debug)]
 pub struct Signature {
-    /// `ContentInfo` of type id-signedData, DER.
-    pub content_info: Vec<u8>,
+    /// Everything up to the content.
+    pub head: Vec<u8>,
+    /// Everything after the content.
+    pub tail: Vec<u8>,
     /// The digest algorithm of the signature.
     pub hash: Hash,
 }
@@ -77,26 +81,30 @@ pub fn scheme(signer: &Signer<'_>) -> Result<(SignatureScheme, Hash), SignError>
     }
 }
 
-/// Signs `content` (the canonical MIME entity). `detached` leaves the content out of the
-/// SignedData (for `multipart/signed`); otherwise it is encapsulated (opaque signing).
+/// Signs `content` (the canonical MIME entity) in memory, for the tests: the whole DER
+/// ContentInfo. `detached` leaves the content out of the SignedData (for `multipart/signed`);
+/// otherwise it is encapsulated (opaque signing).
 #[cfg(test)]
 pub fn sign(
     content: &[u8],
     signer: &Signer<'_>,
     detached: bool,
     now: SystemTime,
-) -> Result<Signature, SignError> {
+) -> Result<(Vec<u8>, Hash), SignError> {
     let (_, hash) = scheme(signer)?;
-    let encapsulated = (!detached).then_some(content);
-    sign_digest(&hash.digest(content), encapsulated, signer, now)
+    let encapsulated = (!detached).then_some(content.len() as u64);
+    let signature = sign_digest(&hash.digest(content), encapsulated, signer, now)?;
+    let content = if detached { &[][..] } else { content };
+    Ok(([&signature.head, content, &signature.tail].concat(), hash))
 }
 
 /// Signs content whose digest (by the hash of [`scheme`]) is `digest`, so that the content
-/// itself can be hashed as it streams by. `encapsulated` is the content for opaque signing,
-/// `None` for a detached signature.
+/// itself can be hashed as it streams by. `encapsulated_len` is the length of the content for
+/// opaque signing, which goes between [`Signature::head`] and [`Signature::tail`]; `None` for
+/// a detached signature, whose head and tail together are the ContentInfo.
 pub fn sign_digest(
     digest: &[u8],
-    encapsulated: Option<&[u8]>,
+    encapsulated_len: Option<u64>,
     signer: &Signer<'_>,
     now: SystemTime,
 ) -> Result<Signature, SignError> {
@@ -120,28 +128,42 @@ pub fn sign_digest(
     let certificates = std::iter::once(signer.certificate)
         .chain(signer.chain)
         .map(|c| CertificateChoices::Certificate(c.clone()));
-    let signed_data = SignedData {
-        version: CmsVersion::V1,
-        digest_algorithms: SetOfVec::try_from(vec![hash.algorithm_identifier()])?,
-        encap_content_info: EncapsulatedContentInfo {
-            econtent_type: rfc6268::ID_DATA,
-            econtent: match encapsulated {
-                None => None,
-                Some(content) => Some(Any::encode_from(&OctetString::new(content)?)?),
-            },
-        },
-        certificates: Some(CertificateSet(SetOfVec::try_from(
-            certificates.collect::<Vec<_>>(),
-        )?)),
-        crls: None,
-        signer_infos: SignerInfos(SetOfVec::try_from(vec![signer_info])?),
-    };
-    let content_info = ContentInfo {
-        content_type: rfc6268::ID_SIGNED_DATA,
-        content: Any::encode_from(&signed_data)?,
-    };
+    // SignedData (RFC 5652 §5.1), written by hand around the content so that its lengths, known
+    // up front, are DER however long the content:
+    //   SEQUENCE { version, digestAlgorithms, encapContentInfo SEQUENCE { eContentType,
+    //     eContent [0] EXPLICIT OCTET STRING OPTIONAL }, certificates [0] IMPLICIT, signerInfos }
+    let mut before = CmsVersion::V1.to_der()?;
+    before.extend(SetOfVec::try_from(vec![hash.algorithm_identifier()])?.to_der()?);
+    let mut encap = rfc6268::ID_DATA.to_der()?;
+    let mut content_len = 0;
+    if let Some(len) = encapsulated_len {
+        let octets = tlv::header(0x04, Some(len));
+        encap.extend(tlv::header(0xa0, Some(octets.len() as u64 + len)));
+        encap.extend(octets);
+        content_len = len;
+    }
+    before.extend(tlv::header(0x30, Some(encap.len() as u64 + content_len)));
+    before.extend(encap);
+    let mut after =
+        CertificateSet(SetOfVec::try_from(certificates.collect::<Vec<_>>())?).to_der()?;
+    // [0] IMPLICIT: the SET's tag becomes [0] constructed.
+    after[0] = 0xa0;
+    after.extend(SignerInfos(SetOfVec::try_from(vec![signer_info])?).to_der()?);
+    let signed_len = (before.len() + after.len()) as u64 + content_len;
+    let signed_header = tlv::header(0x30, Some(signed_len));
+    // ContentInfo ::= SEQUENCE { contentType, content [0] EXPLICIT ANY }
+    let explicit_len = signed_header.len() as u64 + signed_len;
+    let explicit_header = tlv::header(0xa0, Some(explicit_len));
+    let content_type = rfc6268::ID_SIGNED_DATA.to_der()?;
+    let info_len = (content_type.len() + explicit_header.len()) as u64 + explicit_len;
+    let mut head = tlv::header(0x30, Some(info_len));
+    head.extend(content_type);
+    head.extend(explicit_header);
+    head.extend(signed_header);
+    head.extend(before);
     Ok(Signature {
-        content_info: content_info.to_der()?,
+        head,
+        tail: after,
         hash,
     })
 }
@@ -245,7 +267,7 @@ mod tests {
         .unwrap()
         .remove(0);
         let content = b"Content-Type: text/plain\r\n\r\nHello\r\n";
-        let signature = sign(
+        let (signature, _) = sign(
             content,
             &Signer {
                 key: &key,
@@ -257,7 +279,10 @@ mod tests {
             SystemTime::now(),
         )
         .unwrap();
-        std::fs::write(dir.join("sig.der"), &signature.content_info).unwrap();
+        // The SignedData written by hand around the content is DER, as the cms types write it.
+        let decoded = cms::content_info::ContentInfo::from_der(&signature).unwrap();
+        assert_eq!(decoded.to_der().unwrap(), signature);
+        std::fs::write(dir.join("sig.der"), &signature).unwrap();
         std::fs::write(dir.join("content"), content).unwrap();
         let mut verify = vec![
             "cms", "-verify", "-inform", "DER", "-in", "sig.der", "-binary", "-CAfile", "cert.pem",

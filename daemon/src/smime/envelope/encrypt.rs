@@ -3,6 +3,7 @@
 
 use super::kari::{self, Curve};
 use super::{EnvelopeError, Recipient, content, gcm, ktri};
+use crate::smime::tlv;
 use cms::content_info::CmsVersion;
 use cms::enveloped_data::{RecipientInfo, RecipientInfos};
 use const_oid::db::{rfc5911, rfc5912, rfc8410};
@@ -132,18 +133,9 @@ fn der(value: &impl Encode, what: &'static str) -> Result<Vec<u8>, EnvelopeError
 /// How much content is encrypted at a time.
 const CHUNK: usize = 64 * 1024;
 
-/// A DER tag and definite length (X.690 §8.1.3): short form under 128, else the long form
-/// with the fewest length octets. Written by hand because the lengths here may exceed what
-/// the `der` crate's `Length` holds.
+/// A DER tag and definite length.
 fn header(tag: u8, len: u64) -> Vec<u8> {
-    if len < 0x80 {
-        return vec![tag, len as u8];
-    }
-    let bytes = len.to_be_bytes();
-    let skip = bytes.iter().take_while(|&&b| b == 0).count();
-    let mut out = vec![tag, 0x80 | (bytes.len() - skip) as u8];
-    out.extend_from_slice(&bytes[skip..]);
-    out
+    tlv::header(tag, Some(len))
 }
 
 /// [`encrypt`] of a message in memory, for the tests.
@@ -199,22 +191,5 @@ fn key_usage_allows(
         Ok(Some((_, usage))) => Ok(allows(&usage)),
         Ok(None) => Ok(true),
         Err(_) => Err("its key usage extension is unreadable"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::header;
-
-    #[test]
-    fn der_lengths_take_the_fewest_octets() {
-        assert_eq!(header(0x04, 0), [0x04, 0x00]);
-        assert_eq!(header(0x04, 127), [0x04, 0x7f]);
-        assert_eq!(header(0x04, 128), [0x04, 0x81, 0x80]);
-        assert_eq!(header(0x30, 0x1_0000), [0x30, 0x83, 0x01, 0x00, 0x00]);
-        assert_eq!(
-            header(0x80, 5 << 32),
-            [0x80, 0x85, 0x05, 0x00, 0x00, 0x00, 0x00]
-        );
     }
 }

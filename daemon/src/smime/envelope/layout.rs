@@ -15,7 +15,8 @@
 use super::EnvelopeError;
 use super::content::Authentication;
 use crate::smime::algorithms::oid_name;
-use crate::smime::ber::{self, Profile};
+use crate::smime::ber::Profile;
+use crate::smime::tlv::{self, BUFFER, Header, end_of, expect, has_more, read_header, skip_body};
 use cms::authenveloped_data::AuthAttributes;
 use cms::enveloped_data::RecipientInfos;
 use const_oid::ObjectIdentifier;
@@ -24,14 +25,6 @@ use der::asn1::OctetString;
 use der::{Decode, Encode};
 use spki::AlgorithmIdentifierOwned;
 use std::io::{BufReader, Read, Seek, SeekFrom};
-
-/// The most bytes of one small field held in memory (recipientInfos with many recipients,
-/// originator certificates): far above real mail, far below a memory problem.
-const MAX_FIELD: u64 = 16 << 20;
-/// The read buffer under the byte-by-byte header reads.
-const BUFFER: usize = 64 * 1024;
-/// How deep constructed elements may nest inside a field or the content.
-const MAX_DEPTH: usize = 16;
 
 /// What decryption needs from the envelope, with the content left in the source.
 pub(super) struct Layout {
@@ -45,177 +38,13 @@ pub(super) struct Layout {
     content_at: u64,
 }
 
-/// A tag and length as read: `len` is `None` for the indefinite form.
-#[derive(Debug, Clone, Copy)]
-struct Header {
-    tag: u8,
-    len: Option<u64>,
-}
-
-impl Header {
-    fn constructed(self) -> bool {
-        self.tag & 0x20 != 0
-    }
-}
-
 fn malformed(what: &'static str) -> EnvelopeError {
     EnvelopeError::malformed(what)
 }
 
-fn read_byte<R: Read>(src: &mut R) -> Result<u8, EnvelopeError> {
-    let mut byte = [0];
-    src.read_exact(&mut byte)
-        .map_err(|_| malformed("the CMS message is truncated"))?;
-    Ok(byte[0])
-}
-
-/// Reads a tag and a length. High tag numbers do not occur in these structures.
-fn read_header<R: Read>(src: &mut R) -> Result<Header, EnvelopeError> {
-    let tag = read_byte(src)?;
-    if tag & 0x1f == 0x1f {
-        return Err(malformed("an unexpected high tag number"));
-    }
-    let first = read_byte(src)?;
-    let len = match first {
-        0x80 if tag & 0x20 != 0 => None,
-        0x80 => return Err(malformed("an indefinite length on a primitive element")),
-        0xff => return Err(malformed("a reserved length octet")),
-        short if short < 0x80 => Some(u64::from(short)),
-        long => {
-            let octets = usize::from(long & 0x7f);
-            if octets > 8 {
-                return Err(malformed("a length too large"));
-            }
-            let mut len = 0u64;
-            for _ in 0..octets {
-                len = len << 8 | u64::from(read_byte(src)?);
-            }
-            Some(len)
-        }
-    };
-    Ok(Header { tag, len })
-}
-
-/// Whether the next two bytes are end-of-contents (consumed if so).
-fn at_end_of_contents<R: Read + Seek>(src: &mut R) -> Result<bool, EnvelopeError> {
-    let mut two = [0u8; 2];
-    src.read_exact(&mut two)
-        .map_err(|_| malformed("the CMS message is truncated"))?;
-    if two == [0, 0] {
-        Ok(true)
-    } else {
-        src.seek(SeekFrom::Current(-2))?;
-        Ok(false)
-    }
-}
-
-/// Writes the header back as it was read (the raw bytes of a field are re-read through `ber`).
-fn encode_header(header: Header) -> Vec<u8> {
-    let mut out = vec![header.tag];
-    match header.len {
-        None => out.push(0x80),
-        Some(len) if len < 0x80 => out.push(len as u8),
-        Some(len) => {
-            let bytes = len.to_be_bytes();
-            let skip = bytes.iter().take_while(|&&b| b == 0).count();
-            out.push(0x80 | (bytes.len() - skip) as u8);
-            out.extend_from_slice(&bytes[skip..]);
-        }
-    }
-    out
-}
-
-/// The rest of an element whose header was read, appended to `out` as raw BER.
-fn read_body<R: Read + Seek>(
-    src: &mut R,
-    header: Header,
-    out: &mut Vec<u8>,
-    depth: usize,
-) -> Result<(), EnvelopeError> {
-    if depth > MAX_DEPTH {
-        return Err(malformed("nesting too deep"));
-    }
-    out.extend(encode_header(header));
-    match header.len {
-        Some(len) => {
-            if out.len() as u64 + len > MAX_FIELD {
-                return Err(malformed("a field of the envelope is too large"));
-            }
-            let start = out.len();
-            out.resize(start + len as usize, 0);
-            src.read_exact(&mut out[start..])
-                .map_err(|_| malformed("the CMS message is truncated"))?;
-        }
-        None => loop {
-            if at_end_of_contents(src)? {
-                out.extend_from_slice(&[0, 0]);
-                break;
-            }
-            let child = read_header(src)?;
-            read_body(src, child, out, depth + 1)?;
-            if out.len() as u64 > MAX_FIELD {
-                return Err(malformed("a field of the envelope is too large"));
-            }
-        },
-    }
-    Ok(())
-}
-
 /// One whole small element as DER.
 fn read_field<R: Read + Seek>(src: &mut R, header: Header) -> Result<Vec<u8>, EnvelopeError> {
-    let mut raw = Vec::new();
-    read_body(src, header, &mut raw, 0)?;
-    Ok(ber::to_der(&raw, Profile::ENVELOPED_DATA)?)
-}
-
-/// Moves past an element whose header was read.
-fn skip_body<R: Read + Seek>(
-    src: &mut R,
-    header: Header,
-    depth: usize,
-) -> Result<(), EnvelopeError> {
-    if depth > MAX_DEPTH {
-        return Err(malformed("nesting too deep"));
-    }
-    match header.len {
-        Some(len) => {
-            let len = i64::try_from(len).map_err(|_| malformed("a length too large"))?;
-            src.seek(SeekFrom::Current(len))?;
-        }
-        None => {
-            while !at_end_of_contents(src)? {
-                let child = read_header(src)?;
-                skip_body(src, child, depth + 1)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn expect<R: Read>(src: &mut R, tag: u8, what: &'static str) -> Result<Header, EnvelopeError> {
-    let header = read_header(src)?;
-    if header.tag == tag {
-        Ok(header)
-    } else {
-        Err(malformed(what))
-    }
-}
-
-/// Where a constructed element with `header` ends: its end offset, or `None` when it ends with
-/// end-of-contents.
-fn end_of<R: Seek>(src: &mut R, header: Header) -> Result<Option<u64>, EnvelopeError> {
-    Ok(match header.len {
-        Some(len) => Some(src.stream_position()? + len),
-        None => None,
-    })
-}
-
-/// Whether the constructed element ending at `end` has more children.
-fn has_more<R: Read + Seek>(src: &mut R, end: Option<u64>) -> Result<bool, EnvelopeError> {
-    match end {
-        Some(end) => Ok(src.stream_position()? < end),
-        None => Ok(!at_end_of_contents(src)?),
-    }
+    Ok(tlv::read_field(src, header, Profile::ENVELOPED_DATA)?)
 }
 
 /// Reads the envelope's layout; the source may hold DER or BER. Headers are read a byte at a
@@ -311,19 +140,8 @@ fn read_buffered<R: Read + Seek>(src: &mut R) -> Result<Layout, EnvelopeError> {
         skip_body(src, field, 0)?;
     }
     // The envelope must end where [0] and the ContentInfo end, and nothing may follow.
-    for end in [explicit_end, info_end_outer] {
-        if has_more(src, end)? {
-            return Err(malformed("data after the envelope inside the ContentInfo"));
-        }
-    }
-    let position = src.stream_position()?;
-    if position != total {
-        return Err(malformed(if position > total {
-            "the CMS message is truncated"
-        } else {
-            "trailing data after the ContentInfo"
-        }));
-    }
+    tlv::expect_end_within(src, &[explicit_end, info_end_outer])?;
+    tlv::expect_end(src, total)?;
     Ok(Layout {
         recipients,
         algorithm,
@@ -339,46 +157,8 @@ impl Layout {
         &self,
         src: &mut R,
         buffer: usize,
-        mut chunk: impl FnMut(&[u8]) -> Result<(), EnvelopeError>,
+        chunk: impl FnMut(&[u8]) -> Result<(), EnvelopeError>,
     ) -> Result<(), EnvelopeError> {
-        let mut src = BufReader::with_capacity(BUFFER, src);
-        src.seek(SeekFrom::Start(self.content_at))?;
-        let header = read_header(&mut src)?;
-        let mut piece = vec![0u8; buffer];
-        walk(&mut src, header, 0, &mut piece, &mut chunk)
+        tlv::for_each_chunk(src, self.content_at, buffer, chunk)
     }
-}
-
-fn walk<R: Read + Seek>(
-    src: &mut R,
-    header: Header,
-    depth: usize,
-    piece: &mut [u8],
-    chunk: &mut impl FnMut(&[u8]) -> Result<(), EnvelopeError>,
-) -> Result<(), EnvelopeError> {
-    if depth > MAX_DEPTH {
-        return Err(malformed("nesting too deep"));
-    }
-    if !header.constructed() {
-        let mut left = header.len.unwrap_or(0);
-        while left > 0 {
-            let n = piece.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            src.read_exact(&mut piece[..n])
-                .map_err(|_| malformed("the CMS message is truncated"))?;
-            chunk(&piece[..n])?;
-            left -= n as u64;
-        }
-        return Ok(());
-    }
-    let end = end_of(src, header)?;
-    while has_more(src, end)? {
-        let child = read_header(src)?;
-        if child.tag & !0x20 != 0x04 {
-            return Err(malformed(
-                "a chunk of the encrypted content is not an OCTET STRING",
-            ));
-        }
-        walk(src, child, depth + 1, piece, chunk)?;
-    }
-    Ok(())
 }

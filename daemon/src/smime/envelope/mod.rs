@@ -42,6 +42,7 @@ use crate::keys::KeyId;
 use crate::keys::backend::{KeyError, PrivateKeyOps, RsaPadding};
 use crate::smime::algorithms::oid_name;
 use crate::smime::ber::BerError;
+use crate::smime::tlv::TlvError;
 use const_oid::ObjectIdentifier;
 use x509_cert::Certificate;
 
@@ -209,6 +210,17 @@ impl From<BerError> for EnvelopeError {
         Self::Malformed {
             what: error.problem.what(),
             source: Some(error.into()),
+        }
+    }
+}
+
+/// A fault found while reading the envelope by position.
+impl From<TlvError> for EnvelopeError {
+    fn from(error: TlvError) -> Self {
+        match error {
+            TlvError::Malformed(what) => Self::malformed(what),
+            TlvError::Ber(error) => error.into(),
+            TlvError::Io(error) => Self::Io(error),
         }
     }
 }

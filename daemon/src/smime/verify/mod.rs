@@ -1,14 +1,20 @@
 //! Verifying CMS SignedData (RFC 5652 §5.4–5.6) as S/MIME uses it (RFC 8551, RFC 8550): one
 //! report per SignerInfo with every check made and why it passed or failed.
 //!
-//! The flow: BER is normalized to DER (`smime::ber`, keeping SET OF order), SignedData is taken
-//! apart leniently (`parse`), then each SignerInfo is checked on its own (`signer`) — the
-//! signature value with aws-lc-rs (`signature`), the message digest, and the signer's
-//! certificate (`checks`, with the path to a trust anchor from [`crate::certs::path`] and its
-//! revocation from [`crate::certs::revocation`]). A malformed SignerInfo yields a failed
-//! report for itself without hiding the others.
+//! The flow streams, so that a message of any size is verified in bounded memory: the
+//! ContentInfo is read by position (`layout`), everything but the encapsulated content into
+//! memory; its BER is normalized to DER (`smime::ber`, keeping SET OF order) and SignedData is
+//! taken apart leniently (`parse`). The content — encapsulated, or the detached signed part —
+//! then streams once through [`Hashing`] (`content`) on its way to the next layer, hashed by
+//! every digest algorithm the SignerInfos name. Last, each SignerInfo is checked on its own
+//! against those digests (`signer`) — the signature value with aws-lc-rs (`signature`), the
+//! message digest, and the signer's certificate (`checks`, with the path to a trust anchor from
+//! [`crate::certs::path`] and its revocation from [`crate::certs::revocation`]). A malformed
+//! SignerInfo yields a failed report for itself without hiding the others.
 
 mod checks;
+mod content;
+mod layout;
 mod parse;
 mod signature;
 mod signer;
@@ -17,24 +23,24 @@ pub(crate) mod test_pki;
 #[cfg(test)]
 mod tests;
 
+pub use content::{Hashing, SignedContent};
 pub(crate) use signature::{Algorithm, weaknesses};
 
 use crate::certs::issuers::Issuers;
 use crate::certs::revocation::Revocation;
+use crate::smime::tlv::{self, TlvError};
 use const_oid::ObjectIdentifier;
+use content::Needs;
+use layout::Encapsulated;
 use mailseal_protocol::methods::report::SignatureReport;
+use std::io::{Read, Seek, Write};
 use std::time::SystemTime;
 use x509_cert::Certificate;
 
-/// What to verify and against what.
+/// Against what signatures are checked: the message's sender, whom we trust, whom we know,
+/// and when.
 #[derive(Debug, Clone, Copy)]
 pub struct VerifyInput<'a> {
-    /// DER or BER ContentInfo of type id-signedData.
-    pub content_info: &'a [u8],
-    /// The signed bytes for a detached signature (multipart/signed's first part, canonical
-    /// CRLF); None for encapsulated content. When given, it is what is verified even if the
-    /// SignedData also encapsulates content, since it is what the user will be shown.
-    pub detached_content: Option<&'a [u8]>,
     /// The message's From addresses (addr-spec, any case) for the address check; empty = no
     /// From → address check fails "no From address".
     pub from: &'a [String],
@@ -55,9 +61,6 @@ pub struct VerifyInput<'a> {
 /// The outcome of verifying a SignedData whose structure could be read.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    /// The content that was signed (the encapsulated content, or a copy of the detached
-    /// content).
-    pub content: Vec<u8>,
     /// One report per SignerInfo, in order.
     pub reports: Vec<SignatureReport>,
     /// For harvesting: each signer's certificate found, with the SMIMECapabilities OIDs it
@@ -104,41 +107,100 @@ pub enum VerifyError {
     /// A detached signature without the content it signs.
     #[error("detached signature without its content")]
     MissingContent,
+    /// Reading the message or writing its content failed.
+    #[error("cannot read or write the message: {0}")]
+    Io(#[from] std::io::Error),
 }
 
-/// Verifies every signature of a SignedData.
+/// A SignedData read and taken apart, its content not yet seen: the content streams past
+/// [`Signed::hashing`] (from [`Signed::copy_content`] or, for a detached signature, from the
+/// signed part), then [`Signed::check`] checks every SignerInfo against what was learned.
+pub struct Signed {
+    message: parse::Message,
+    content: Option<Encapsulated>,
+    needs: Needs,
+}
+
+impl std::fmt::Debug for Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signed")
+            .field("signer_infos", &self.message.signer_infos.len())
+            .field("encapsulated", &self.content.is_some())
+            .field("needs", &self.needs)
+            .finish()
+    }
+}
+
+/// How much encapsulated content is copied at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// Reads the DER or BER ContentInfo of type id-signedData that is the whole of `src`, leaving
+/// any encapsulated content there to be streamed.
 ///
-/// Never panics, whatever the input; an `Err` means the structure itself could not be read.
-/// A message verifies only if the caller finds every report it cares about `valid`.
-pub fn verify(input: &VerifyInput<'_>) -> Result<Verified, VerifyError> {
-    let message = parse::parse(input.content_info)?;
+/// An `Err` means the structure itself could not be read (or carries no signature); a
+/// signature that does not verify is a report of [`Signed::check`].
+pub fn read<R: Read + Seek>(src: &mut R) -> Result<Signed, VerifyError> {
+    let layout = layout::read(src)?;
+    let message = parse::parse(&layout.skeleton)?;
     if message.signer_infos.is_empty() {
         return Err(VerifyError::NoSigners);
     }
-    let content = match (input.detached_content, message.content) {
-        (Some(detached), _) => detached.to_vec(),
-        (None, Some(encapsulated)) => encapsulated,
-        (None, None) => return Err(VerifyError::MissingContent),
-    };
-    let mut certificates = message.certificates;
-    certificates.extend_from_slice(input.known_certs);
-    let cx = signer::Context {
-        input,
-        content: &content,
-        content_type: message.content_type,
-        certificates: &certificates,
-        crls: &message.crls,
-    };
-    let mut reports = Vec::with_capacity(message.signer_infos.len());
-    let mut signers = Vec::new();
-    for raw in &message.signer_infos {
-        let (report, harvest) = signer::check(raw, &cx);
-        reports.push(report);
-        signers.extend(harvest);
+    let mut needs = Needs::default();
+    for info in message.signer_infos.iter().flatten() {
+        signer::add_needs(info, &mut needs);
     }
-    Ok(Verified {
-        content,
-        reports,
-        signers,
+    Ok(Signed {
+        message,
+        content: layout.content,
+        needs,
     })
+}
+
+impl Signed {
+    /// A writer that passes the content on to `out` and learns what [`Signed::check`] needs
+    /// of it: the signed content must go through it whole, byte for byte.
+    pub fn hashing<W: Write>(&self, out: W) -> Hashing<W> {
+        Hashing::new(out, &self.needs)
+    }
+
+    /// Writes the encapsulated content, read from `src` (the source [`read`] read), to `out`;
+    /// [`VerifyError::MissingContent`] when the signature is detached.
+    pub fn copy_content<R: Read + Seek, W: Write>(
+        &self,
+        src: &mut R,
+        out: &mut W,
+    ) -> Result<(), VerifyError> {
+        match &self.content {
+            None => Err(VerifyError::MissingContent),
+            Some(Encapsulated::Other(content)) => Ok(out.write_all(content)?),
+            Some(Encapsulated::At(at)) => tlv::for_each_chunk(src, *at, CHUNK, |chunk| {
+                out.write_all(chunk).map_err(TlvError::Io)
+            })
+            .map_err(VerifyError::from),
+        }
+    }
+
+    /// Checks every SignerInfo against the content learned by [`Signed::hashing`].
+    ///
+    /// Never panics, whatever the input. A message verifies only if the caller finds every
+    /// report it cares about `valid`.
+    pub fn check(&self, content: &SignedContent, input: &VerifyInput<'_>) -> Verified {
+        let mut certificates = self.message.certificates.clone();
+        certificates.extend_from_slice(input.known_certs);
+        let cx = signer::Context {
+            input,
+            content,
+            content_type: self.message.content_type,
+            certificates: &certificates,
+            crls: &self.message.crls,
+        };
+        let mut reports = Vec::with_capacity(self.message.signer_infos.len());
+        let mut signers = Vec::new();
+        for info in &self.message.signer_infos {
+            let (report, harvest) = signer::check(info, &cx);
+            reports.push(report);
+            signers.extend(harvest);
+        }
+        Verified { reports, signers }
+    }
 }

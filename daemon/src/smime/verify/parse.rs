@@ -6,7 +6,7 @@ use super::VerifyError;
 use crate::smime::algorithms::oid_name;
 use crate::smime::ber::{self, Profile};
 use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::EncapsulatedContentInfo;
+use cms::signed_data::{EncapsulatedContentInfo, SignerInfo};
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5911;
 use der::asn1::SetOfVec;
@@ -48,18 +48,18 @@ pub(super) struct LenientSignedData {
 pub(super) struct Message {
     /// eContentType.
     pub content_type: ObjectIdentifier,
-    /// The eContent octets, when the content is encapsulated.
-    pub content: Option<Vec<u8>>,
     /// The certificates that decoded (CertificateChoices other than `certificate` are skipped).
     pub certificates: Vec<Certificate>,
     /// The CRLs the sender included (RevocationInfoChoice `crl`; `other` formats are skipped),
     /// for revocation checking without asking the network.
     pub crls: Vec<CertificateList>,
-    /// Each SignerInfo's raw element, in the order sent.
-    pub signer_infos: Vec<Any>,
+    /// Each SignerInfo, in the order sent, or why it does not decode.
+    pub signer_infos: Vec<Result<SignerInfo, der::Error>>,
 }
 
-/// Normalizes the BER, checks the content type and splits SignedData into its parts.
+/// Normalizes the BER, checks the content type and splits SignedData into its parts. The
+/// content is not read here: `content_info` is the skeleton `layout` made, or a detached
+/// signature.
 ///
 /// Everything is decoded with BER rules over the normalized (DER-shaped) bytes: that keeps
 /// SET OF elements in the order sent (DER rules would re-sort them, which breaks signatures
@@ -84,9 +84,6 @@ pub(super) fn parse(content_info: &[u8]) -> Result<Message, VerifyError> {
         .decode_as_encoding::<LenientSignedData>(EncodingRules::Ber)
         .map_err(malformed("SignedData"))?;
     let encap = signed.encap_content_info;
-    // eContent is an OCTET STRING (RFC 5652 §5.2); PKCS #7 v1.5 allowed any type, whose
-    // content octets are what was digested (RFC 5652 §5.2.1), so take the value either way.
-    let content = encap.econtent.map(|any| any.value().to_vec());
     let certificates = signed
         .certificates
         .map(SetOfVec::into_vec)
@@ -103,14 +100,18 @@ pub(super) fn parse(content_info: &[u8]) -> Result<Message, VerifyError> {
         .collect();
     Ok(Message {
         content_type: encap.econtent_type,
-        content,
         certificates,
         crls,
-        signer_infos: signed.signer_infos.into_vec(),
+        signer_infos: signed
+            .signer_infos
+            .into_vec()
+            .iter()
+            .map(decode_ber::<SignerInfo>)
+            .collect(),
     })
 }
 
 /// Decodes a raw element with BER rules (see [`parse`] for why not DER).
-pub(super) fn decode_ber<T: for<'a> Decode<'a, Error = der::Error>>(any: &Any) -> der::Result<T> {
+fn decode_ber<T: for<'a> Decode<'a, Error = der::Error>>(any: &Any) -> der::Result<T> {
     T::from_ber(&any.to_der()?)
 }

@@ -177,6 +177,17 @@ impl Algorithm {
         message: &[u8],
         signature: &[u8],
     ) -> Result<KeyKind, SignatureError> {
+        self.verify_covered(spki, Covered::Message(message), signature)
+    }
+
+    /// Checks `signature` over what it covers, given whole or as its digest by this
+    /// algorithm's hash; returns the key's kind.
+    pub fn verify_covered(
+        &self,
+        spki: &SubjectPublicKeyInfoOwned,
+        covered: Covered<'_>,
+        signature: &[u8],
+    ) -> Result<KeyKind, SignatureError> {
         let key = KeyKind::of(spki)?;
         let bytes = key_bytes(spki).ok_or(SignatureError::BadKey)?;
         let mismatch = || SignatureError::KeyMismatch {
@@ -221,11 +232,29 @@ impl Algorithm {
             (SignatureScheme::Ed25519, KeyKind::Ed25519) => &sig::ED25519,
             _ => return Err(mismatch()),
         };
-        algorithm
-            .verify_sig(bytes, message, signature)
-            .map_err(|_| SignatureError::Invalid(key))?;
+        let verified = match covered {
+            Covered::Message(message) => algorithm.verify_sig(bytes, message, signature),
+            Covered::Digest(digest) => {
+                // Pure Ed25519 has no hash to take a digest by.
+                let hash = self.hash().ok_or_else(unsupported)?;
+                let digest = aws_lc_rs::digest::Digest::import_less_safe(digest, hash.aws())
+                    .map_err(|_| SignatureError::Invalid(key))?;
+                algorithm.verify_digest_sig(bytes, &digest, signature)
+            }
+        };
+        verified.map_err(|_| SignatureError::Invalid(key))?;
         Ok(key)
     }
+}
+
+/// What a signature is checked over: the signed bytes, or their digest by the signature
+/// algorithm's hash when the bytes streamed past (a large message's content).
+#[derive(Debug, Clone, Copy)]
+pub enum Covered<'a> {
+    /// The bytes themselves.
+    Message(&'a [u8]),
+    /// Their digest.
+    Digest(&'a [u8]),
 }
 
 /// What makes an algorithm choice weak by RFC 8551 §2.1–2.2 and RFC 8550 §4.3: SHA-1 anywhere,

@@ -3,8 +3,8 @@
 //! need (signingTime, SMIMECapabilities).
 
 use super::checks;
-use super::parse::decode_ber;
-use super::signature::{Algorithm, KeyKind, hash_name};
+use super::content::{Needs, SignedContent};
+use super::signature::{Algorithm, Covered, KeyKind, SignatureError, hash_name};
 use super::{Harvest, VerifyInput};
 use crate::certs::describe::{describe, emails};
 use crate::keys::backend::Hash;
@@ -25,8 +25,8 @@ use x509_cert::time::Time;
 pub(super) struct Context<'a> {
     /// The caller's input.
     pub input: &'a VerifyInput<'a>,
-    /// The content that was signed.
-    pub content: &'a [u8],
+    /// What was learned of the content that was signed as it streamed past.
+    pub content: &'a SignedContent,
     /// eContentType.
     pub content_type: ObjectIdentifier,
     /// The message's certificates first, then the known ones: where signers and
@@ -36,9 +36,34 @@ pub(super) struct Context<'a> {
     pub crls: &'a [CertificateList],
 }
 
-/// Checks one raw SignerInfo; the harvest is there when the signer's certificate was found.
-pub(super) fn check(raw: &Any, cx: &Context<'_>) -> (SignatureReport, Option<Harvest>) {
-    let info = match decode_ber::<SignerInfo>(raw) {
+/// Adds what checking `info` needs computed over the content to `needs`: the digest for the
+/// messageDigest attribute, or, without signed attributes, what the signature covers (the
+/// content's digest by the signature's hash, or the content itself for pure Ed25519).
+pub(super) fn add_needs(info: &SignerInfo, needs: &mut Needs) {
+    let mut add = |hash| {
+        if !needs.hashes.contains(&hash) {
+            needs.hashes.push(hash);
+        }
+    };
+    if let Some(hash) = Hash::from_oid(info.digest_alg.oid) {
+        add(hash);
+    }
+    if info.signed_attrs.is_none() {
+        match Algorithm::for_signer(&info.digest_alg, &info.signature_algorithm).map(|a| a.hash()) {
+            Ok(Some(hash)) => add(hash),
+            Ok(None) => needs.whole = true,
+            Err(_) => {}
+        }
+    }
+}
+
+/// Checks one SignerInfo (or reports why it does not decode); the harvest is there when the
+/// signer's certificate was found.
+pub(super) fn check(
+    info: &Result<SignerInfo, der::Error>,
+    cx: &Context<'_>,
+) -> (SignatureReport, Option<Harvest>) {
+    let info = match info {
         Ok(info) => info,
         Err(e) => {
             let reason = format!("malformed SignerInfo: {e}");
@@ -52,27 +77,22 @@ pub(super) fn check(raw: &Any, cx: &Context<'_>) -> (SignatureReport, Option<Har
         _ => None,
     };
 
-    let signed_bytes = match attrs {
-        // The signature covers the DER SET OF, not the [0] IMPLICIT form (RFC 5652 §5.4).
-        Some(attrs) => attrs.to_der(),
-        None => Ok(cx.content.to_vec()),
-    };
-    let signed_bytes = match signed_bytes {
-        Ok(bytes) => bytes,
+    // The signature covers the DER SET OF, not the [0] IMPLICIT form (RFC 5652 §5.4).
+    let attrs_der = match attrs.map(Encode::to_der).transpose() {
+        Ok(der) => der,
         Err(e) => {
             let reason = format!("signed attributes do not re-encode: {e}");
             return (unchecked(shown_time, reason, None), None);
         }
     };
     let algorithm = Algorithm::for_signer(&info.digest_alg, &info.signature_algorithm);
+    let covered = match &attrs_der {
+        Some(der) => Ok(Covered::Message(der)),
+        None => covered_content(&algorithm, cx.content),
+    };
     let candidates = candidates(&info.sid, cx.certificates);
-    let found = find_signer(
-        &candidates,
-        &algorithm,
-        &signed_bytes,
-        info.signature.as_bytes(),
-    );
-    let digest = digest_check(&info, cx);
+    let found = find_signer(&candidates, &algorithm, &covered, info.signature.as_bytes());
+    let digest = digest_check(info, cx);
 
     let mut hashes: Vec<Hash> = Hash::from_oid(info.digest_alg.oid).into_iter().collect();
     hashes.extend(algorithm.as_ref().ok().and_then(Algorithm::hash));
@@ -200,19 +220,20 @@ fn candidates<'a>(sid: &SignerIdentifier, certificates: &'a [Certificate]) -> Ve
 /// reason it failed; `None` when there is no candidate.
 fn find_signer<'a>(
     candidates: &[&'a Certificate],
-    algorithm: &Result<Algorithm, super::signature::SignatureError>,
-    message: &[u8],
+    algorithm: &Result<Algorithm, SignatureError>,
+    covered: &Result<Covered<'_>, String>,
     signature: &[u8],
 ) -> Option<(&'a Certificate, Result<KeyKind, String>)> {
-    let attempt = |cert: &Certificate| match algorithm {
-        Ok(algorithm) => algorithm
-            .verify(
+    let attempt = |cert: &Certificate| match (algorithm, covered) {
+        (Ok(algorithm), Ok(covered)) => algorithm
+            .verify_covered(
                 cert.tbs_certificate().subject_public_key_info(),
-                message,
+                *covered,
                 signature,
             )
             .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+        (Err(e), _) => Err(e.to_string()),
+        (_, Err(reason)) => Err(reason.clone()),
     };
     let mut first = None;
     for cert in candidates {
@@ -224,6 +245,23 @@ fn find_signer<'a>(
         }
     }
     first
+}
+
+/// What a signature without signed attributes covers: the content, as its digest by the
+/// signature's hash, or whole for pure Ed25519.
+fn covered_content<'a>(
+    algorithm: &Result<Algorithm, SignatureError>,
+    content: &'a SignedContent,
+) -> Result<Covered<'a>, String> {
+    match algorithm.as_ref().ok().map(Algorithm::hash) {
+        Some(Some(hash)) => content
+            .digest(hash)
+            .map(Covered::Digest)
+            .ok_or_else(|| "the content's digest was not computed".to_owned()),
+        Some(None) => content.whole().map(Covered::Message),
+        // find_signer reports the algorithm's error.
+        None => Ok(Covered::Message(&[])),
+    }
 }
 
 /// The Digest check (RFC 5652 §5.4, §11.1, §11.2).
@@ -273,7 +311,11 @@ fn digest_check(info: &SignerInfo, cx: &Context<'_>) -> Check {
                 oid_name(cx.content_type)
             ));
         }
-        if digest_of(attrs)? != hash.digest(cx.content) {
+        let computed = cx
+            .content
+            .digest(hash)
+            .ok_or("the content's digest was not computed")?;
+        if digest_of(attrs)? != computed {
             return Err(
                 "message digest does not match the content: the message was changed after signing"
                     .into(),

@@ -204,7 +204,12 @@ impl Pki {
         let tlv = |tag: Tag, body: &[u8]| Any::new(tag, body).unwrap().to_der().unwrap();
         let cert = self.cert(signer);
         let attrs = attributes.concat();
-        self.write("tbs.der", &tlv(Tag::Set, &attrs));
+        // Without signed attributes the signature covers the content itself (RFC 8419 §3.1).
+        if attributes.is_empty() {
+            self.write("tbs.der", content);
+        } else {
+            self.write("tbs.der", &tlv(Tag::Set, &attrs));
+        }
         let key = format!("{signer}.key");
         self.openssl(&[
             "pkeyutl", "-sign", "-rawin", "-inkey", &key, "-in", "tbs.der", "-out", "sig.bin",
@@ -214,11 +219,16 @@ impl Pki {
             serial_number: cert.tbs_certificate().serial_number().clone(),
         };
         let digest = Hash::Sha512.algorithm_identifier();
+        let signed_attrs = if attributes.is_empty() {
+            Vec::new()
+        } else {
+            tlv(TagNumber(0).context_specific(true), &attrs)
+        };
         let signer_info = [
             CmsVersion::V1.to_der().unwrap(),
             sid.to_der().unwrap(),
             digest.to_der().unwrap(),
-            tlv(TagNumber(0).context_specific(true), &attrs),
+            signed_attrs,
             signature_algorithm_identifier(SignatureScheme::Ed25519)
                 .to_der()
                 .unwrap(),

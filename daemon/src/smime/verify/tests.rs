@@ -1,6 +1,7 @@
 //! Verification tests: messages signed by the real `openssl` with every algorithm, each way a
 //! check can fail, BER input, damaged input, and the RFC 9216 corpus.
 
+use super::content::MAX_WHOLE;
 use super::test_pki::{Key, Pki, attribute, ed25519_attributes, user_extensions};
 use super::*;
 use crate::certs::describe::parse_certificates;
@@ -22,13 +23,21 @@ fn alice(key: Key) -> (Pki, [Certificate; 1]) {
     (pki, anchors)
 }
 
+/// What verification found, with the content that was signed.
+#[derive(Debug)]
+struct Checked {
+    content: Vec<u8>,
+    reports: Vec<SignatureReport>,
+    signers: Vec<Harvest>,
+}
+
 /// Verifies with the given trust anchors and known certificates, From = alice, now.
 fn check(
     message: &[u8],
     detached: Option<&[u8]>,
     anchors: &[Certificate],
     known: &[Certificate],
-) -> Result<Verified, VerifyError> {
+) -> Result<Checked, VerifyError> {
     verify_as(
         message,
         detached,
@@ -46,20 +55,36 @@ fn verify_as(
     anchors: &[Certificate],
     known: &[Certificate],
     now: SystemTime,
-) -> Result<Verified, VerifyError> {
-    verify(&VerifyInput {
-        content_info: message,
-        detached_content: detached,
-        from,
-        anchors,
-        revocation: &Revocation::new(RevocationPolicy::SoftFail, Duration::from_secs(5)),
-        issuers: &Issuers::new(Duration::from_secs(5), false),
-        known_certs: known,
-        now,
+) -> Result<Checked, VerifyError> {
+    // The streaming engine over slices: the content passes through the hashing writer, from
+    // the detached bytes or out of the SignedData.
+    let mut source = std::io::Cursor::new(message);
+    let signed = read(&mut source)?;
+    let mut hashing = signed.hashing(Vec::new());
+    match detached {
+        Some(content) => std::io::Write::write_all(&mut hashing, content)?,
+        None => signed.copy_content(&mut source, &mut hashing)?,
+    }
+    let (content, learned) = hashing.finish();
+    let verified = signed.check(
+        &learned,
+        &VerifyInput {
+            from,
+            anchors,
+            revocation: &Revocation::new(RevocationPolicy::SoftFail, Duration::from_secs(5)),
+            issuers: &Issuers::new(Duration::from_secs(5), false),
+            known_certs: known,
+            now,
+        },
+    );
+    Ok(Checked {
+        content,
+        reports: verified.reports,
+        signers: verified.signers,
     })
 }
 
-fn only_report(verified: &Verified) -> &SignatureReport {
+fn only_report(verified: &Checked) -> &SignatureReport {
     assert_eq!(verified.reports.len(), 1);
     &verified.reports[0]
 }
@@ -418,6 +443,24 @@ fn without_signed_attributes_the_signature_covers_the_content() {
 }
 
 #[test]
+fn a_pure_ed25519_signature_covers_the_content_itself() {
+    let (pki, anchors) = alice(Key::Ed25519);
+    let signed = pki.ed25519_signed("alice", CONTENT, true, &[]);
+    let verified = check(&signed, None, &anchors, &[]).unwrap();
+    let report = only_report(&verified);
+    assert_eq!(outcome(report, CheckName::Signature).0, Outcome::Pass);
+    assert_eq!(verified.content, CONTENT);
+
+    // Content that is not hashed must be kept to be checked: only up to a limit.
+    let long = vec![b'a'; MAX_WHOLE + 1];
+    let signed = pki.ed25519_signed("alice", &long, false, &[]);
+    let verified = check(&signed, Some(&long), &anchors, &[]).unwrap();
+    let (signature, reason) = outcome(only_report(&verified), CheckName::Signature);
+    assert_eq!(signature, Outcome::Fail);
+    assert!(reason.contains("longer than 16 MiB"), "{reason}");
+}
+
+#[test]
 fn each_signer_gets_a_report() {
     let (pki, anchors) = alice(Key::Rsa(2048));
     pki.user("bob", "ca", Key::P256, "bob@example.com");
@@ -521,7 +564,7 @@ fn a_malformed_signer_info_does_not_hide_the_others() {
     let (pki, anchors) = alice(Key::P256);
     let signed = pki.sign("alice", CONTENT, &[]);
     let mut info = cms::content_info::ContentInfo::from_der(&signed).unwrap();
-    let mut data: parse::LenientSignedData = info.content.decode_as().unwrap();
+    let mut data: super::parse::LenientSignedData = info.content.decode_as().unwrap();
     let bogus = der::Any::from_der(&[0x30, 0x03, 0x02, 0x01, 0x09]).unwrap();
     let mut infos = data.signer_infos.into_vec();
     infos.insert(0, bogus);
