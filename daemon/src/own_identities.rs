@@ -73,20 +73,20 @@ impl Daemon {
             .iter()
             .map(|stored| OwnIdentity::from(&**stored))
             .collect();
+        let cards = self.tokens.identities();
+        if cards.is_empty() {
+            // Every signing request comes here: copy the store only when a card needs it.
+            return all;
+        }
         let known = self.certs.list(None);
-        all.extend(
-            self.tokens
-                .identities()
-                .into_iter()
-                .map(|card| OwnIdentity {
-                    key_id: card.key_id,
-                    chain: issuers_of(&card.certificate, &known),
-                    certificate: card.certificate,
-                    home: KeyHome::Token {
-                        label: card.token_label,
-                    },
-                }),
-        );
+        all.extend(cards.into_iter().map(|card| OwnIdentity {
+            key_id: card.key_id,
+            chain: issuers_of(&card.certificate, &known),
+            certificate: card.certificate,
+            home: KeyHome::Token {
+                label: card.token_label,
+            },
+        }));
         all
     }
 

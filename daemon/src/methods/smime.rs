@@ -10,7 +10,7 @@ use crate::own_identities::OwnIdentity;
 use crate::smime::canonical::{self, Span};
 use crate::smime::envelope::{EnvelopeError, OwnKey, Recipient};
 use crate::smime::message::{
-    MessageError, OpenContext, Opened, encrypt_message, open_message, sign_message,
+    MessageError, OpenContext, encrypt_message, open_message, sign_message,
 };
 use crate::smime::mime;
 use crate::smime::scratch::Scratch;
@@ -37,11 +37,12 @@ pub async fn sign(
     params: SignParams,
 ) -> Result<MessageResult, RpcError> {
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
-    let source = open_input(&caller, params.message, params.progress).await?;
-    let (head, mut source) = read_head(source).await?;
-    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
     let scratch = scratch(&daemon);
+    // One trip to a blocking worker for the whole request: each trip costs two thread
+    // wake-ups, as much as the rest of a small request's work.
     let message = blocking(move || {
+        let (head, mut source) = open_with_head(&caller, params.message, params.progress)?;
+        let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
         let len = source.len();
         let signing = Signing {
             identity: &identity,
@@ -63,8 +64,10 @@ pub async fn encrypt(
     params: EncryptParams,
 ) -> Result<MessageResult, RpcError> {
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
-    let source = open_input(&caller, params.message, params.progress).await?;
-    let (head, mut source) = read_head(source).await?;
+    let (head, mut source) = {
+        let caller = caller.clone();
+        blocking(move || open_with_head(&caller, params.message, params.progress)).await?
+    };
     let plan = EncryptionPlan::new(
         &daemon,
         &head,
@@ -90,8 +93,10 @@ pub async fn sign_encrypt(
     params: SignEncryptParams,
 ) -> Result<MessageResult, RpcError> {
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
-    let source = open_input(&caller, params.message, params.progress).await?;
-    let (head, mut source) = read_head(source).await?;
+    let (head, mut source) = {
+        let caller = caller.clone();
+        blocking(move || open_with_head(&caller, params.message, params.progress)).await?
+    };
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
     let plan = EncryptionPlan::new(
         &daemon,
@@ -139,17 +144,18 @@ fn rewound(spool: &mut (impl Seek + ?Sized)) -> Result<u64, RpcError> {
     Ok(len)
 }
 
-/// The message's header block, which chooses the identity and the recipients, read off
-/// the async workers.
-async fn read_head(source: Source) -> Result<(Vec<u8>, Source), RpcError> {
-    blocking(move || {
-        let mut source = source;
-        let len = source.len();
-        let (head, _) =
-            canonical::read_head(&mut source, Span::whole(len)).map_err(MessageError::from)?;
-        Ok((head, source))
-    })
-    .await
+/// Opens the request's message and reads its header block, which chooses the identity and
+/// the recipients; runs on a blocking worker.
+fn open_with_head(
+    caller: &Caller,
+    message: Payload,
+    progress: bool,
+) -> Result<(Vec<u8>, Source), RpcError> {
+    let mut source = open_input(caller, message, progress)?;
+    let len = source.len();
+    let (head, _) =
+        canonical::read_head(&mut source, Span::whole(len)).map_err(MessageError::from)?;
+    Ok((head, source))
 }
 
 /// Decrypts an encrypted message (and reports any signature inside).
@@ -191,29 +197,30 @@ pub async fn open(
 }
 
 /// Opens the message and delivers it only if `check` accepts its layers, so that a refused
-/// message writes no output file and leaves no stream.
+/// message writes no output file and leaves no stream. The whole request runs in one trip to
+/// a blocking worker: each trip costs two thread wake-ups, as much as the rest of a small
+/// request's work.
 async fn open_checked(
     daemon: Arc<Daemon>,
     caller: Caller,
     params: IncomingParams,
-    check: impl FnOnce(&[Layer]) -> Result<(), RpcError>,
+    check: impl FnOnce(&[Layer]) -> Result<(), RpcError> + Send + 'static,
 ) -> Result<OpenedResult, RpcError> {
     let sink = Sink::new(params.output.as_ref(), &caller.session)?;
-    let source = open_input(&caller, params.message, params.progress).await?;
-    let (sink, layers) = open_layers(daemon, source, sink).await?;
-    check(&layers)?;
-    let message = blocking(move || sink.finish()).await?;
-    Ok(OpenedResult { message, layers })
-}
-
-/// Opens the request's message wherever it is.
-async fn open_input(caller: &Caller, message: Payload, progress: bool) -> Result<Source, RpcError> {
-    let caller = caller.clone();
     blocking(move || {
-        let reporter = caller.reporter(progress);
-        open_payload(message, &caller.session, "params.message", reporter)
+        let source = open_input(&caller, params.message, params.progress)?;
+        let (sink, layers) = open_layers(&daemon, source, sink)?;
+        check(&layers)?;
+        let message = sink.finish()?;
+        Ok(OpenedResult { message, layers })
     })
     .await
+}
+
+/// Opens the request's message wherever it is; runs on a blocking worker.
+fn open_input(caller: &Caller, message: Payload, progress: bool) -> Result<Source, RpcError> {
+    let reporter = caller.reporter(progress);
+    open_payload(message, &caller.session, "params.message", reporter)
 }
 
 /// Where the engine keeps intermediate results: beside the streams, private to the user.
@@ -224,9 +231,10 @@ fn scratch(daemon: &Daemon) -> Scratch {
 /// An own identity with its key when it is usable now.
 type IdentityWithKey = (OwnIdentity, Option<Arc<dyn PrivateKeyOps>>);
 
-/// Takes every layer off the message into `sink` and harvests signers' certificates.
-async fn open_layers(
-    daemon: Arc<Daemon>,
+/// Takes every layer off the message into `sink` and harvests signers' certificates; runs on
+/// a blocking worker.
+fn open_layers(
+    daemon: &Daemon,
     mut source: Source,
     mut sink: Sink,
 ) -> Result<(Sink, Vec<Layer>), RpcError> {
@@ -238,62 +246,51 @@ async fn open_layers(
             (i, key)
         })
         .collect();
-    let worker = Arc::clone(&daemon);
-    let scratch = scratch(&daemon);
-    let (sink, opened): (Sink, Opened) = blocking(move || {
-        let own_keys: Vec<OwnKey<'_>> = identities
-            .iter()
-            .map(|(identity, key)| OwnKey {
-                key_id: identity.key_id,
-                certificate: &identity.certificate,
-                key: key.as_deref(),
-            })
-            .collect();
-        let mut known_certs = worker.certs.list(None);
-        for (identity, _) in &identities {
-            known_certs.push(identity.certificate.clone());
-            known_certs.extend(identity.chain.iter().cloned());
-        }
-        let context = OpenContext {
-            own_keys: &own_keys,
-            anchors: &worker.anchors,
-            revocation: &worker.revocation,
-            issuers: &worker.issuers,
-            known_certs: &known_certs,
-            now: SystemTime::now(),
-        };
-        let len = source.len();
-        let opened = open_message(&mut source, len, &context, &scratch, &mut sink);
-        opened
-            .map(|opened| (sink, opened))
-            .map_err(|error| match &error {
+    let own_keys: Vec<OwnKey<'_>> = identities
+        .iter()
+        .map(|(identity, key)| OwnKey {
+            key_id: identity.key_id,
+            certificate: &identity.certificate,
+            key: key.as_deref(),
+        })
+        .collect();
+    let mut known_certs = daemon.certs.list(None);
+    for (identity, _) in &identities {
+        known_certs.push(identity.certificate.clone());
+        known_certs.extend(identity.chain.iter().cloned());
+    }
+    let context = OpenContext {
+        own_keys: &own_keys,
+        anchors: &daemon.anchors,
+        revocation: &daemon.revocation,
+        issuers: &daemon.issuers,
+        known_certs: &known_certs,
+        now: SystemTime::now(),
+    };
+    let len = source.len();
+    let opened =
+        open_message(&mut source, len, &context, &scratch(daemon), &mut sink).map_err(|error| {
+            match &error {
                 // Say what the user must do for this key: a passphrase, or a card's PIN.
                 MessageError::Envelope(EnvelopeError::Locked { key_id }) => identities
                     .iter()
                     .find(|(identity, _)| identity.key_id == *key_id)
-                    .and_then(|(identity, _)| worker.usable_key(identity).err())
+                    .and_then(|(identity, _)| daemon.usable_key(identity).err())
                     .map_or_else(|| RpcError::from(error), RpcError::from),
                 _ => RpcError::from(error),
-            })
-    })
-    .await?;
-    let harvest = opened.harvest;
-    let store = Arc::clone(&daemon);
-    blocking(move || {
-        for signer in harvest.into_iter().filter(|h| h.signature_ok) {
-            let fingerprint = Fingerprint::of(&signer.certificate);
-            store
-                .certs
-                .add(vec![signer.certificate], Origin::Harvested)?;
-            if !signer.capabilities.is_empty() {
-                store
-                    .certs
-                    .remember_capabilities(&fingerprint, &signer.capabilities)?;
             }
+        })?;
+    for signer in opened.harvest.into_iter().filter(|h| h.signature_ok) {
+        let fingerprint = Fingerprint::of(&signer.certificate);
+        daemon
+            .certs
+            .add(vec![signer.certificate], Origin::Harvested)?;
+        if !signer.capabilities.is_empty() {
+            daemon
+                .certs
+                .remember_capabilities(&fingerprint, &signer.capabilities)?;
         }
-        Ok(())
-    })
-    .await?;
+    }
     Ok((sink, opened.layers))
 }
 

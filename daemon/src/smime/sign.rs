@@ -5,14 +5,15 @@
 use super::algorithms::{default_scheme, signature_algorithm_identifier};
 use super::tlv;
 use crate::keys::backend::{Hash, KeyError, PrivateKeyOps, SignatureScheme};
-use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::CmsVersion;
-use cms::signed_data::{CertificateSet, SignerIdentifier, SignerInfo, SignerInfos};
+use cms::signed_data::{SignerIdentifier, SignerInfo, SignerInfos};
 use const_oid::ObjectIdentifier;
 use const_oid::db::{rfc5911, rfc6268};
 use der::asn1::{Any, OctetString, SetOfVec, UtcTime};
-use der::{Decode, Encode};
+use der::{Decode, DerOrd, Encode};
 use spki::AlgorithmIdentifierOwned;
+use std::cmp::Ordering;
 use std::time::SystemTime;
 use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
@@ -125,9 +126,6 @@ pub fn sign_digest(
         signature: OctetString::new(signature)?,
         unsigned_attrs: None,
     };
-    let certificates = std::iter::once(signer.certificate)
-        .chain(signer.chain)
-        .map(|c| CertificateChoices::Certificate(c.clone()));
     // SignedData (RFC 5652 §5.1), written by hand around the content so that its lengths, known
     // up front, are DER however long the content:
     //   SEQUENCE { version, digestAlgorithms, encapContentInfo SEQUENCE { eContentType,
@@ -144,10 +142,7 @@ pub fn sign_digest(
     }
     before.extend(tlv::header(0x30, Some(encap.len() as u64 + content_len)));
     before.extend(encap);
-    let mut after =
-        CertificateSet(SetOfVec::try_from(certificates.collect::<Vec<_>>())?).to_der()?;
-    // [0] IMPLICIT: the SET's tag becomes [0] constructed.
-    after[0] = 0xa0;
+    let mut after = certificate_set(signer)?;
     after.extend(SignerInfos(SetOfVec::try_from(vec![signer_info])?).to_der()?);
     let signed_len = (before.len() + after.len()) as u64 + content_len;
     let signed_header = tlv::header(0x30, Some(signed_len));
@@ -166,6 +161,35 @@ pub fn sign_digest(
         tail: after,
         hash,
     })
+}
+
+/// `certificates [0] IMPLICIT CertificateSet` (RFC 5652 §5.1) holding the signer's certificate
+/// and chain. Written by hand because it was most of a small signature's encoding work: the
+/// certificates are sorted in place by the same [`DerOrd`] the `cms` types use for a SET OF (so
+/// that our own decoder accepts the order) and each is encoded once, where building the `cms`
+/// type would clone every certificate first.
+fn certificate_set(signer: &Signer<'_>) -> Result<Vec<u8>, SignError> {
+    let mut certificates: Vec<&Certificate> = std::iter::once(signer.certificate)
+        .chain(signer.chain)
+        .collect();
+    let mut failed = None;
+    certificates.sort_by(|a, b| {
+        a.der_cmp(b).unwrap_or_else(|e| {
+            failed.get_or_insert(e);
+            Ordering::Equal
+        })
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    let encodings = certificates
+        .into_iter()
+        .map(Encode::to_der)
+        .collect::<Result<Vec<_>, _>>()?;
+    let len: usize = encodings.iter().map(Vec::len).sum();
+    let mut set = tlv::header(0xa0, Some(len as u64));
+    set.extend(encodings.concat());
+    Ok(set)
 }
 
 fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, der::Error> {
@@ -232,6 +256,38 @@ mod tests {
     use crate::keys::pkcs12::PrivateKeyDer;
     use crate::keys::software::SoftwareKey;
     use crate::test_support::{TempPki, openssl};
+
+    /// The hand-written certificate set is the DER the `cms` types write, sorted the same way.
+    #[test]
+    fn certificate_set_is_the_cms_encoding() {
+        use cms::cert::CertificateChoices;
+        use cms::signed_data::CertificateSet;
+        let pki = TempPki::new();
+        let certs = [
+            pki.self_signed("ec", "/CN=Zed", None),
+            pki.self_signed("rsa", "/CN=Ann", None),
+            pki.self_signed("ec", "/CN=Bob", None),
+        ];
+        let key_der = openssl(
+            pki.dir(),
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", "key.pem", "-outform", "DER",
+            ],
+        );
+        let key = SoftwareKey::from_pkcs8(&PrivateKeyDer::new(key_der)).unwrap();
+        let signer = Signer {
+            key: &key,
+            certificate: &certs[0],
+            chain: &certs[1..],
+            rsa_pss: false,
+        };
+        let choices = certs.iter().cloned().map(CertificateChoices::Certificate);
+        let mut expected = CertificateSet(SetOfVec::try_from(choices.collect::<Vec<_>>()).unwrap())
+            .to_der()
+            .unwrap();
+        expected[0] = 0xa0;
+        assert_eq!(certificate_set(&signer).unwrap(), expected);
+    }
 
     /// Signs with a fresh key of `kind` and checks the result with `openssl cms -verify`.
     fn signs_for_openssl(newkey: &[&str], detached: bool) {
