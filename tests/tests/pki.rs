@@ -24,6 +24,17 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const CA_PASSWORD: &str = "ca secret";
+/// Ann, individual-validated, with an RSA key (the one key type gpgsm 2.2 imports).
+const ANN_RSA: &[&str] = &[
+    "--kind",
+    "individual",
+    "--email",
+    "ann@example.com",
+    "--name",
+    "Ann Example",
+    "--algorithm",
+    "rsa-2048",
+];
 const P12_PASSWORD: &str = "p12 secret";
 const CRL_URL: &str = "http://pki.example.com/issuing-ca.crl";
 const AIA_URL: &str = "http://pki.example.com/issuing-ca.crt";
@@ -340,19 +351,7 @@ async fn signed_and_verified(
 #[tokio::test]
 async fn a_pkcs12_from_the_ca_imports_into_a_daemon_that_signs_and_decrypts_with_it() {
     let ca = Ca::new("");
-    ca.issue(
-        "ann",
-        &[
-            "--kind",
-            "individual",
-            "--email",
-            "ann@example.com",
-            "--name",
-            "Ann Example",
-            "--algorithm",
-            "rsa-2048",
-        ],
-    );
+    ca.issue("ann", ANN_RSA);
     let pass = format!("pass:{P12_PASSWORD}");
     let info = Command::new("openssl")
         .args([
@@ -415,21 +414,7 @@ async fn a_pkcs12_from_the_ca_imports_into_a_daemon_that_signs_and_decrypts_with
 fn a_pkcs12_for_gnupg_imports_into_gpgsm_which_signs_and_decrypts_with_it() {
     require_gnupg!();
     let ca = Ca::new("");
-    ca.issue(
-        "ann",
-        &[
-            "--kind",
-            "individual",
-            "--email",
-            "ann@example.com",
-            "--name",
-            "Ann Example",
-            "--algorithm",
-            "rsa-2048",
-            "--p12-format",
-            "gnupg22",
-        ],
-    );
+    ca.issue("ann", &[ANN_RSA, &["--p12-format", "gnupg22"]].concat());
     let gnupg = Gnupg::trusting(&ca.path("root.pem"));
     gnupg.import_p12_with(&ca.path("ann.p12"), P12_PASSWORD);
 

@@ -392,16 +392,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn one_active_certificate_per_address_and_replacement_in_one_transaction() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = CaDb::open(&dir.path().join("ca.db")).unwrap();
+    /// A database in `dir` with one active certificate, serial 01 for a@example.com.
+    fn with_one_active(dir: &Path) -> CaDb {
+        let db = CaDb::open(&dir.join("ca.db")).unwrap();
         db.record_issue(
             &[record("01", "a@example.com")],
             &[],
             StoredStatus::Superseded,
         )
         .unwrap();
+        db
+    }
+
+    #[test]
+    fn one_active_certificate_per_address_and_replacement_in_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = with_one_active(dir.path());
         match db.record_issue(
             &[record("02", "a@example.com")],
             &[],
@@ -439,13 +445,7 @@ mod tests {
     #[test]
     fn a_renewal_never_undoes_a_revocation_that_came_first() {
         let dir = tempfile::tempdir().unwrap();
-        let db = CaDb::open(&dir.path().join("ca.db")).unwrap();
-        db.record_issue(
-            &[record("01", "a@example.com")],
-            &[],
-            StoredStatus::Superseded,
-        )
-        .unwrap();
+        let db = with_one_active(dir.path());
         // Revoked while the renewal was making its key…
         let revoked = StoredStatus::Revoked {
             at: 7,

@@ -364,12 +364,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_forged_crl_is_neither_kept_nor_reused() {
-        let (pki, _) = unpublished();
-        // Another CA with the same name signs a "CRL" for the real one's certificates.
-        pki.root("forger", "/CN=Root");
-        crl::tests::crl_of(&pki, "forger", "");
+    /// A user `name` of `root` whose CRL distribution point is a server on 127.0.0.1 that
+    /// answers once with the CRL `signer` makes; the user's chain.
+    fn chain_with_served_crl(pki: &Pki, signer: &str, name: &str) -> [Certificate; 2] {
+        crl::tests::crl_of(pki, signer, "");
         let mut answer = format!(
             "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
             pki.read("crl.der").len()
@@ -377,9 +375,25 @@ mod tests {
         .into_bytes();
         answer.extend(pki.read("crl.der"));
         let url = crate::certs::fetch::test_server::serve_once(answer);
-        let ext = format!("subjectAltName=email:f@example.com\ncrlDistributionPoints=URI:{url}\n");
-        let user = pki.certify("fd", Some("root"), Key::P256, "/CN=fd", 30, &ext);
-        let chain = [user, pki.cert("root")];
+        let ext =
+            format!("subjectAltName=email:{name}@example.com\ncrlDistributionPoints=URI:{url}\n");
+        let user = pki.certify(
+            name,
+            Some("root"),
+            Key::P256,
+            &format!("/CN={name}"),
+            30,
+            &ext,
+        );
+        [user, pki.cert("root")]
+    }
+
+    #[test]
+    fn a_forged_crl_is_neither_kept_nor_reused() {
+        let (pki, _) = unpublished();
+        // Another CA with the same name signs a "CRL" for the real one's certificates.
+        pki.root("forger", "/CN=Root");
+        let chain = chain_with_served_crl(&pki, "forger", "fd");
         let kept = tempfile::tempdir().unwrap();
         let now = SystemTime::now() + Duration::from_secs(60);
         let checker = checker(RevocationPolicy::HardFail).keeping_crls_in(kept.path().join("crls"));
@@ -403,17 +417,7 @@ mod tests {
     #[test]
     fn fetched_crls_are_kept_on_disk_until_their_next_update() {
         let (pki, _) = unpublished();
-        crl::tests::crl_of(&pki, "root", "");
-        let mut answer = format!(
-            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
-            pki.read("crl.der").len()
-        )
-        .into_bytes();
-        answer.extend(pki.read("crl.der"));
-        let url = crate::certs::fetch::test_server::serve_once(answer);
-        let ext = format!("subjectAltName=email:d@example.com\ncrlDistributionPoints=URI:{url}\n");
-        let user = pki.certify("dp", Some("root"), Key::P256, "/CN=dp", 30, &ext);
-        let chain = [user, pki.cert("root")];
+        let chain = chain_with_served_crl(&pki, "root", "dp");
         let kept = tempfile::tempdir().unwrap();
         let now = SystemTime::now() + Duration::from_secs(60);
         let first = checker(RevocationPolicy::HardFail).keeping_crls_in(kept.path().join("crls"));
