@@ -5,12 +5,14 @@
 use crate::Op;
 use crate::daemon::CLIENT_NAME;
 use crate::procfs::{self, CpuTimes};
-use mailseal_protocol::Client;
 use mailseal_protocol::Secret;
+use mailseal_protocol::methods::Method;
 use mailseal_protocol::methods::key;
 use mailseal_protocol::methods::report::Verdict;
 use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, SignatureMode};
 use mailseal_protocol::methods::transfer::{AbsolutePath, Delivered, Output, Payload};
+use mailseal_protocol::{Client, ClientError};
+use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -95,8 +97,31 @@ pub fn tail(plain: &[u8]) -> Vec<u8> {
 const INLINE: &str = "the daemon did not return the message where it was asked to";
 
 /// A failed call, as text.
-fn failed(op: Op) -> impl Fn(mailseal_protocol::ClientError) -> String {
+fn failed(op: Op) -> impl Fn(ClientError) -> String {
     move |e| format!("{}: {e}", op.method())
+}
+
+/// [`Job::timed_calls`] for one method: the same parameters again and again, pipelined.
+async fn timed<M: Method>(
+    client: &mut Client,
+    params: &M::Params,
+    in_flight: usize,
+    deadline: Instant,
+) -> Result<Vec<Duration>, ClientError> {
+    let mut sent = VecDeque::with_capacity(in_flight);
+    let mut latencies = Vec::new();
+    loop {
+        while sent.len() < in_flight
+            && ((latencies.is_empty() && sent.is_empty()) || Instant::now() < deadline)
+        {
+            sent.push_back((Instant::now(), client.send::<M>(params).await?));
+        }
+        let Some((at, pending)) = sent.pop_front() else {
+            return Ok(latencies);
+        };
+        client.receive(pending).await?;
+        latencies.push(at.elapsed());
+    }
 }
 
 impl Job {
@@ -142,72 +167,76 @@ impl Job {
         }
     }
 
+    fn sign_params(&self) -> smime::SignParams {
+        smime::SignParams {
+            message: self.bytes(),
+            output: self.output(),
+            progress: false,
+            key_id: Some(self.key_id.clone()),
+            mode: SignatureMode::Detached,
+            rsa_pss: false,
+        }
+    }
+
+    fn encrypt_params(&self) -> smime::EncryptParams {
+        smime::EncryptParams {
+            message: self.bytes(),
+            output: self.output(),
+            progress: false,
+            recipients: None,
+            content_encryption: Some(ContentEncryption::Aes256Gcm),
+            rsa_oaep: false,
+        }
+    }
+
+    fn sign_encrypt_params(&self) -> smime::SignEncryptParams {
+        smime::SignEncryptParams {
+            message: self.bytes(),
+            output: self.output(),
+            progress: false,
+            key_id: Some(self.key_id.clone()),
+            recipients: None,
+            content_encryption: Some(ContentEncryption::Aes256Gcm),
+            triple_wrap: false,
+            rsa_pss: false,
+            rsa_oaep: false,
+        }
+    }
+
+    fn incoming_params(&self) -> smime::IncomingParams {
+        smime::IncomingParams {
+            message: self.bytes(),
+            output: self.output(),
+            progress: false,
+        }
+    }
+
     /// Makes one call; with `check`, also checks that the reply is what the operation should
     /// produce (done on the warm-up call only, so as not to measure the checks).
     pub async fn call(&self, client: &mut Client, check: bool) -> Result<Vec<u8>, String> {
         let op = self.op;
         let (message, layers) = match op {
             Op::Sign => {
-                let params = smime::SignParams {
-                    message: self.bytes(),
-                    output: self.output(),
-                    progress: false,
-                    key_id: Some(self.key_id.clone()),
-                    mode: SignatureMode::Detached,
-                    rsa_pss: false,
-                };
-                let reply = client.call::<smime::Sign>(&params).await;
+                let reply = client.call::<smime::Sign>(&self.sign_params()).await;
                 (self.result(reply.map_err(failed(op))?.message)?, Vec::new())
             }
             Op::Encrypt => {
-                let params = smime::EncryptParams {
-                    message: self.bytes(),
-                    output: self.output(),
-                    progress: false,
-                    recipients: None,
-                    content_encryption: Some(ContentEncryption::Aes256Gcm),
-                    rsa_oaep: false,
-                };
-                let reply = client.call::<smime::Encrypt>(&params).await;
+                let reply = client.call::<smime::Encrypt>(&self.encrypt_params()).await;
                 (self.result(reply.map_err(failed(op))?.message)?, Vec::new())
             }
             Op::SignEncrypt => {
-                let params = smime::SignEncryptParams {
-                    message: self.bytes(),
-                    output: self.output(),
-                    progress: false,
-                    key_id: Some(self.key_id.clone()),
-                    recipients: None,
-                    content_encryption: Some(ContentEncryption::Aes256Gcm),
-                    triple_wrap: false,
-                    rsa_pss: false,
-                    rsa_oaep: false,
-                };
+                let params = self.sign_encrypt_params();
                 let reply = client.call::<smime::SignEncrypt>(&params).await;
                 (self.result(reply.map_err(failed(op))?.message)?, Vec::new())
             }
             Op::Verify => {
-                let params = smime::IncomingParams {
-                    message: self.bytes(),
-                    output: self.output(),
-                    progress: false,
-                };
-                let reply = client
-                    .call::<smime::Verify>(&params)
-                    .await
-                    .map_err(failed(op))?;
+                let reply = client.call::<smime::Verify>(&self.incoming_params()).await;
+                let reply = reply.map_err(failed(op))?;
                 (self.result(reply.message)?, reply.layers)
             }
             Op::Decrypt => {
-                let params = smime::IncomingParams {
-                    message: self.bytes(),
-                    output: self.output(),
-                    progress: false,
-                };
-                let reply = client
-                    .call::<smime::Decrypt>(&params)
-                    .await
-                    .map_err(failed(op))?;
+                let reply = client.call::<smime::Decrypt>(&self.incoming_params()).await;
+                let reply = reply.map_err(failed(op))?;
                 (self.result(reply.message)?, reply.layers)
             }
         };
@@ -215,6 +244,35 @@ impl Job {
             self.check(&message, &layers)?;
         }
         Ok(message)
+    }
+
+    /// Calls until `deadline` (at least once), keeping up to `in_flight` requests sent ahead of
+    /// the reply awaited; each call's latency, from its request written to its reply read.
+    async fn timed_calls(
+        &self,
+        client: &mut Client,
+        in_flight: usize,
+        deadline: Instant,
+    ) -> Result<Vec<Duration>, String> {
+        let calls = match self.op {
+            Op::Sign => {
+                timed::<smime::Sign>(client, &self.sign_params(), in_flight, deadline).await
+            }
+            Op::Encrypt => {
+                timed::<smime::Encrypt>(client, &self.encrypt_params(), in_flight, deadline).await
+            }
+            Op::SignEncrypt => {
+                let params = self.sign_encrypt_params();
+                timed::<smime::SignEncrypt>(client, &params, in_flight, deadline).await
+            }
+            Op::Verify => {
+                timed::<smime::Verify>(client, &self.incoming_params(), in_flight, deadline).await
+            }
+            Op::Decrypt => {
+                timed::<smime::Decrypt>(client, &self.incoming_params(), in_flight, deadline).await
+            }
+        };
+        calls.map_err(failed(self.op))
     }
 
     fn check(&self, message: &[u8], layers: &[Layer]) -> Result<(), String> {
@@ -270,13 +328,14 @@ pub async fn unlock(socket: &Path, key_id: &str, passphrase: &str) -> Result<(),
     Ok(())
 }
 
-/// `clients` connections calling `job` one request at a time each, for `duration` of wall
-/// time after one checked warm-up call per client; at least one timed call per client.
+/// `clients` connections calling `job` for `duration` of wall time after one checked warm-up
+/// call each, with `in_flight` requests sent ahead by each (1: one at a time); at least one
+/// timed call per client.
 pub async fn daemon_cell(
     socket: PathBuf,
     pid: u32,
     ticks: u64,
-    clients: usize,
+    (clients, in_flight): (usize, usize),
     duration: Duration,
     job: Arc<Job>,
 ) -> Result<Cell, String> {
@@ -300,13 +359,9 @@ pub async fn daemon_cell(
             go.wait().await;
             let mut client = warm_up?;
             let start = Instant::now();
-            let deadline = start + duration;
-            let mut latencies = Vec::new();
-            while latencies.is_empty() || Instant::now() < deadline {
-                let sent = Instant::now();
-                job.call(&mut client, false).await?;
-                latencies.push(sent.elapsed());
-            }
+            let latencies = job
+                .timed_calls(&mut client, in_flight, start + duration)
+                .await?;
             Ok::<_, String>((start, Instant::now(), latencies))
         });
     }

@@ -48,6 +48,10 @@ struct Args {
     /// Clients in the "many clients" column [default: the number of cores].
     #[arg(long, value_name = "N")]
     clients: Option<usize>,
+    /// Requests the one client of the "pipelined" column keeps in flight (messages up to
+    /// 100 KiB; the protocol allows 32 per connection).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=32))]
+    in_flight: u32,
     /// Measure rows that other work on the machine disturbed (⚠) again, up to N times, and keep
     /// the least disturbed measurement.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -229,8 +233,10 @@ pub struct Row {
     pub op: Op,
     /// The message size.
     pub size: SizeSpec,
-    /// Through the daemon, one client.
+    /// Through the daemon, one client sending one request at a time.
     pub one: Outcome,
+    /// Through the daemon, one client keeping [`Run::in_flight`] requests in flight.
+    pub pipelined: Outcome,
     /// Through the daemon, one client per core.
     pub many: Outcome,
     /// `openssl cms`, a process per message.
@@ -278,6 +284,8 @@ pub struct Run {
     pub seconds: f64,
     /// Clients in the "many" column.
     pub clients: usize,
+    /// Requests in flight in the "pipelined" column.
+    pub in_flight: usize,
     /// `--quick`.
     pub quick: bool,
     /// `--huge`.
@@ -506,6 +514,7 @@ fn run(args: Args) -> Result<(), String> {
         .max(0.05);
     let duration = Duration::from_secs_f64(seconds);
     let clients = args.clients.unwrap_or(machine.cores).max(1);
+    let in_flight = args.in_flight as usize;
     let ticks = procfs::clock_ticks();
     let debug_build = cfg!(debug_assertions);
     if debug_build {
@@ -629,15 +638,11 @@ fn run(args: Args) -> Result<(), String> {
             })),
             plain_tail: cells::tail(&input.plain),
         });
-        let (one, many, rss) = measure_daemon(
-            &home,
-            &runtime,
-            &key_ids[i],
-            job,
-            Some(clients),
-            duration,
-            ticks,
-        )?;
+        let columns = Columns {
+            many: Some(clients),
+            in_flight: (size.bytes <= PIPELINED_UP_TO).then_some(in_flight),
+        };
+        let cells = measure_daemon(&home, &runtime, &key_ids[i], job, columns, duration, ticks)?;
         let pipeline = openssl_pipeline(op, identity, &input.files, "out.eml");
         let openssl = Outcome::of(cells::openssl_cell(
             &pki.dir, &pipeline, duration, true, ticks,
@@ -646,10 +651,11 @@ fn run(args: Args) -> Result<(), String> {
             identity: i,
             op,
             size,
-            one,
-            many,
+            one: cells.one,
+            pipelined: cells.pipelined,
+            many: cells.many,
             openssl,
-            rss,
+            rss: cells.rss,
             crypto_seconds: limits.seconds_per_message(op, identity.key, size.bytes),
             crypto_seconds_awslc: awslc.seconds_per_message(op, identity.key, size.bytes),
         })
@@ -725,6 +731,7 @@ fn run(args: Args) -> Result<(), String> {
         machine,
         seconds,
         clients,
+        in_flight,
         quick: args.quick,
         huge: args.huge,
         command,
@@ -755,35 +762,61 @@ fn selected(only: &Option<String>, name: &str) -> bool {
         .is_none_or(|only| name.to_lowercase().contains(&only.to_lowercase()))
 }
 
+/// The daemon cells a row measures besides one client sending one request at a time.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    /// Clients of the "many clients" cell (`None`: not measured).
+    many: Option<usize>,
+    /// Requests in flight of the one client of the "pipelined" cell (`None`: not measured).
+    in_flight: Option<usize>,
+}
+
+/// One row's measurements through the daemon.
+struct DaemonCells {
+    one: Outcome,
+    pipelined: Outcome,
+    many: Outcome,
+    rss: Option<RowRss>,
+}
+
+/// The largest message sent pipelined: several requests of a large message in flight measure
+/// memory more than the pipeline.
+const PIPELINED_UP_TO: usize = 100 * 1024;
+
 /// One row's daemon cells: a fresh daemon, the identity's key unlocked, the peak memory reset,
-/// then 1 client and `clients` clients (`None`: 1 client only).
+/// then 1 client, 1 client pipelining and `many` clients, as `columns` asks.
 fn measure_daemon(
     home: &daemon::Home,
     runtime: &tokio::runtime::Runtime,
     key_id: &str,
     job: Arc<Job>,
-    clients: Option<usize>,
+    columns: Columns,
     duration: Duration,
     ticks: u64,
-) -> Result<(Outcome, Outcome, Option<RowRss>), String> {
+) -> Result<DaemonCells, String> {
     let mut daemon = home.start(runtime)?;
     runtime.block_on(cells::unlock(&home.socket(), key_id, pki::PASSWORD))?;
     // Unlocking runs scrypt (32 MiB); the row's peak starts after it.
     let reset = procfs::reset_peak(daemon.pid);
     let idle = daemon.rss().unwrap_or(0);
     let sampler = procfs::RssSampler::start(daemon.pid);
-    let cell = |n: usize| {
+    let cell = |clients: usize, in_flight: usize| {
         Outcome::of(runtime.block_on(cells::daemon_cell(
             home.socket(),
             daemon.pid,
             ticks,
-            n,
+            (clients, in_flight),
             duration,
             Arc::clone(&job),
         )))
     };
-    let one = cell(1);
-    let many = clients.map_or(Outcome::Absent(ONE_CLIENT_ONLY), cell);
+    let one = cell(1, 1);
+    let pipelined = columns
+        .in_flight
+        .map_or(Outcome::Absent(NOT_PIPELINED), |n| cell(1, n));
+    let many = columns
+        .many
+        .map_or(Outcome::Absent(ONE_CLIENT_ONLY), |n| cell(n, 1));
     let sampled = sampler.finish();
     let peak = if reset { daemon.peak() } else { None };
     let rss = Some(RowRss {
@@ -792,8 +825,16 @@ fn measure_daemon(
         sampled: peak.is_none(),
     });
     daemon.stop();
-    Ok((one, many, rss))
+    Ok(DaemonCells {
+        one,
+        pipelined,
+        many,
+        rss,
+    })
 }
+
+/// Why a row has no "pipelined" cell.
+const NOT_PIPELINED: &str = "pipelined only up to 100 KiB";
 
 /// Why a 1 GiB row has no "many clients" cell.
 const ONE_CLIENT_ONLY: &str = "one client only at 1 GiB";
@@ -894,12 +935,16 @@ fn huge_rows(
                 input: Input::Files { input, output },
                 plain_tail: plain_tail.clone(),
             });
-            let (one, many, rss) = measure_daemon(
+            let columns = Columns {
+                many: None,
+                in_flight: None,
+            };
+            let cells = measure_daemon(
                 huge.home,
                 huge.runtime,
                 &huge.key_ids[i],
                 job,
-                None,
+                columns,
                 duration,
                 ticks,
             )?;
@@ -907,10 +952,11 @@ fn huge_rows(
                 identity: i,
                 op,
                 size: HUGE,
-                one,
-                many,
+                one: cells.one,
+                pipelined: cells.pipelined,
+                many: cells.many,
                 openssl,
-                rss,
+                rss: cells.rss,
                 crypto_seconds: limits.seconds_per_message(op, identity.key, HUGE.bytes),
                 crypto_seconds_awslc: awslc.seconds_per_message(op, identity.key, HUGE.bytes),
             };

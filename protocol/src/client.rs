@@ -2,15 +2,18 @@
 
 use crate::error::RpcError;
 use crate::framing::{DEFAULT_MAX_FRAME, FrameError, FrameReader, READ_BUFFER, write_frame};
-use crate::message::{Id, Request, ResponseBody};
+use crate::message::{Id, Response, ResponseBody};
 use crate::methods::Method;
 use crate::methods::daemon::{Hello, HelloParams, HelloResult};
 use crate::progress::{Progress, ServerMessage};
 use crate::version::SUPPORTED_VERSIONS;
 use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
+use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::io;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use tokio::io::BufReader;
 
@@ -44,12 +47,44 @@ pub enum ClientError {
     },
 }
 
-/// A connection to the daemon; calls are made one at a time and answered in order.
+/// A connection to the daemon.
+///
+/// [`Client::call`] waits for each reply before the next request. A client with many small
+/// messages can instead pipeline them: [`Client::send`] several requests, then
+/// [`Client::receive`] each reply, so that the daemon works on the next message while this side
+/// is still reading the last answer (the daemon runs up to 32 requests of a connection at once).
 #[derive(Debug)]
 pub struct Client {
     connection: FrameReader<BufReader<LocalSocketStream>>,
     next_id: i64,
     frame: Vec<u8>,
+    /// Replies read while waiting for another one, by request id.
+    early: HashMap<i64, ResponseBody>,
+    /// Why the last write failed: reported once no reply explains it (a daemon refusing an
+    /// oversized request answers, then closes while the request is still being written).
+    write_failed: Option<io::Error>,
+}
+
+/// A request sent with [`Client::send`] whose reply has not been taken yet.
+///
+/// Keeps the method's type, so that [`Client::receive`] decodes the reply as that method's
+/// result. Take every reply: one left unread holds its slot among the daemon's 32 requests in
+/// flight, and a client that keeps sending without reading will stall once they are used up.
+#[must_use = "the reply stays unread until it is received"]
+#[derive(Debug)]
+pub struct Pending<M> {
+    id: i64,
+    method: PhantomData<fn() -> M>,
+}
+
+/// The request line, written without building a JSON tree of the parameters first (they may
+/// hold a message of many MiB in base64).
+#[derive(Serialize)]
+struct Outgoing<'a, P: ?Sized> {
+    jsonrpc: &'static str,
+    id: i64,
+    method: &'a str,
+    params: &'a P,
 }
 
 impl Client {
@@ -72,6 +107,8 @@ impl Client {
             ),
             next_id: 1,
             frame: Vec::new(),
+            early: HashMap::new(),
+            write_failed: None,
         })
     }
 
@@ -102,66 +139,124 @@ impl Client {
         params: &M::Params,
         on_progress: impl FnMut(&Progress),
     ) -> Result<M::Result, ClientError> {
-        let params = serde_json::to_value(params).map_err(|e| ClientError::Protocol {
-            what: format!("cannot encode parameters of {}: {e}", M::NAME),
-        })?;
-        let result = self.exchange(M::NAME, params, on_progress).await?;
+        let pending = self.send::<M>(params).await?;
+        self.receive_with_progress(pending, on_progress).await
+    }
+
+    /// Calls a method by name with raw JSON parameters, for tools that relay requests.
+    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let id = self.write_request(method, &params).await?;
+        self.read_reply(id, |_| {}).await
+    }
+
+    /// Sends a request without waiting for its reply (see [`Client`] on pipelining).
+    ///
+    /// Fails only when the parameters cannot be encoded; a broken connection is reported by
+    /// the matching [`Client::receive`], after any reply the daemon sent before closing.
+    pub async fn send<M: Method>(&mut self, params: &M::Params) -> Result<Pending<M>, ClientError> {
+        let id = self.write_request(M::NAME, params).await?;
+        Ok(Pending {
+            id,
+            method: PhantomData,
+        })
+    }
+
+    /// Waits for the reply to a request sent with [`Client::send`]; replies to other requests
+    /// that arrive first are kept for their own `receive`.
+    pub async fn receive<M: Method>(
+        &mut self,
+        pending: Pending<M>,
+    ) -> Result<M::Result, ClientError> {
+        self.receive_with_progress(pending, |_| {}).await
+    }
+
+    /// [`Client::receive`], handing the request's `progress` notifications to `on_progress`.
+    pub async fn receive_with_progress<M: Method>(
+        &mut self,
+        pending: Pending<M>,
+        on_progress: impl FnMut(&Progress),
+    ) -> Result<M::Result, ClientError> {
+        let result = self.read_reply(pending.id, on_progress).await?;
         serde_json::from_value(result).map_err(|e| ClientError::Protocol {
             what: format!("result of {} has an unexpected shape: {e}", M::NAME),
         })
     }
 
-    /// Calls a method by name with raw JSON parameters, for tools that relay requests.
-    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
-        self.exchange(method, params, |_| {}).await
-    }
-
-    async fn exchange(
+    async fn write_request<P: Serialize + ?Sized>(
         &mut self,
         method: &str,
-        params: Value,
-        mut on_progress: impl FnMut(&Progress),
-    ) -> Result<Value, ClientError> {
+        params: &P,
+    ) -> Result<i64, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        let request = Request::new(Id::Number(id), method, params);
-        let line = serde_json::to_vec(&request).map_err(|e| ClientError::Protocol {
-            what: e.to_string(),
+        let line = serde_json::to_vec(&Outgoing {
+            jsonrpc: "2.0",
+            id,
+            method,
+            params,
+        })
+        .map_err(|e| ClientError::Protocol {
+            what: format!("cannot encode parameters of {method}: {e}"),
         })?;
-        let written = write_frame(self.connection.get_mut(), &line).await;
+        if self.write_failed.is_none()
+            && let Err(e) = write_frame(self.connection.get_mut(), &line).await
+        {
+            self.write_failed = Some(e);
+        }
+        Ok(id)
+    }
+
+    async fn read_reply(
+        &mut self,
+        id: i64,
+        mut on_progress: impl FnMut(&Progress),
+    ) -> Result<Value, ClientError> {
         loop {
-            // A daemon that refuses a request (an oversized frame) answers and closes while we
-            // are still writing: read its answer before reporting the broken connection.
-            let answered = self.connection.read_frame(&mut self.frame).await;
-            match (&written, answered) {
-                (_, Ok(true)) => {}
-                (Err(e), _) => {
-                    return Err(FrameError::from(io::Error::new(e.kind(), e.to_string())).into());
-                }
-                (Ok(()), Ok(false)) => return Err(ClientError::Closed),
-                (Ok(()), Err(e)) => return Err(e.into()),
+            if let Some(body) = self.early.remove(&id) {
+                return match body {
+                    ResponseBody::Result(result) => Ok(result),
+                    ResponseBody::Error(error) => Err(error.into()),
+                };
+            }
+            match self.connection.read_frame(&mut self.frame).await {
+                Ok(true) => {}
+                Ok(false) => return Err(self.write_error().unwrap_or(ClientError::Closed)),
+                Err(e) => return Err(self.write_error().unwrap_or(e.into())),
             }
             let message = ServerMessage::parse(&self.frame).map_err(|e| ClientError::Protocol {
                 what: e.to_string(),
             })?;
-            let response = match message {
+            match message {
                 ServerMessage::Progress(progress) => {
                     if progress.id == Id::Number(id) {
                         on_progress(&progress);
                     }
-                    continue;
                 }
-                ServerMessage::Reply(response) => response,
-            };
-            return match response.body {
-                ResponseBody::Error(err) => Err(err.into()),
-                ResponseBody::Result(_) if response.id != Some(Id::Number(id)) => {
-                    Err(ClientError::Protocol {
-                        what: format!("reply to request {id} carries id {:?}", response.id),
-                    })
+                ServerMessage::Reply(Response {
+                    id: Some(Id::Number(answered)),
+                    body,
+                }) => {
+                    self.early.insert(answered, body);
                 }
-                ResponseBody::Result(result) => Ok(result),
-            };
+                // A request the daemon could not read at all (e.g. too large) is answered
+                // without an id: it can only be the one waited for.
+                ServerMessage::Reply(Response {
+                    id: None,
+                    body: ResponseBody::Error(error),
+                }) => return Err(error.into()),
+                ServerMessage::Reply(Response { id, .. }) => {
+                    return Err(ClientError::Protocol {
+                        what: format!("a reply carries id {id:?}, which this client never sent"),
+                    });
+                }
+            }
         }
+    }
+
+    /// The failed write, as the error of a call whose reply never came.
+    fn write_error(&self) -> Option<ClientError> {
+        self.write_failed
+            .as_ref()
+            .map(|e| FrameError::from(io::Error::new(e.kind(), e.to_string())).into())
     }
 }

@@ -179,6 +179,40 @@ async fn pipelined_requests_run_concurrently_on_one_connection() {
     assert_eq!(raw.reply().await.unwrap()["id"], 1);
 }
 
+#[tokio::test]
+async fn the_client_pipelines_and_hands_each_reply_to_its_own_request() {
+    let daemon = TestDaemon::start("");
+    let mut client = daemon.client().await;
+    let slow = client
+        .send::<daemon::Ping>(&daemon::PingParams { delay_ms: 1500 })
+        .await
+        .unwrap();
+    let refused = client
+        .send::<key::Unlock>(&key::UnlockParams {
+            key_id: "ab".repeat(32),
+            passphrase: Secret::new("x".into()),
+        })
+        .await
+        .unwrap();
+    let status = client.send::<daemon::Status>(&Empty {}).await.unwrap();
+    // The slow reply comes last: waiting for it first keeps the two that overtake it.
+    let started = std::time::Instant::now();
+    client.receive(slow).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+    assert_eq!(
+        client.receive(status).await.unwrap().pid,
+        daemon.child.as_ref().unwrap().id(),
+        "the status reply went to the status request"
+    );
+    let err = client.receive(refused).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Daemon(e) if matches!(e.kind, ErrorKind::KeyNotFound { .. })),
+        "{err}"
+    );
+    // The connection is still in step for plain calls.
+    ping(&mut client).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_clients_are_all_answered() {
     let daemon = std::sync::Arc::new(TestDaemon::start(""));
