@@ -9,7 +9,7 @@
 //! §4.4.2). Of the usable ones the one valid longest wins (a renewed certificate over the one
 //! it replaces); on a tie, own identities before stored certificates before the directory's.
 //!
-//! Then revocation ([`revoked_or_not`]): each usable candidate's path to a trust anchor is
+//! Then revocation ([`Gathered::settle`]): each usable candidate's path to a trust anchor is
 //! built from the stored certificates and own identities' chains (fetching missing issuers)
 //! and checked under the configured policy; a revoked certificate is rejected ("revoked: …"),
 //! and so is one whose status cannot be learned under `hard-fail`; under `soft-fail` and `off`
@@ -115,6 +115,87 @@ impl Finding {
 /// the directory cannot be reached and `cert.list` shows them. A failed lookup is reported in
 /// [`Finding::directory`], never as an error: local candidates may still do.
 pub async fn find(daemon: &Arc<Daemon>, address: &str, now: SystemTime) -> Finding {
+    let gathered = gather(daemon, address, now).await;
+    let unsettled = Finding {
+        candidates: gathered.candidates.clone(),
+        directory: gathered.directory.clone(),
+    };
+    let worker = Arc::clone(daemon);
+    let settled =
+        tokio::task::spawn_blocking(move || gathered.settle(&worker, &path_material(&worker), now))
+            .await;
+    settled.unwrap_or_else(|error| {
+        tracing::warn!(error = %error, "revocation checking of recipients failed");
+        let candidates = unsettled
+            .candidates
+            .into_iter()
+            .map(|mut candidate| {
+                if candidate.verdict.is_usable() {
+                    let why = format!("revocation could not be checked: {error}");
+                    candidate.verdict = Verdict::Rejected(why);
+                }
+                candidate
+            })
+            .collect();
+        Finding {
+            candidates,
+            ..unsettled
+        }
+    })
+}
+
+/// The candidates for one address, judged on everything but revocation: what [`find`] has
+/// after the directory answered. Settling it ([`Gathered::settle`]) blocks, so that a request
+/// for several recipients can settle them all in one trip to a blocking worker.
+#[derive(Debug)]
+pub struct Gathered {
+    candidates: Vec<Candidate>,
+    stored: HashSet<Fingerprint>,
+    directory: DirectoryStatus,
+}
+
+/// The certificates paths to a trust anchor are built from: the store and the own
+/// identities' chains, which hold the company's intermediates.
+pub fn path_material(daemon: &Daemon) -> Vec<Certificate> {
+    let mut intermediates = daemon.certs.list(None);
+    for identity in daemon.own_identities() {
+        intermediates.extend(identity.chain);
+    }
+    intermediates
+}
+
+impl Gathered {
+    /// Checks the revocation of the usable candidates with paths built from `intermediates`
+    /// ([`path_material`]), and stores the usable certificates the directory brought. Blocks:
+    /// it may ask OCSP responders and CRL servers and writes to the store.
+    pub fn settle(
+        self,
+        daemon: &Daemon,
+        intermediates: &[Certificate],
+        now: SystemTime,
+    ) -> Finding {
+        let candidates = revoked_or_not(daemon, self.candidates, intermediates, now);
+        let new: Vec<Certificate> = candidates
+            .iter()
+            .filter(|c| c.source == CertSource::Directory && c.verdict.is_usable())
+            .map(|c| c.certificate.clone())
+            .filter(|cert| !self.stored.contains(&Fingerprint::of(cert)))
+            .collect();
+        // A failure only costs the copy that would serve when the directory is down.
+        if !new.is_empty()
+            && let Err(error) = daemon.certs.add(new, Origin::Directory)
+        {
+            tracing::warn!(error = %error, "cannot store certificates from the directory");
+        }
+        Finding {
+            candidates,
+            directory: self.directory,
+        }
+    }
+}
+
+/// Gathers the candidates for `address` (any case) and judges all but their revocation.
+pub async fn gather(daemon: &Arc<Daemon>, address: &str, now: SystemTime) -> Gathered {
     let address = address.trim().to_ascii_lowercase();
     let mut gathered = local_certificates(daemon, &address);
     let stored: HashSet<Fingerprint> = gathered
@@ -143,18 +224,9 @@ pub async fn find(daemon: &Arc<Daemon>, address: &str, now: SystemTime) -> Findi
             },
         },
     };
-    let candidates = revoked_or_not(daemon, judge_all(gathered, &address, now), now).await;
-    let new: Vec<Certificate> = candidates
-        .iter()
-        .filter(|c| c.source == CertSource::Directory && c.verdict.is_usable())
-        .map(|c| c.certificate.clone())
-        .filter(|cert| !stored.contains(&Fingerprint::of(cert)))
-        .collect();
-    if !new.is_empty() {
-        store_from_directory(daemon, new).await;
-    }
-    Finding {
-        candidates,
+    Gathered {
+        candidates: judge_all(gathered, &address, now),
+        stored,
         directory,
     }
 }
@@ -203,89 +275,48 @@ fn judge_all(
     usable
 }
 
-/// Checks the revocation of the usable candidates (on a blocking worker: it may ask OCSP
-/// responders and CRL servers) and turns revoked ones, or under hard-fail ones that cannot be
-/// checked, into rejected ones, which then go after the usable ones.
-async fn revoked_or_not(
-    daemon: &Arc<Daemon>,
+/// Checks the revocation of the usable candidates and turns revoked ones, or under
+/// hard-fail ones that cannot be checked, into rejected ones, which then go after the usable
+/// ones. Blocks: it may ask OCSP responders and CRL servers.
+fn revoked_or_not(
+    daemon: &Daemon,
     candidates: Vec<Candidate>,
+    intermediates: &[Certificate],
     now: SystemTime,
 ) -> Vec<Candidate> {
-    let worker = Arc::clone(daemon);
-    let unchecked = candidates.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        // The store and the own identities' chains, which hold the company's intermediates.
-        let mut intermediates = worker.certs.list(None);
-        for identity in worker.own_identities() {
-            intermediates.extend(identity.chain);
-        }
-        let (usable, rejected): (Vec<Candidate>, Vec<Candidate>) = candidates
-            .into_iter()
-            .map(|mut candidate| {
-                if let Verdict::Usable(how) = &candidate.verdict {
-                    let found = worker.issuers.validate(
-                        &candidate.certificate,
-                        &intermediates,
-                        &worker.anchors,
-                        now,
-                    );
-                    let chain = match found.outcome {
-                        Outcome::Pass => Ok(found.chain.as_slice()),
-                        _ => Err(found.reason.as_str()),
-                    };
-                    if let (Err(why), true) = (chain, needs_trusted_path(candidate.source)) {
-                        candidate.verdict = Verdict::Rejected(format!(
-                            "it does not chain to a trusted CA ({why}); import it yourself to use it anyway"
-                        ));
-                        return candidate;
+    let (usable, rejected): (Vec<Candidate>, Vec<Candidate>) = candidates
+        .into_iter()
+        .map(|mut candidate| {
+            if let Verdict::Usable(how) = &candidate.verdict {
+                let found =
+                    daemon
+                        .issuers
+                        .validate(&candidate.certificate, intermediates, &daemon.anchors, now);
+                let chain = match found.outcome {
+                    Outcome::Pass => Ok(found.chain.as_slice()),
+                    _ => Err(found.reason.as_str()),
+                };
+                if let (Err(why), true) = (chain, needs_trusted_path(candidate.source)) {
+                    candidate.verdict = Verdict::Rejected(format!(
+                        "it does not chain to a trusted CA ({why}); import it yourself to use it anyway"
+                    ));
+                    return candidate;
+                }
+                candidate.verdict = match daemon.revocation.judge(chain, &[], now) {
+                    Judgement::Good(_) => Verdict::Usable(format!("{how}, not revoked")),
+                    Judgement::NotChecked(why) => {
+                        Verdict::Usable(format!("{how}; revocation not checked: {why}"))
                     }
-                    candidate.verdict = match worker.revocation.judge(chain, &[], now) {
-                        Judgement::Good(_) => Verdict::Usable(format!("{how}, not revoked")),
-                        Judgement::NotChecked(why) => {
-                            Verdict::Usable(format!("{how}; revocation not checked: {why}"))
-                        }
-                        Judgement::Revoked(why) => Verdict::Rejected(format!("revoked: {why}")),
-                        Judgement::Unavailable(why) => Verdict::Rejected(format!(
-                            "revocation could not be checked (the policy is hard-fail): {why}"
-                        )),
-                    };
-                }
-                candidate
-            })
-            .partition(|c| c.verdict.is_usable());
-        usable.into_iter().chain(rejected).collect()
-    })
-    .await;
-    checked.unwrap_or_else(|error| {
-        tracing::warn!(error = %error, "revocation checking of recipients failed");
-        unchecked
-            .into_iter()
-            .map(|mut candidate| {
-                if candidate.verdict.is_usable() {
-                    let why = format!("revocation could not be checked: {error}");
-                    candidate.verdict = Verdict::Rejected(why);
-                }
-                candidate
-            })
-            .collect()
-    })
-}
-
-/// Stores what the directory gave, so that it serves when the directory cannot be reached; a
-/// failure only costs that.
-async fn store_from_directory(daemon: &Arc<Daemon>, certificates: Vec<Certificate>) {
-    let store = Arc::clone(daemon);
-    let stored =
-        tokio::task::spawn_blocking(move || store.certs.add(certificates, Origin::Directory)).await;
-    match stored {
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => {
-            tracing::warn!(error = %error, "cannot store certificates from the directory")
-        }
-        Err(error) => {
-            tracing::warn!(error = %error, "storing certificates from the directory failed")
-        }
-    }
+                    Judgement::Revoked(why) => Verdict::Rejected(format!("revoked: {why}")),
+                    Judgement::Unavailable(why) => Verdict::Rejected(format!(
+                        "revocation could not be checked (the policy is hard-fail): {why}"
+                    )),
+                };
+            }
+            candidate
+        })
+        .partition(|c| c.verdict.is_usable());
+    usable.into_iter().chain(rejected).collect()
 }
 
 /// Whether a candidate is only usable with a path to a trust anchor: what reached the store

@@ -64,11 +64,8 @@ pub async fn encrypt(
     params: EncryptParams,
 ) -> Result<MessageResult, RpcError> {
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
-    let (head, mut source) = {
-        let caller = caller.clone();
-        blocking(move || open_with_head(&caller, params.message, params.progress)).await?
-    };
-    let plan = EncryptionPlan::new(
+    let (head, mut source) = opened_with_head(&caller, params.message, params.progress).await?;
+    let addressees = Addressees::gather(
         &daemon,
         &head,
         params.recipients,
@@ -77,7 +74,10 @@ pub async fn encrypt(
     )
     .await?;
     let scratch = scratch(&daemon);
+    // The recipients' revocation is judged in the same trip to a blocking worker as the
+    // encryption: one trip per request, whatever the number of recipients.
     let message = blocking(move || {
+        let plan = addressees.settle(&daemon)?;
         let len = source.len();
         plan.run(&mut source, len, &scratch, &mut sink)?;
         sink.finish()
@@ -93,12 +93,9 @@ pub async fn sign_encrypt(
     params: SignEncryptParams,
 ) -> Result<MessageResult, RpcError> {
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
-    let (head, mut source) = {
-        let caller = caller.clone();
-        blocking(move || open_with_head(&caller, params.message, params.progress)).await?
-    };
+    let (head, mut source) = opened_with_head(&caller, params.message, params.progress).await?;
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
-    let plan = EncryptionPlan::new(
+    let addressees = Addressees::gather(
         &daemon,
         &head,
         params.recipients,
@@ -108,6 +105,7 @@ pub async fn sign_encrypt(
     .await?;
     let scratch = scratch(&daemon);
     let message = blocking(move || {
+        let plan = addressees.settle(&daemon)?;
         let signing = Signing {
             identity: &identity,
             key: &key,
@@ -144,8 +142,22 @@ fn rewound(spool: &mut (impl Seek + ?Sized)) -> Result<u64, RpcError> {
     Ok(len)
 }
 
+/// [`open_with_head`] where it costs least: in place for a message inside the request (only
+/// memory is read), on a blocking worker for a file or a stream.
+async fn opened_with_head(
+    caller: &Caller,
+    message: Payload,
+    progress: bool,
+) -> Result<(Vec<u8>, Source), RpcError> {
+    if matches!(message, Payload::Inline(_)) {
+        return open_with_head(caller, message, progress);
+    }
+    let caller = caller.clone();
+    blocking(move || open_with_head(&caller, message, progress)).await
+}
+
 /// Opens the request's message and reads its header block, which chooses the identity and
-/// the recipients; runs on a blocking worker.
+/// the recipients; blocks on files and streams.
 fn open_with_head(
     caller: &Caller,
     message: Payload,
@@ -404,15 +416,27 @@ struct EncryptionPlan {
     rsa_padding: RsaPadding,
 }
 
-impl EncryptionPlan {
-    async fn new(
+/// The recipients of a message before their certificates' revocation is judged: the
+/// request's asynchronous part (the directory) done, the blocking part
+/// ([`Addressees::settle`]) still to do.
+struct Addressees {
+    sender: Certificate,
+    found: Vec<(String, find::Gathered)>,
+    algorithm: Option<ContentEncryption>,
+    rsa_padding: RsaPadding,
+}
+
+impl Addressees {
+    /// The recipients named in `recipients`, else in the message's To, Cc and Bcc, and the
+    /// sender's own identity for its copy, with every recipient's candidates gathered.
+    async fn gather(
         daemon: &Arc<Daemon>,
         message: &[u8],
         recipients: Option<Vec<String>>,
         algorithm: Option<ContentEncryption>,
         rsa_oaep: bool,
     ) -> Result<Self, RpcError> {
-        let addresses = match recipients {
+        let addresses: Vec<String> = match recipients {
             Some(list) => list.iter().map(|a| a.trim().to_ascii_lowercase()).collect(),
             None => mime::parse(message).addresses(&["To", "Cc", "Bcc"]),
         };
@@ -422,14 +446,36 @@ impl EncryptionPlan {
                 "no recipients: the message has no To, Cc or Bcc and params.recipients is empty",
             ));
         }
-        let sender = own_identity_for(daemon, &sender(message)?)?;
+        let sender = own_identity_for(daemon, &sender(message)?)?.certificate;
         let now = SystemTime::now();
-        let mut certificates = vec![sender.certificate.clone()];
+        let mut found = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            // The same choice `cert.find` shows, with its reasons when there is none.
+            let gathered = find::gather(daemon, &address, now).await;
+            found.push((address, gathered));
+        }
+        Ok(Self {
+            sender,
+            found,
+            algorithm,
+            rsa_padding: if rsa_oaep {
+                RsaPadding::Oaep(Hash::Sha256)
+            } else {
+                RsaPadding::Pkcs1v15
+            },
+        })
+    }
+
+    /// Judges every recipient's certificate (revocation included) and decides the plan, or
+    /// fails naming every recipient without a usable certificate. Blocks.
+    fn settle(self, daemon: &Daemon) -> Result<EncryptionPlan, RpcError> {
+        let now = SystemTime::now();
+        let intermediates = find::path_material(daemon);
+        let mut certificates = vec![self.sender];
         let mut missing = Vec::new();
         let mut readable = PREFERENCE.to_vec();
-        for address in &addresses {
-            // The same choice `cert.find` shows, with its reasons when there is none.
-            let finding = find::find(daemon, address, now).await;
+        for (address, gathered) in self.found {
+            let finding = gathered.settle(daemon, &intermediates, now);
             match finding.best() {
                 Some(best) => {
                     let cert = best.certificate.clone();
@@ -437,7 +483,7 @@ impl EncryptionPlan {
                     readable.retain(|candidate| can_read(announced.as_deref(), *candidate));
                     certificates.push(cert);
                 }
-                None => missing.push((address.clone(), finding.why_none())),
+                None => missing.push((address, finding.why_none())),
             }
         }
         if !missing.is_empty() {
@@ -462,23 +508,21 @@ impl EncryptionPlan {
         certificates.dedup_by_key(|c| Fingerprint::of(c));
         // The best algorithm every recipient can read; AES-128-CBC, which every S/MIME agent
         // must support (RFC 8551 §2.7), when they have nothing better in common.
-        let algorithm = algorithm.unwrap_or(
+        let algorithm = self.algorithm.unwrap_or(
             readable
                 .first()
                 .copied()
                 .unwrap_or(ContentEncryption::Aes128Cbc),
         );
-        Ok(Self {
+        Ok(EncryptionPlan {
             recipients: certificates,
             algorithm,
-            rsa_padding: if rsa_oaep {
-                RsaPadding::Oaep(Hash::Sha256)
-            } else {
-                RsaPadding::Pkcs1v15
-            },
+            rsa_padding: self.rsa_padding,
         })
     }
+}
 
+impl EncryptionPlan {
     fn run<R: Read + Seek, W: Write>(
         &self,
         message: &mut R,
