@@ -19,6 +19,7 @@ use super::fetch::{Cache, Fetcher, Request, access_urls};
 use super::path::{self, PathResult};
 use const_oid::db::rfc5912;
 use mailseal_protocol::methods::report::Outcome;
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
 
@@ -57,7 +58,8 @@ impl Issuers {
         anchors: &[Certificate],
         now: SystemTime,
     ) -> PathResult {
-        let mut known = intermediates.to_vec();
+        // Copied only when a fetched issuer joins them: most paths are found without.
+        let mut known = Cow::Borrowed(intermediates);
         let mut fetched: Vec<String> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
         loop {
@@ -80,7 +82,7 @@ impl Issuers {
                     Ok(certificates) => {
                         for cert in certificates {
                             if !known.contains(&cert) && !anchors.contains(&cert) {
-                                known.push(cert);
+                                known.to_mut().push(cert);
                                 added = true;
                             }
                         }
