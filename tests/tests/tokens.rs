@@ -274,6 +274,40 @@ async fn a_key_made_on_the_card_gets_a_certificate_through_a_csr() {
     assert!(String::from_utf8_lossy(&content).contains("signed on a card"));
 }
 
+/// Waits until the `mailseal` process talking to `socket` has turned its terminal's echo off,
+/// as it does to read a PIN: typed before that, the PIN would be shown.
+fn wait_for_echo_off(socket: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let cli = std::fs::read_dir("/proc").unwrap().flatten().find(|entry| {
+            std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+                let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+                args.first().is_some_and(|a| a.ends_with(b"mailseal"))
+                    && args.iter().any(|a| *a == socket.as_bytes())
+            })
+        });
+        let echo_off = cli.is_some_and(|entry| {
+            Command::new("stty")
+                .arg("-a")
+                .stdin(std::fs::File::open(entry.path().join("fd/0")).unwrap())
+                .output()
+                .is_ok_and(|out| {
+                    String::from_utf8_lossy(&out.stdout)
+                        .split_whitespace()
+                        .any(|flag| flag == "-echo")
+                })
+        });
+        if echo_off {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CLI never turned echo off"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[tokio::test]
 async fn the_cli_asks_for_the_pin_at_a_terminal_and_retries() {
     let Some(card) = Card::new() else { return };
@@ -309,6 +343,8 @@ async fn the_cli_asks_for_the_pin_at_a_terminal_and_retries() {
         );
         screen.extend_from_slice(&chunk[..n]);
     }
+    // The prompt is printed a moment before echo goes off: wait for the terminal to say so.
+    wait_for_echo_off(&daemon.socket().display().to_string());
     {
         use std::io::{Read, Write};
         child
