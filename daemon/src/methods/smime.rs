@@ -5,8 +5,8 @@ use super::blocking;
 use crate::certs::describe::{Fingerprint, Period, period};
 use crate::certs::find;
 use crate::certs::store::Origin;
-use crate::keys::backend::{Hash, PrivateKeyOps, RsaPadding};
-use crate::own_identities::OwnIdentity;
+use crate::keys::backend::{Hash, KeyAlgorithm, PrivateKeyOps, RsaPadding};
+use crate::own_identities::{KeyHome, OwnIdentity};
 use crate::smime::canonical::{self, Span};
 use crate::smime::envelope::{EnvelopeError, OwnKey, Recipient};
 use crate::smime::message::{
@@ -23,7 +23,7 @@ use mailseal_protocol::methods::smime::{
     ContentEncryption, EncryptParams, IncomingParams, Layer, MessageResult, OpenedResult,
     SignEncryptParams, SignParams, SignatureMode,
 };
-use mailseal_protocol::methods::transfer::Payload;
+use mailseal_protocol::methods::transfer::{Delivered, Payload};
 use mailseal_protocol::{ErrorKind, RpcError};
 use std::io::{Read, Seek, Write};
 use std::sync::Arc;
@@ -36,25 +36,46 @@ pub async fn sign(
     caller: Caller,
     params: SignParams,
 ) -> Result<MessageResult, RpcError> {
-    let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
+    let sink = Sink::new(params.output.as_ref(), &caller.session)?;
     let scratch = scratch(&daemon);
-    // One trip to a blocking worker for the whole request: each trip costs two thread
-    // wake-ups, as much as the rest of a small request's work.
-    let message = blocking(move || {
-        let (head, mut source) = open_with_head(&caller, params.message, params.progress)?;
-        let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
-        let len = source.len();
-        let signing = Signing {
-            identity: &identity,
-            key: &key,
-            rsa_pss: params.rsa_pss,
-            scratch: &scratch,
-        };
-        signing.run(&mut source, len, params.mode, &mut sink)?;
-        sink.finish()
-    })
-    .await?;
+    let small_in_memory = params.output.is_none()
+        && matches!(&params.message, Payload::Inline(bytes) if bytes.as_slice().len() <= QUICK_BYTES);
+    if !small_in_memory {
+        // One trip to a blocking worker for the whole request: each trip costs two thread
+        // wake-ups, as much as the rest of a small request's work.
+        let message = blocking(move || {
+            let (head, source) = open_with_head(&caller, params.message, params.progress)?;
+            let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
+            let signing = Signing::new(&identity, &key, params.rsa_pss, &scratch);
+            signing.deliver(source, params.mode, sink)
+        })
+        .await?;
+        return Ok(MessageResult { message });
+    }
+    let (head, source) = open_with_head(&caller, params.message, params.progress)?;
+    let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
+    let quick = quick_key(&identity, key.as_ref());
+    let work = move || {
+        let signing = Signing::new(&identity, &key, params.rsa_pss, &scratch);
+        signing.deliver(source, params.mode, sink)
+    };
+    let message = if quick {
+        work()?
+    } else {
+        blocking(work).await?
+    };
     Ok(MessageResult { message })
+}
+
+/// The largest message signed in place on an async worker (see [`quick_key`]).
+const QUICK_BYTES: usize = 16 * 1024;
+
+/// Whether signing a small message in memory with this key takes so little time (a few tens
+/// of µs: an elliptic-curve signature in this process) that handing it to a blocking worker
+/// and back would cost more than the work. RSA signatures take 0.2–2 ms and a smart card may
+/// wait on its reader: those always go to a blocking worker.
+fn quick_key(identity: &OwnIdentity, key: &dyn PrivateKeyOps) -> bool {
+    identity.home == KeyHome::Software && !matches!(key.algorithm(), KeyAlgorithm::Rsa { .. })
 }
 
 /// Encrypts to the recipients and the sender, streaming the message through.
@@ -106,12 +127,7 @@ pub async fn sign_encrypt(
     let scratch = scratch(&daemon);
     let message = blocking(move || {
         let plan = addressees.settle(&daemon)?;
-        let signing = Signing {
-            identity: &identity,
-            key: &key,
-            rsa_pss: params.rsa_pss,
-            scratch: &scratch,
-        };
+        let signing = Signing::new(&identity, &key, params.rsa_pss, &scratch);
         let len = source.len();
         let mut signed = scratch.spool();
         signing.run(&mut source, len, SignatureMode::Detached, &mut signed)?;
@@ -321,7 +337,33 @@ struct Signing<'a> {
     scratch: &'a Scratch,
 }
 
-impl Signing<'_> {
+impl<'a> Signing<'a> {
+    fn new(
+        identity: &'a OwnIdentity,
+        key: &'a Arc<dyn PrivateKeyOps>,
+        rsa_pss: bool,
+        scratch: &'a Scratch,
+    ) -> Self {
+        Self {
+            identity,
+            key,
+            rsa_pss,
+            scratch,
+        }
+    }
+
+    /// Signs the whole of `source` in `mode` into `sink` and delivers the result.
+    fn deliver(
+        &self,
+        mut source: Source,
+        mode: SignatureMode,
+        mut sink: Sink,
+    ) -> Result<Delivered, RpcError> {
+        let len = source.len();
+        self.run(&mut source, len, mode, &mut sink)?;
+        sink.finish()
+    }
+
     /// Signs the `len` bytes of `input` in `mode` into `out`.
     fn run<R: Read + Seek, W: Write>(
         &self,
