@@ -76,10 +76,9 @@ pub async fn encrypt(
         params.rsa_oaep,
     )
     .await?;
-    let scratch = scratch(&daemon);
     let message = blocking(move || {
         let len = source.len();
-        plan.run(&mut source, len, &scratch, &mut sink)?;
+        plan.run(&mut source, len, &mut sink)?;
         sink.finish()
     })
     .await?;
@@ -120,7 +119,7 @@ pub async fn sign_encrypt(
         let signed_len = rewound(&mut signed)?;
         if params.triple_wrap {
             let mut encrypted = scratch.spool();
-            plan.run(&mut signed, signed_len, &scratch, &mut encrypted)?;
+            plan.run(&mut signed, signed_len, &mut encrypted)?;
             let encrypted_len = rewound(&mut encrypted)?;
             signing.run(
                 &mut encrypted,
@@ -129,7 +128,7 @@ pub async fn sign_encrypt(
                 &mut sink,
             )?;
         } else {
-            plan.run(&mut signed, signed_len, &scratch, &mut sink)?;
+            plan.run(&mut signed, signed_len, &mut sink)?;
         }
         sink.finish()
     })
@@ -483,7 +482,6 @@ impl EncryptionPlan {
         &self,
         message: &mut R,
         len: u64,
-        scratch: &Scratch,
         out: &mut W,
     ) -> Result<(), RpcError> {
         let recipients: Vec<Recipient<'_>> = self
@@ -499,7 +497,6 @@ impl EncryptionPlan {
             len,
             &recipients,
             self.algorithm,
-            scratch,
             out,
         )?)
     }

@@ -78,7 +78,7 @@ fn scan_lines<R: Read + Seek>(
             }
             return Ok(());
         }
-        let (used, ends_line) = match buf.iter().position(|&b| b == b'\n') {
+        let (used, ends_line) = match memchr::memchr(b'\n', buf) {
             Some(at) => (at + 1, true),
             None => (buf.len(), false),
         };
@@ -154,6 +154,29 @@ pub fn canonicalize<R: Read + Seek, W: Write>(
     canonicalize_into(src, span, &mut buffered)?;
     buffered.flush()?;
     Ok(())
+}
+
+/// The length of what [`canonicalize`] writes for `span` of `src`, found by running it into a
+/// counter: an encryption writes its DER lengths before its content, and a second pass over
+/// the source costs less than keeping the canonical entity in a spool file.
+pub fn canonical_len<R: Read + Seek>(src: &mut R, span: Span) -> Result<u64, CanonicalError> {
+    let mut counter = Counter(0);
+    canonicalize_into(src, span, &mut counter)?;
+    Ok(counter.0)
+}
+
+/// A writer that only counts.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn canonicalize_into<R: Read + Seek, W: Write>(
@@ -251,7 +274,7 @@ fn needs_transfer_encoding<R: Read + Seek>(
             return Ok(true);
         }
         let mut rest = buf;
-        while let Some(at) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(at) = memchr::memchr(b'\n', rest) {
             if line_len + at > 998 {
                 return Ok(true);
             }

@@ -34,25 +34,41 @@ impl<W: Write> Crlf<W> {
 
 impl<W: Write> Write for Crlf<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Copies the runs between line ends whole (this runs over every byte of every message)
-        // into one buffer, written at once: one write per call, not two per line.
-        let mut converted = Vec::with_capacity(buf.len() + buf.len() / 32 + 2);
+        // This runs over every byte of every message: the line ends are found with memchr, and
+        // the runs that are already canonical (every CR followed by its LF) are written
+        // through as they are, in one piece; only lone CRs and LFs cost a write of their own.
         let mut rest = buf;
-        if self.after_cr && rest.first() == Some(&b'\n') {
-            rest = &rest[1..];
-        }
-        self.after_cr = false;
-        while let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
-            converted.extend_from_slice(&rest[..at]);
-            converted.extend_from_slice(b"\r\n");
-            let crlf_pair = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
-            if rest[at] == b'\r' && at + 1 == rest.len() {
-                self.after_cr = true;
+        if self.after_cr {
+            self.after_cr = false;
+            if rest.first() == Some(&b'\n') {
+                rest = &rest[1..];
             }
-            rest = &rest[at + if crlf_pair { 2 } else { 1 }..];
         }
-        converted.extend_from_slice(rest);
-        self.out.write_all(&converted)?;
+        // `run` is the start of what is not yet written, `from` where the search goes on.
+        let (mut run, mut from) = (0, 0);
+        while let Some(found) = memchr::memchr2(b'\r', b'\n', &rest[from..]) {
+            let at = from + found;
+            if rest[at] == b'\r' {
+                match rest.get(at + 1) {
+                    Some(b'\n') => {
+                        from = at + 2;
+                        continue;
+                    }
+                    None => self.after_cr = true,
+                    Some(_) => {}
+                }
+                // A lone CR (or one whose LF may start the next buffer): CRLF.
+                self.out.write_all(&rest[run..=at])?;
+                self.out.write_all(b"\n")?;
+            } else {
+                // A lone LF: a CRLF pair never reaches here, its LF is skipped above.
+                self.out.write_all(&rest[run..at])?;
+                self.out.write_all(b"\r\n")?;
+            }
+            run = at + 1;
+            from = at + 1;
+        }
+        self.out.write_all(&rest[run..])?;
         Ok(buf.len())
     }
 
@@ -98,11 +114,16 @@ impl<W: Write> Write for Digesting<W> {
 #[derive(Debug)]
 pub struct Base64Lines<W> {
     out: W,
+    /// Input short of a whole line, held until the next write completes it.
     pending: Vec<u8>,
+    /// Encoded lines gathered for one write to `out`; kept from batch to batch.
+    text: Vec<u8>,
 }
 
 /// Input bytes per output line.
 const LINE_INPUT: usize = 57;
+/// Characters per output line, with its CRLF.
+const LINE_OUTPUT: usize = 78;
 /// Lines encoded at once.
 const LINES_PER_BATCH: usize = 1024;
 
@@ -111,40 +132,55 @@ impl<W: Write> Base64Lines<W> {
     pub fn new(out: W) -> Self {
         Self {
             out,
-            pending: Vec::with_capacity(LINE_INPUT * LINES_PER_BATCH),
+            pending: Vec::with_capacity(LINE_INPUT),
+            text: vec![0; LINE_OUTPUT * LINES_PER_BATCH],
         }
     }
 
-    fn encode_lines(&mut self, input_len: usize) -> io::Result<()> {
-        let mut text = Vec::with_capacity(input_len / 3 * 4 + input_len / LINE_INPUT * 2 + 8);
-        for line in self.pending[..input_len].chunks(LINE_INPUT) {
-            let start = text.len();
-            text.resize(start + line.len().div_ceil(3) * 4, 0);
-            let written = STANDARD
-                .encode_slice(line, &mut text[start..])
-                .expect("the buffer fits the line");
-            text.truncate(start + written);
-            text.extend_from_slice(b"\r\n");
+    /// Encodes `input` as lines (the last one shorter if `input` is not whole lines) and
+    /// writes them, a batch of lines at a time.
+    fn encode_lines(&mut self, input: &[u8]) -> io::Result<()> {
+        for batch in input.chunks(LINE_INPUT * LINES_PER_BATCH) {
+            let mut used = 0;
+            for line in batch.chunks(LINE_INPUT) {
+                used += STANDARD
+                    .encode_slice(line, &mut self.text[used..used + LINE_OUTPUT - 2])
+                    .expect("the buffer fits the line");
+                self.text[used..used + 2].copy_from_slice(b"\r\n");
+                used += 2;
+            }
+            self.out.write_all(&self.text[..used])?;
         }
-        self.pending.drain(..input_len);
-        self.out.write_all(&text)
+        Ok(())
     }
 
     /// Writes the last, shorter line and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        self.encode_lines(self.pending.len())?;
+        let last = std::mem::take(&mut self.pending);
+        self.encode_lines(&last)?;
         Ok(self.out)
     }
 }
 
 impl<W: Write> Write for Base64Lines<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        let batch = LINE_INPUT * LINES_PER_BATCH;
-        if self.pending.len() >= batch {
-            let whole = self.pending.len() / batch * batch;
-            self.encode_lines(whole)?;
+        let mut rest = buf;
+        if !self.pending.is_empty() {
+            let take = (LINE_INPUT - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.pending.len() < LINE_INPUT {
+                return Ok(buf.len());
+            }
+            let line = std::mem::take(&mut self.pending);
+            self.encode_lines(&line)?;
+            self.pending = line;
+            self.pending.clear();
         }
+        // Whole lines straight from the caller's buffer; the rest waits.
+        let whole = rest.len() / LINE_INPUT * LINE_INPUT;
+        self.encode_lines(&rest[..whole])?;
+        self.pending.extend_from_slice(&rest[whole..]);
         Ok(buf.len())
     }
 
@@ -159,6 +195,8 @@ pub struct Base64Decoder<W> {
     out: W,
     /// Base64 characters not yet decoded (fewer than a batch).
     pending: Vec<u8>,
+    /// The decoded bytes of a batch; kept from batch to batch.
+    decoded: Vec<u8>,
 }
 
 /// Characters decoded at once; a multiple of 4.
@@ -176,16 +214,34 @@ impl<W: Write> Base64Decoder<W> {
     pub fn new(out: W) -> Self {
         Self {
             out,
-            pending: Vec::with_capacity(DECODE_BATCH),
+            pending: Vec::with_capacity(DECODE_BATCH + 4 * 1024),
+            decoded: Vec::new(),
         }
     }
 
     fn decode(&mut self, len: usize) -> io::Result<()> {
-        let decoded = STANDARD
-            .decode(&self.pending[..len])
+        let most = len.div_ceil(4) * 3;
+        if self.decoded.len() < most {
+            self.decoded.resize(most, 0);
+        }
+        let written = STANDARD
+            .decode_slice(&self.pending[..len], &mut self.decoded)
             .map_err(|_| invalid())?;
         self.pending.drain(..len);
-        self.out.write_all(&decoded)
+        self.out.write_all(&self.decoded[..written])
+    }
+
+    /// Appends the base64 characters of `run`, a piece without line ends: whole, unless it
+    /// holds other whitespace (or control characters, which then fail to decode).
+    fn push_run(&mut self, run: &[u8]) {
+        // A fold without early exit, which the compiler turns into wide compares.
+        let blank = run.iter().fold(false, |seen, &b| seen | (b <= b' '));
+        if blank {
+            self.pending
+                .extend(run.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        } else {
+            self.pending.extend_from_slice(run);
+        }
     }
 
     /// Decodes the rest (with its padding) and returns the inner writer; a length that is not
@@ -198,8 +254,14 @@ impl<W: Write> Base64Decoder<W> {
 
 impl<W: Write> Write for Base64Decoder<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending
-            .extend(buf.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        // Lines are copied whole between their line ends, found with memchr: this runs over
+        // every character of every encrypted or opaque-signed message.
+        let mut start = 0;
+        for end in memchr::memchr2_iter(b'\r', b'\n', buf) {
+            self.push_run(&buf[start..end]);
+            start = end + 1;
+        }
+        self.push_run(&buf[start..]);
         if self.pending.len() >= DECODE_BATCH {
             // Keep the last group back: it may be the padded end.
             let whole = (self.pending.len() - 1) / 4 * 4;
