@@ -44,6 +44,9 @@ impl<W: Write> Write for Crlf<W> {
                 rest = &rest[1..];
             }
         }
+        if is_canonical(rest) {
+            return self.out.write_all(rest).map(|()| buf.len());
+        }
         // `run` is the start of what is not yet written, `from` where the search goes on.
         let (mut run, mut from) = (0, 0);
         while let Some(found) = memchr::memchr2(b'\r', b'\n', &rest[from..]) {
@@ -75,6 +78,21 @@ impl<W: Write> Write for Crlf<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Whether every line end in `text` is a CRLF already, with none cut at either end: one pass
+/// of wide compares (a fold without early exit) over text that is nearly always so, instead
+/// of a search for every line end.
+fn is_canonical(text: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (text.first(), text.last()) else {
+        return true;
+    };
+    // Every CR is followed by an LF and every LF follows a CR: each pair of neighbours has
+    // both or neither.
+    let unpaired = text.iter().zip(&text[1..]).fold(false, |seen, (&a, &b)| {
+        seen | ((a == b'\r') != (b == b'\n'))
+    });
+    !unpaired && first != b'\n' && last != b'\r'
 }
 
 /// Hashes what passes through: the digest of a signed entity, taken while it is written.
@@ -197,6 +215,8 @@ pub struct Base64Decoder<W> {
     pending: Vec<u8>,
     /// The decoded bytes of a batch; kept from batch to batch.
     decoded: Vec<u8>,
+    /// The length of the last whole line, where the next line's LF is looked for first.
+    line: usize,
 }
 
 /// Characters decoded at once; a multiple of 4.
@@ -216,6 +236,7 @@ impl<W: Write> Base64Decoder<W> {
             out,
             pending: Vec::with_capacity(DECODE_BATCH + 4 * 1024),
             decoded: Vec::new(),
+            line: 0,
         }
     }
 
@@ -231,9 +252,11 @@ impl<W: Write> Base64Decoder<W> {
         self.out.write_all(&self.decoded[..written])
     }
 
-    /// Appends the base64 characters of `run`, a piece without line ends: whole, unless it
-    /// holds other whitespace (or control characters, which then fail to decode).
+    /// Appends the base64 characters of `run`, a line without its LF: whole, once a CR at its
+    /// end is cut, unless it holds other whitespace (or control characters, which then fail to
+    /// decode).
     fn push_run(&mut self, run: &[u8]) {
+        let run = run.strip_suffix(b"\r").unwrap_or(run);
         // A fold without early exit, which the compiler turns into wide compares.
         let blank = run.iter().fold(false, |seen, &b| seen | (b <= b' '));
         if blank {
@@ -254,14 +277,23 @@ impl<W: Write> Base64Decoder<W> {
 
 impl<W: Write> Write for Base64Decoder<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Lines are copied whole between their line ends, found with memchr: this runs over
-        // every character of every encrypted or opaque-signed message.
+        // Lines are copied whole between their line ends: this runs over every character of
+        // every encrypted or opaque-signed message. Lines have one length as a rule, so the
+        // next LF is looked for where the last line's length puts it, and searched for only
+        // when it is not there. Whatever a run holds besides base64 is filtered out, so a
+        // wrong guess costs time, never bytes.
         let mut start = 0;
-        for end in memchr::memchr2_iter(b'\r', b'\n', buf) {
+        while start < buf.len() {
+            let end = match buf.get(start + self.line) {
+                Some(b'\n') if self.line > 0 => start + self.line,
+                _ => memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |at| start + at),
+            };
             self.push_run(&buf[start..end]);
+            if end < buf.len() {
+                self.line = end - start;
+            }
             start = end + 1;
         }
-        self.push_run(&buf[start..]);
         if self.pending.len() >= DECODE_BATCH {
             // Keep the last group back: it may be the padded end.
             let whole = (self.pending.len() - 1) / 4 * 4;
@@ -421,6 +453,156 @@ mod tests {
         }
         assert!(Base64Lines::new(Vec::new()).finish().unwrap().is_empty());
         let bad = through(Base64Decoder::new(Vec::new()), b"!!", 1).finish();
+        assert_eq!(bad.unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+
+    /// Deterministic bytes from `alphabet`, with runs of ordinary characters between the
+    /// special ones.
+    fn scrambled(len: usize, alphabet: &[u8], seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[(state >> 40) as usize % alphabet.len()]
+            })
+            .collect()
+    }
+
+    /// Line ends made CRLF a byte at a time: what [`Crlf`] did before it worked in blocks.
+    fn crlf_by_bytes(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut after_cr = false;
+        for &b in data {
+            match b {
+                b'\n' if after_cr => {}
+                b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+                _ => out.push(b),
+            }
+            after_cr = b == b'\r';
+        }
+        out
+    }
+
+    #[test]
+    fn crlf_in_blocks_matches_crlf_by_bytes() {
+        let mut inputs = vec![
+            b"\n\nstarts with LF".to_vec(),
+            b"ends with CR\r".to_vec(),
+            b"\r\n\r\ncanonical\r\n".to_vec(),
+            b"\rlone CR first".to_vec(),
+            b"trailing space \r\n\ttab\t\nLF only\n".to_vec(),
+            b"\n\r\r\n\n\r".to_vec(),
+            Vec::new(),
+        ];
+        // Mostly canonical lines with stray line ends, and line ends galore.
+        let mut lines = Vec::new();
+        for i in 0..3000 {
+            lines.extend(std::iter::repeat_n(b'x', i % 90));
+            lines.extend_from_slice(match i % 97 {
+                0 => &b"\n"[..],
+                1 => b"\r",
+                _ => b"\r\n",
+            });
+        }
+        inputs.push(lines);
+        inputs.push(scrambled(20_000, b"ab \r\n", 7));
+        inputs.push(scrambled(20_000, b"abcdefgh\r\n", 11));
+        for data in &inputs {
+            let expected = crlf_by_bytes(data);
+            for piece in [1, 2, 3, 7, 76, 77, 78, 1000, 4096, data.len()] {
+                let got = through(Crlf::new(Vec::new()), data, piece).into_inner();
+                assert_eq!(got, expected, "pieces of {piece} of {data:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_text_is_recognized_as_such() {
+        assert!(is_canonical(b""));
+        assert!(is_canonical(b"a\r\nb\r\n"));
+        assert!(is_canonical(b"\r\n"));
+        for not in [
+            &b"\n"[..],
+            b"\r",
+            b"a\nb",
+            b"a\rb",
+            b"a\r\n\r",
+            b"\na",
+            b"\n\r",
+        ] {
+            assert!(!is_canonical(not), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn base64_lines_match_encoding_line_by_line() {
+        let batch = LINE_INPUT * LINES_PER_BATCH;
+        for len in [
+            0,
+            1,
+            56,
+            57,
+            58,
+            114,
+            1000,
+            batch - 1,
+            batch,
+            batch + 1,
+            3 * batch + 5,
+        ] {
+            let data = scrambled(len, &(0..=255).collect::<Vec<u8>>(), len as u64 + 3);
+            let expected: Vec<u8> = data
+                .chunks(LINE_INPUT)
+                .flat_map(|line| [STANDARD.encode(line).into_bytes(), b"\r\n".to_vec()])
+                .flatten()
+                .collect();
+            for piece in [1, 13, 56, 57, 58, 1000, batch + 7, len] {
+                let got = through(Base64Lines::new(Vec::new()), &data, piece)
+                    .finish()
+                    .unwrap();
+                assert_eq!(got, expected, "{len} bytes in pieces of {piece}");
+            }
+        }
+    }
+
+    #[test]
+    fn base64_decoding_ignores_whitespace_wherever_it_is() {
+        let data = scrambled(150_000, &(0..=255).collect::<Vec<u8>>(), 5);
+        let text = STANDARD.encode(&data).into_bytes();
+        // The same base64 broken into lines of these lengths, with these line ends.
+        let layouts: [(&[usize], &[u8]); 6] = [
+            (&[76], b"\r\n"),
+            (&[76], b"\n"),
+            (&[64], b"\r\n"),
+            (&[76, 75, 1, 76, 0], b"\r\n"),
+            (&[40, 36], b" \t\r\n"),
+            (&[76, 76, 76, 3], b"\r\r\n"),
+        ];
+        for (lengths, end) in layouts {
+            let mut lined = Vec::new();
+            let mut rest = &text[..];
+            for &n in lengths.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (line, more) = rest.split_at(n.min(rest.len()));
+                lined.extend_from_slice(line);
+                lined.extend_from_slice(end);
+                rest = more;
+            }
+            // A space in the middle of a line, and blank lines.
+            lined.splice(1000..1000, b" ".iter().copied());
+            lined.splice(5000..5000, b"\r\n\r\n".iter().copied());
+            for piece in [1, 3, 77, 78, 1000, 65_536, lined.len()] {
+                let got = through(Base64Decoder::new(Vec::new()), &lined, piece)
+                    .finish()
+                    .unwrap();
+                assert!(got == data, "{lengths:?} {end:?} in pieces of {piece}");
+            }
+        }
+        let bad = through(Base64Decoder::new(Vec::new()), b"QUJD\r\nR\x01FG\r\n", 4).finish();
         assert_eq!(bad.unwrap_err().kind(), io::ErrorKind::InvalidData);
     }
 

@@ -469,13 +469,9 @@ fn decode_body<R: Read + Seek, W: Write>(
         .map(str::to_ascii_lowercase);
     match encoding.as_deref() {
         Some("base64") => {
-            src.seek(SeekFrom::Start(body.start))?;
             let mut decoder = Base64Decoder::new(&mut *out);
-            let decoded = io::copy(
-                &mut Read::by_ref(src).take(body.end - body.start),
-                &mut decoder,
-            )
-            .and_then(|_| decoder.finish().map(drop));
+            let decoded = canonical::copy_span(src, body, &mut decoder)
+                .and_then(|()| decoder.finish().map(drop));
             match decoded {
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(MimeError::Base64.into()),
                 other => Ok(other?),
@@ -586,6 +582,40 @@ mod tests {
         }
         let changed = message(b"Content-Type: text/plain\r\n\r\nHello,\r\nchanged world.\r\n");
         assert_eq!(verdict(&open(&changed, &anchors).0), Verdict::Invalid);
+    }
+
+    #[test]
+    fn the_inner_message_is_judged_on_whole_lines_of_a_complete_head() {
+        let pkcs7 = b"From: a@x\r\nContent-Type: application/pkcs7-mime\r\n";
+        // A line cut in two, or a head that may go on, decides nothing yet.
+        assert_eq!(layer_ahead(b"From: a@x\r\nContent-Ty", false), None);
+        assert_eq!(layer_ahead(pkcs7, false), None);
+        assert_eq!(
+            layer_ahead(&[&pkcs7[..], b"\r\nMIAG"].concat(), false),
+            None
+        );
+        assert_eq!(
+            layer_ahead(&[&pkcs7[..], b"\r\nMIAG\r\n"].concat(), false),
+            Some(true)
+        );
+        assert_eq!(
+            layer_ahead(
+                b"From: a@x\r\nContent-Type: text/plain\r\n\r\nhi\r\n",
+                false
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            layer_ahead(b"From: a@x\r\nnot a header\r\n", false),
+            Some(false)
+        );
+        // At the end, whatever is there decides.
+        assert_eq!(
+            layer_ahead(&[&pkcs7[..], b"\r\nMIAG"].concat(), true),
+            Some(true)
+        );
+        assert_eq!(layer_ahead(b"Subject: no body", true), Some(false));
+        assert_eq!(layer_ahead(b"", true), Some(false));
     }
 
     #[test]
