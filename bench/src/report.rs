@@ -167,13 +167,14 @@ fn table_row(row: &Row) -> String {
     );
     let dash = || "—".to_owned();
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         if disturbed(row) {
             format!("{} ⚠", row.op.label())
         } else {
             row.op.label().to_owned()
         },
-        format!("{}{}", row.size.label, row.transfer.suffix()),
+        row.size.label,
+        row.transfer.suffix(),
         outcome(&row.one, bytes),
         outcome(&row.many, bytes),
         scaling.unwrap_or_else(dash),
