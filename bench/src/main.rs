@@ -154,6 +154,36 @@ impl Op {
     }
 }
 
+/// How a row's message travels between the client and the daemon. Getting the message there
+/// and back is part of what a row measures, so the report names it for every row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// In the request, base64 in the JSON, and the result base64 in the reply.
+    Inline,
+    /// By path both ways (`{"path": …}` and `"output": {"path": …}`): how the CLI and other
+    /// local clients send files, and the only way for messages larger than a frame.
+    Path,
+}
+
+impl Transfer {
+    /// What a row's name and size column add for this transfer: nothing for inline, the
+    /// default, " by path" otherwise (so that `--only "by path"` selects those rows).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Transfer::Inline => "",
+            Transfer::Path => " by path",
+        }
+    }
+
+    /// The name in the JSON numbers.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transfer::Inline => "inline",
+            Transfer::Path => "by path",
+        }
+    }
+}
+
 /// A message size.
 #[derive(Debug, Clone, Copy)]
 pub struct SizeSpec {
@@ -161,6 +191,9 @@ pub struct SizeSpec {
     pub label: &'static str,
     /// The whole message (headers and body), bytes.
     pub bytes: usize,
+    /// How messages of this size are sent, each a row of its own: inline where it fits in a
+    /// frame, by path too where local clients would send files.
+    pub transfers: &'static [Transfer],
 }
 
 /// The sizes measured for every operation.
@@ -168,22 +201,39 @@ pub const SIZES: [SizeSpec; 3] = [
     SizeSpec {
         label: "1 KiB",
         bytes: 1024,
+        transfers: &[Transfer::Inline],
     },
     SizeSpec {
         label: "100 KiB",
         bytes: 100 * 1024,
+        transfers: &[Transfer::Inline],
     },
     SizeSpec {
         label: "10 MiB",
         bytes: 10 * 1024 * 1024,
+        transfers: &[Transfer::Inline, Transfer::Path],
     },
 ];
 
-/// The size measured with `--huge`, for [`HUGE_OPS`] only.
+/// The size measured with `--huge`, for [`HUGE_OPS`] only: by path, as it cannot go through
+/// one 64 MiB frame.
 pub const HUGE: SizeSpec = SizeSpec {
     label: "1 GiB",
     bytes: 1 << 30,
+    transfers: &[Transfer::Path],
 };
+
+/// A row's name, as the progress lines show it and `--only` matches it: "RSA-2048 encrypt
+/// 10 MiB by path".
+fn row_name(identity: &IdentitySpec, op: Op, size: SizeSpec, transfer: Transfer) -> String {
+    format!(
+        "{} {} {}{}",
+        identity.label,
+        op.label(),
+        size.label,
+        transfer.suffix()
+    )
+}
 
 /// The operations measured at [`HUGE`]: the streaming ones whose memory matters.
 const HUGE_OPS: [Op; 3] = [Op::Encrypt, Op::Decrypt, Op::Verify];
@@ -233,6 +283,8 @@ pub struct Row {
     pub op: Op,
     /// The message size.
     pub size: SizeSpec,
+    /// How the message went to the daemon and back.
+    pub transfer: Transfer,
     /// Through the daemon, one client sending one request at a time.
     pub one: Outcome,
     /// Through the daemon, one client keeping [`Run::in_flight`] requests in flight.
@@ -619,28 +671,42 @@ fn run(args: Args) -> Result<(), String> {
     for (i, identity) in IDENTITIES.iter().enumerate() {
         for op in OPS {
             for (s, size) in SIZES.iter().enumerate() {
-                let name = format!("{} {} {}", identity.label, op.label(), size.label);
-                if selected(&args.only, &name) {
-                    plan.push((i, op, s, name));
+                for &transfer in size.transfers {
+                    let name = row_name(identity, op, *size, transfer);
+                    if selected(&args.only, &name) {
+                        plan.push((i, op, s, transfer, name));
+                    }
                 }
             }
         }
     }
-    let measure_row = |i: usize, op: Op, s: usize| -> Result<Row, String> {
+    let measure_row = |i: usize, op: Op, s: usize, transfer: Transfer| -> Result<Row, String> {
         let (identity, size, input) = (&IDENTITIES[i], SIZES[s], &inputs[i][s]);
+        // The input openssl reads too: the plain, signed or encrypted message.
+        let which = match op {
+            Op::Verify => 1,
+            Op::Decrypt => 2,
+            _ => 0,
+        };
         let job = Arc::new(Job {
             op,
             key_id: key_ids[i].clone(),
-            input: Input::Inline(Arc::clone(match op {
-                Op::Verify => &input.signed,
-                Op::Decrypt => &input.encrypted,
-                _ => &input.plain,
-            })),
+            input: match transfer {
+                Transfer::Inline => Input::Inline(Arc::clone(
+                    [&input.plain, &input.signed, &input.encrypted][which],
+                )),
+                Transfer::Path => Input::Files {
+                    input: pki.path(&input.files[which]),
+                    output: pki.path(DAEMON_OUT),
+                },
+            },
             plain_tail: cells::tail(&input.plain),
         });
         let columns = Columns {
             many: Some(clients),
-            in_flight: (size.bytes <= PIPELINED_UP_TO).then_some(in_flight),
+            // Pipelined requests would share the one by-path output file.
+            in_flight: (size.bytes <= PIPELINED_UP_TO && matches!(transfer, Transfer::Inline))
+                .then_some(in_flight),
         };
         let cells = measure_daemon(&home, &runtime, &key_ids[i], job, columns, duration, ticks)?;
         let pipeline = openssl_pipeline(op, identity, &input.files, "out.eml");
@@ -651,6 +717,7 @@ fn run(args: Args) -> Result<(), String> {
             identity: i,
             op,
             size,
+            transfer,
             one: cells.one,
             pipelined: cells.pipelined,
             many: cells.many,
@@ -661,9 +728,9 @@ fn run(args: Args) -> Result<(), String> {
         })
     };
     let mut rows = Vec::new();
-    for (n, (i, op, s, name)) in plan.iter().enumerate() {
+    for (n, (i, op, s, transfer, name)) in plan.iter().enumerate() {
         eprint!("[{:>2}/{}] {name}: ", n + 1, plan.len());
-        let row = measure_row(*i, *op, *s)?;
+        let row = measure_row(*i, *op, *s, *transfer)?;
         eprintln!("{}", report::progress(&row, clients));
         rows.push(row);
     }
@@ -682,9 +749,9 @@ fn run(args: Args) -> Result<(), String> {
             disturbed.len()
         );
         for r in disturbed {
-            let (i, op, s, name) = &plan[r];
+            let (i, op, s, transfer, name) = &plan[r];
             eprint!("[again] {name}: ");
-            let row = measure_row(*i, *op, *s)?;
+            let row = measure_row(*i, *op, *s, *transfer)?;
             eprintln!("{}", report::progress(&row, clients));
             let load = |row: &Row| report::other_load(row).unwrap_or(f64::INFINITY);
             if load(&row) < load(&rows[r]) {
@@ -836,6 +903,11 @@ fn measure_daemon(
 /// Why a row has no "pipelined" cell.
 const NOT_PIPELINED: &str = "pipelined only up to 100 KiB";
 
+/// Where the daemon writes its result in the by-path rows (in the PKI directory, beside the
+/// inputs and openssl's `out.eml`): one file for every by-path row and client, each result
+/// renamed over it whole.
+const DAEMON_OUT: &str = "out.daemon.eml";
+
 /// Why a 1 GiB row has no "many clients" cell.
 const ONE_CLIENT_ONLY: &str = "one client only at 1 GiB";
 
@@ -859,12 +931,9 @@ fn huge_rows(
     rows: &mut Vec<Row>,
 ) -> Result<(), String> {
     let any = IDENTITIES.iter().any(|identity| {
-        HUGE_OPS.iter().any(|op| {
-            selected(
-                only,
-                &format!("{} {} {}", identity.label, op.label(), HUGE.label),
-            )
-        })
+        HUGE_OPS
+            .iter()
+            .any(|&op| selected(only, &row_name(identity, op, HUGE, Transfer::Path)))
     });
     if !any {
         return Ok(());
@@ -898,7 +967,7 @@ fn huge_rows(
         let signed = format!("huge-{}.signed.eml", identity.name);
         let files = [plain.to_owned(), signed.clone(), encrypted.clone()];
         for op in HUGE_OPS {
-            let name = format!("{} {} {}", identity.label, op.label(), HUGE.label);
+            let name = row_name(identity, op, HUGE, Transfer::Path);
             // Decryption needs the encryption's output.
             let wanted = selected(only, &name)
                 || (op == Op::Encrypt && selected(only, &name.replace("encrypt", "decrypt")));
@@ -952,6 +1021,7 @@ fn huge_rows(
                 identity: i,
                 op,
                 size: HUGE,
+                transfer: Transfer::Path,
                 one: cells.one,
                 pipelined: cells.pipelined,
                 many: cells.many,

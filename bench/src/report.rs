@@ -1,6 +1,6 @@
 //! The markdown report (and the raw numbers as JSON).
 
-use crate::{IDENTITIES, KeyKind, Op, Outcome, Row, Run, SIZES};
+use crate::{IDENTITIES, KeyKind, Op, Outcome, Row, Run, SIZES, Transfer};
 use serde_json::json;
 use std::fmt::Write;
 use std::time::Duration;
@@ -177,13 +177,14 @@ fn table_row(row: &Row) -> String {
     );
     let dash = || "—".to_owned();
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         if disturbed(row) {
             format!("{} ⚠", row.op.label())
         } else {
             row.op.label().to_owned()
         },
         row.size.label,
+        row.transfer.suffix(),
         outcome(&row.one, bytes),
         outcome(&row.pipelined, bytes),
         outcome(&row.many, bytes),
@@ -207,10 +208,11 @@ fn bare_signature(limits: &crate::speed::Limits, key: KeyKind) -> Duration {
     Duration::try_from_secs_f64(1.0 / rate).unwrap_or_default()
 }
 
-fn find(run: &Run, identity: usize, op: Op, size: usize) -> Option<&Row> {
-    run.rows
-        .iter()
-        .find(|r| r.identity == identity && r.op == op && r.size.bytes == size)
+/// The row of `identity`, `op` and `size` sent by `transfer`.
+fn find(run: &Run, identity: usize, op: Op, size: usize, transfer: Transfer) -> Option<&Row> {
+    run.rows.iter().find(|r| {
+        r.identity == identity && r.op == op && r.size.bytes == size && r.transfer == transfer
+    })
 }
 
 /// Other work's average load over every measured cell, weighted by the cells' time.
@@ -309,7 +311,7 @@ pub fn markdown(run: &Run) -> String {
         "| identity | daemon p50 | daemon p99 | bare signature, `openssl speed` | bare signature, aws-lc | p99 − bare aws-lc signature | `openssl cms -sign` p50 (a process) |\n|---|---|---|---|---|---|---|"
     );
     for (i, identity) in IDENTITIES.iter().enumerate() {
-        let Some(row) = find(run, i, Op::Sign, SIZES[0].bytes) else {
+        let Some(row) = find(run, i, Op::Sign, SIZES[0].bytes, Transfer::Inline) else {
             continue;
         };
         let bare_openssl = bare_signature(l, identity.key);
@@ -356,7 +358,7 @@ pub fn markdown(run: &Run) -> String {
     let _ = writeln!(
         out,
         "- **Messages:** whole RFC 5322 messages (headers, then a 7-bit `text/plain` body of 74-character CRLF lines), From the identity, To the three recipients; sizes in KiB/MiB. **MB/s** is 10⁶ bytes of the plain message per second for every operation, also for verify and decrypt, whose input is larger.\n\
-         - **Daemon:** the release `mailseald` on a Unix socket in a temporary directory, through `mailseal_protocol::Client` (JSON-RPC, base64 payloads). *1 client* and *N clients* send one request at a time per connection and wait for its reply; *N clients* are N connections working in parallel from this process (N = cores by default), so on a small machine they compete with the daemon for the cores. *1 client, {k} in flight* is one connection that pipelines (`Client::send` ahead, `Client::receive` in order), keeping {k} requests sent and not yet answered; the daemon runs a connection's requests concurrently, so this one client may use every core (messages up to 100 KiB only). Latencies are those of the one-at-a-time client. Each client makes one checked call first (signature valid, decryption gives the message back, AES-256-GCM used), then calls for the cell's wall time; msg/s is all calls over the time from the first client's start to the last one's end.\n\
+         - **Daemon:** the release `mailseald` on a Unix socket in a temporary directory, through `mailseal_protocol::Client` (JSON-RPC). Rows without a mark send the message **inline** (base64 in the JSON request, the result base64 in the JSON reply). Rows marked **by path** send `{{\"path\": …}}` for the message and `\"output\": {{\"path\": …}}` for the result, as the CLI does with files: the daemon reads the same file openssl reads and writes the result to a temporary file that it flushes to disk (fsync) and renames over the output, and the client reads nothing of the message (it reads the output's first 4 KiB and last 64 bytes on its checked call only). *1 client* and *N clients* send one request at a time per connection and wait for its reply; *N clients* are N connections working in parallel from this process (N = cores by default), so on a small machine they compete with the daemon for the cores. *1 client, {k} in flight* is one connection that pipelines (`Client::send` ahead, `Client::receive` in order), keeping {k} requests sent and not yet answered; the daemon runs a connection's requests concurrently, so this one client may use every core (inline messages up to 100 KiB only). Latencies are those of the one-at-a-time client. Each client makes one checked call first (signature valid, decryption gives the message back, AES-256-GCM used), then calls for the cell's wall time; msg/s is all calls over the time from the first client's start to the last one's end.\n\
          - **Sign** is detached (`multipart/signed`), SHA-256, the chain included. **Verify** checks a message the daemon signed with that identity, against the test CA (a valid signature). **Encrypt** goes to three RSA-2048 recipients and the sender's own certificate with AES-256-GCM (AuthEnvelopedData) on both sides. **Decrypt** opens the daemon's encryption with the identity's key. **Sign+encrypt** is `smime.sign_encrypt`, and for openssl `cms -sign | cms -encrypt`.\n\
          - **openssl cms:** one process per message, one after another, on the same input files, writing its output to a file. The commands (RSA-2048, 1 KiB):"
     );
@@ -378,7 +380,7 @@ pub fn markdown(run: &Run) -> String {
 fn targets(run: &Run, out: &mut String) {
     let l = &run.limits;
     let rate = |i: usize, op: Op, bytes: usize, which: fn(&Row) -> &Outcome| {
-        find(run, i, op, bytes).and_then(|r| rate_of(which(r)))
+        find(run, i, op, bytes, Transfer::Inline).and_then(|r| rate_of(which(r)))
     };
     fn one(r: &Row) -> &Outcome {
         &r.one
@@ -388,9 +390,6 @@ fn targets(run: &Run, out: &mut String) {
     }
     fn many(r: &Row) -> &Outcome {
         &r.many
-    }
-    fn openssl(r: &Row) -> &Outcome {
-        &r.openssl
     }
     let small = SIZES[0].bytes;
     let big = SIZES[2].bytes;
@@ -429,16 +428,17 @@ fn targets(run: &Run, out: &mut String) {
         ),
         &either(waiting, ahead, 80.0),
     );
-    let versus_by = |i: usize, op: Op, bytes: usize, which: fn(&Row) -> &Outcome| {
-        rate(i, op, bytes, which)
-            .zip(rate(i, op, bytes, openssl))
-            .map(|(d, o)| d / o)
-    };
-    let versus = |i: usize, op: Op, bytes: usize| versus_by(i, op, bytes, one);
+    let versus_by =
+        |i: usize, op: Op, bytes: usize, transfer: Transfer, which: fn(&Row) -> &Outcome| {
+            let row = find(run, i, op, bytes, transfer)?;
+            rate_of(which(row))
+                .zip(rate_of(&row.openssl))
+                .map(|(d, o)| d / o)
+        };
     let both = |i: usize| {
         let (waiting, ahead) = (
-            versus_by(i, Op::Sign, small, one),
-            versus_by(i, Op::Sign, small, pipelined),
+            versus_by(i, Op::Sign, small, Transfer::Inline, one),
+            versus_by(i, Op::Sign, small, Transfer::Inline, pipelined),
         );
         let shown = format!(
             "{} one request at a time; {} with {k} in flight",
@@ -453,7 +453,7 @@ fn targets(run: &Run, out: &mut String) {
         shown,
         &either(waiting, ahead, 10.0),
     );
-    let p99 = find(run, 0, Op::Sign, small)
+    let p99 = find(run, 0, Op::Sign, small, Transfer::Inline)
         .and_then(|r| r.one.cell())
         .and_then(|c| c.quantile(0.99))
         .map(|p| {
@@ -470,17 +470,26 @@ fn targets(run: &Run, out: &mut String) {
         shown,
         &either(waiting, ahead, 50.0),
     );
+    // Judged by path, the way the issue has local clients send large messages; inline (base64
+    // in JSON both ways) shown beside it, as it is what a remote or browser client pays.
     for op in [Op::Encrypt, Op::Decrypt] {
-        let worst = (0..IDENTITIES.len())
-            .filter_map(|i| versus(i, op, big))
-            .reduce(f64::min);
+        let worst = |transfer| {
+            (0..IDENTITIES.len())
+                .filter_map(|i| versus_by(i, op, big, transfer, one))
+                .reduce(f64::min)
+        };
+        let by_path = worst(Transfer::Path);
         target(
             &format!(
-                "10 MiB {} ≥ 3× the MB/s of `openssl cms` (worst identity)",
+                "10 MiB {} ≥ 3× the MB/s of `openssl cms` (worst identity; judged by path, inline for comparison)",
                 op.label()
             ),
-            show(worst, "×"),
-            verdict(worst, 3.0),
+            format!(
+                "by path {}; inline {}",
+                show(by_path, "×"),
+                show(worst(Transfer::Inline), "×")
+            ),
+            verdict(by_path, 3.0),
         );
     }
     let scalings: Vec<f64> = run
@@ -560,6 +569,7 @@ pub fn json(run: &Run) -> serde_json::Value {
                 "identity": IDENTITIES[r.identity].label,
                 "operation": r.op.label(),
                 "bytes": r.size.bytes,
+                "transfer": r.transfer.label(),
                 "daemon_1_client": cell(&r.one),
                 "daemon_1_client_pipelined": cell(&r.pipelined),
                 "daemon_n_clients": cell(&r.many),

@@ -283,7 +283,7 @@ fn wait_for_echo_off(socket: &str) {
             std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
                 let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
                 args.first().is_some_and(|a| a.ends_with(b"mailseal"))
-                    && args.iter().any(|a| *a == socket.as_bytes())
+                    && args.contains(&socket.as_bytes())
             })
         });
         let echo_off = cli.is_some_and(|entry| {

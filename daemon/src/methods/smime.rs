@@ -94,13 +94,12 @@ pub async fn encrypt(
         params.rsa_oaep,
     )
     .await?;
-    let scratch = scratch(&daemon);
     // The recipients' revocation is judged in the same trip to a blocking worker as the
     // encryption: one trip per request, whatever the number of recipients.
     let message = blocking(move || {
         let plan = addressees.settle(&daemon)?;
         let len = source.len();
-        plan.run(&mut source, len, &scratch, &mut sink)?;
+        plan.run(&mut source, len, &mut sink)?;
         sink.finish()
     })
     .await?;
@@ -134,7 +133,7 @@ pub async fn sign_encrypt(
         let signed_len = rewound(&mut signed)?;
         if params.triple_wrap {
             let mut encrypted = scratch.spool();
-            plan.run(&mut signed, signed_len, &scratch, &mut encrypted)?;
+            plan.run(&mut signed, signed_len, &mut encrypted)?;
             let encrypted_len = rewound(&mut encrypted)?;
             signing.run(
                 &mut encrypted,
@@ -143,7 +142,7 @@ pub async fn sign_encrypt(
                 &mut sink,
             )?;
         } else {
-            plan.run(&mut signed, signed_len, &scratch, &mut sink)?;
+            plan.run(&mut signed, signed_len, &mut sink)?;
         }
         sink.finish()
     })
@@ -569,7 +568,6 @@ impl EncryptionPlan {
         &self,
         message: &mut R,
         len: u64,
-        scratch: &Scratch,
         out: &mut W,
     ) -> Result<(), RpcError> {
         let recipients: Vec<Recipient<'_>> = self
@@ -585,7 +583,6 @@ impl EncryptionPlan {
             len,
             &recipients,
             self.algorithm,
-            scratch,
             out,
         )?)
     }

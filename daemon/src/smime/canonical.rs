@@ -78,7 +78,7 @@ fn scan_lines<R: Read + Seek>(
             }
             return Ok(());
         }
-        let (used, ends_line) = match buf.iter().position(|&b| b == b'\n') {
+        let (used, ends_line) = match memchr::memchr(b'\n', buf) {
             Some(at) => (at + 1, true),
             None => (buf.len(), false),
         };
@@ -154,6 +154,29 @@ pub fn canonicalize<R: Read + Seek, W: Write>(
     canonicalize_into(src, span, &mut buffered)?;
     buffered.flush()?;
     Ok(())
+}
+
+/// The length of what [`canonicalize`] writes for `span` of `src`, found by running it into a
+/// counter: an encryption writes its DER lengths before its content, and a second pass over
+/// the source costs less than keeping the canonical entity in a spool file.
+pub fn canonical_len<R: Read + Seek>(src: &mut R, span: Span) -> Result<u64, CanonicalError> {
+    let mut counter = Counter(0);
+    canonicalize_into(src, span, &mut counter)?;
+    Ok(counter.0)
+}
+
+/// A writer that only counts.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn canonicalize_into<R: Read + Seek, W: Write>(
@@ -236,11 +259,13 @@ fn needs_transfer_encoding<R: Read + Seek>(
         return Ok(false);
     }
     let mut reader = span_reader(src, body)?;
+    // Bytes of the current line before the buffer; the CR before an LF counts, as it always
+    // has here.
     let mut line_len = 0usize;
     loop {
         let buf = reader.fill_buf()?;
         if buf.is_empty() {
-            return Ok(false);
+            return Ok(line_len > MAX_LINE);
         }
         // A fold without early exit, which the compiler turns into wide loads: this runs over
         // every byte of every message.
@@ -250,22 +275,30 @@ fn needs_transfer_encoding<R: Read + Seek>(
         if eight_bit {
             return Ok(true);
         }
-        let mut rest = buf;
-        while let Some(at) = rest.iter().position(|&b| b == b'\n') {
-            if line_len + at > 998 {
-                return Ok(true);
+        // Rather than find every line end, find the last LF within reach of the current
+        // line's start: it vouches for every line before it.
+        let mut start = 0;
+        loop {
+            let end = (start + (MAX_LINE + 1).saturating_sub(line_len)).min(buf.len());
+            match memchr::memrchr(b'\n', &buf[start..end]) {
+                Some(at) => {
+                    start += at + 1;
+                    line_len = 0;
+                }
+                None if end == buf.len() => {
+                    line_len += end - start;
+                    break;
+                }
+                None => return Ok(true),
             }
-            line_len = 0;
-            rest = &rest[at + 1..];
-        }
-        line_len += rest.len();
-        if line_len > 998 {
-            return Ok(true);
         }
         let used = buf.len();
         reader.consume(used);
     }
 }
+
+/// The longest line a 7-bit body may have, in octets without its line end (RFC 5322 §2.1.1).
+const MAX_LINE: usize = 998;
 
 /// A multipart body's layout: the preamble and the parts, each exactly as it stands between
 /// its delimiters (the CRLF before a delimiter belongs to the delimiter, RFC 2046 §5.1.1).
@@ -453,6 +486,80 @@ mod tests {
         // The length counts the CR before the LF, as it always has here.
         assert!(!entity(997).contains("quoted-printable"));
         assert!(entity(998).contains("Content-Transfer-Encoding: quoted-printable"));
+    }
+
+    /// Whether a body needs re-encoding, judged a byte and a line at a time: what
+    /// [`needs_transfer_encoding`] did before it worked in blocks.
+    fn needs_encoding_by_lines(body: &[u8]) -> bool {
+        body.iter().any(|&b| b >= 0x80 || b == 0)
+            || body
+                .split(|&b| b == b'\n')
+                .any(|line| line.len() > MAX_LINE)
+    }
+
+    #[test]
+    fn the_line_length_check_in_blocks_matches_the_one_by_lines() {
+        let entity = mime::parse(b"Content-Type: text/plain\r\n\r\n");
+        let needs = |body: &[u8]| {
+            let span = Span::whole(body.len() as u64);
+            needs_transfer_encoding(&mut io::Cursor::new(body), span, &entity).unwrap()
+        };
+        let line = |len: usize, end: &[u8]| {
+            let mut line = vec![b'a'; len];
+            line.extend_from_slice(end);
+            line
+        };
+        let mut bodies = vec![
+            Vec::new(),
+            line(998, b""),
+            line(999, b""),
+            line(997, b"\r\n"),
+            line(998, b"\r\n"),
+            line(998, b"\n"),
+            line(999, b"\n"),
+            [line(10, b"\n"), line(999, b"\n"), line(10, b"\n")].concat(),
+            [line(10, b"\n"), b"\x80".to_vec()].concat(),
+        ];
+        // Lines of 998 and 999 octets across the reader's 64 KiB blocks, at many offsets,
+        // among short ones.
+        for long in [998, 999] {
+            for offset in [0, 1, 2, 500, 997, 998, 999, 1000] {
+                let mut body = Vec::new();
+                while body.len() + 77 < BUFFER - offset {
+                    body.extend(line(74, b"\r\n"));
+                }
+                body.extend(line(BUFFER - offset - body.len(), b"\n"));
+                body.extend(line(long - 1, b"\r\n"));
+                body.extend(line(74, b"\r\n"));
+                bodies.push(body.clone());
+                body.extend(line(long, b""));
+                bodies.push(body);
+            }
+        }
+        for body in &bodies {
+            assert_eq!(
+                needs(body),
+                needs_encoding_by_lines(body),
+                "{} bytes",
+                body.len()
+            );
+        }
+    }
+
+    #[test]
+    fn the_counted_length_is_the_length_written() {
+        let long_text = format!("Content-Type: text/plain\n\n{}", "line\n".repeat(30_000));
+        for raw in [
+            &b"From: a@x\nContent-Type: text/plain; charset=utf-8\n\nGr\xc3\xbc\xc3\x9fe \n"[..],
+            b"Content-Type: multipart/mixed; boundary=X\n\npre\n--X\nContent-Type: application/octet-stream\n\n\x00\x01\n--X\n\nplain\r\n--X--\n",
+            b"",
+            b"Subject: no body",
+            long_text.as_bytes(),
+        ] {
+            let span = Span::whole(raw.len() as u64);
+            let counted = canonical_len(&mut io::Cursor::new(raw), span).unwrap();
+            assert_eq!(counted, canonical_entity(raw).unwrap().len() as u64);
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::compose::{multipart_signed_around, outer_prefix, pkcs7_mime_head};
 use super::encoders::{Base64Decoder, Base64Lines, Crlf, Digesting};
 use super::envelope::{self, EnvelopeError, OwnKey, Recipient};
 use super::mime::{self, Entity, MimeError};
-use super::scratch::Scratch;
+use super::scratch::{IN_MEMORY, Scratch};
 use super::sign::{self, SignError, Signer};
 use super::verify::{self, Harvest, VerifyError, VerifyInput};
 use crate::certs::issuers::Issuers;
@@ -122,28 +122,27 @@ pub fn sign_message<R: Read + Seek, W: Write>(
 }
 
 /// Encrypts a whole message's content entity to every recipient: `len` bytes of `input` in,
-/// the `application/pkcs7-mime` message out to `out`.
+/// the `application/pkcs7-mime` message out to `out`. The entity is canonicalized twice: once
+/// to count it (the envelope's DER lengths come first), then straight into the cipher.
 pub fn encrypt_message<R: Read + Seek, W: Write>(
     input: &mut R,
     len: u64,
     recipients: &[Recipient<'_>],
     algorithm: ContentEncryption,
-    scratch: &Scratch,
     out: &mut W,
 ) -> Result<(), MessageError> {
     let (head, _) = canonical::read_head(input, Span::whole(len))?;
     let outer = mime::parse(&head);
-    let mut entity = scratch.spool();
-    canonical::canonicalize(input, Span::whole(len), &mut entity)?;
-    let entity_len = entity.stream_position()?;
-    entity.rewind()?;
+    let entity_len = canonical::canonical_len(input, Span::whole(len))?;
     let smime_type = match algorithm {
         ContentEncryption::Aes128Gcm | ContentEncryption::Aes256Gcm => "authEnveloped-data",
         ContentEncryption::Aes128Cbc | ContentEncryption::Aes256Cbc => "enveloped-data",
     };
     out.write_all(&pkcs7_mime_head(&outer, smime_type))?;
     let mut body = Base64Lines::new(&mut *out);
-    envelope::encrypt(&mut entity, entity_len, recipients, algorithm, &mut body)?;
+    let mut envelope = envelope::seal(entity_len, recipients, algorithm, &mut body)?;
+    canonical::canonicalize(input, Span::whole(len), &mut envelope)?;
+    envelope.finish()?;
     body.finish()?;
     Ok(())
 }
@@ -176,6 +175,11 @@ pub struct Opened {
 
 /// Takes every S/MIME layer off the `len` bytes of `input` and writes the innermost message
 /// (outer headers kept) to `out`; a message without S/MIME is written as it was.
+///
+/// The innermost message goes to `out` as its layer is taken off, before that layer's checks
+/// end (the GCM tag, the CBC padding): on an error, `out` holds a partial, unauthenticated
+/// message, which the caller must discard (as a [`crate::transfer::Sink`] does when dropped
+/// unfinished).
 pub fn open_message<R: Read + Seek, W: Write>(
     input: &mut R,
     len: u64,
@@ -185,17 +189,21 @@ pub fn open_message<R: Read + Seek, W: Write>(
 ) -> Result<Opened, MessageError> {
     let mut layers = Vec::new();
     let mut harvest = Vec::new();
-    let Some(mut step) = open_layer(input, len, context, scratch)? else {
+    let Some(mut step) = open_layer(input, len, context, scratch, out)? else {
         input.seek(SeekFrom::Start(0))?;
         io::copy(&mut Read::by_ref(input).take(len), out)?;
         return Ok(Opened { layers, harvest });
     };
     loop {
-        let (mut message, layer, harvested) = step;
+        let (next, layer, harvested) = step;
         layers.push(layer);
         harvest.extend(harvested);
+        // Written to `out` already, unless another layer follows.
+        let Some(mut message) = next else {
+            return Ok(Opened { layers, harvest });
+        };
         let message_len = message.seek(SeekFrom::End(0))?;
-        match open_layer(&mut message, message_len, context, scratch)? {
+        match open_layer(&mut message, message_len, context, scratch, out)? {
             None => {
                 message.rewind()?;
                 io::copy(&mut message, out)?;
@@ -207,16 +215,133 @@ pub fn open_message<R: Read + Seek, W: Write>(
     }
 }
 
-/// One layer taken off: the message inside (outer headers in front), the layer, and the
-/// signers to harvest.
-type Step = (SpooledTempFile, Layer, Vec<Harvest>);
+/// One layer taken off: the message inside (outer headers in front) in a spool when it is
+/// another layer, `None` when it went to the output; the layer; the signers to harvest.
+type Step = (Option<SpooledTempFile>, Layer, Vec<Harvest>);
 
-/// Takes one layer off the message in `src`, or says there is none.
-fn open_layer<R: Read + Seek>(
+/// The content types [`open_layer`] takes off.
+fn is_layer(mime_type: &str) -> bool {
+    matches!(
+        mime_type,
+        "multipart/signed" | "application/pkcs7-mime" | "application/x-pkcs7-mime"
+    )
+}
+
+/// Where the message inside a layer goes as the layer is taken off. Its header block is held
+/// back until it is complete; then, if it is another S/MIME layer, the message goes into a
+/// spool for the next round, else straight to the output: the innermost message is written
+/// once, neither spooled nor copied.
+struct Inner<'o, W> {
+    scratch: &'o Scratch,
+    state: Option<InnerState<'o, W>>,
+}
+
+enum InnerState<'o, W> {
+    /// Not decided yet: what came so far, and the output.
+    Deciding(Vec<u8>, &'o mut W),
+    /// Another layer follows.
+    Spool(SpooledTempFile),
+    /// The message itself.
+    Out(&'o mut W),
+}
+
+impl<'o, W: Write> Inner<'o, W> {
+    /// The inner message, starting with `prefix` (the outer headers), bound for `out` unless
+    /// it turns out to be another layer.
+    fn new(prefix: Vec<u8>, scratch: &'o Scratch, out: &'o mut W) -> Self {
+        Self {
+            scratch,
+            state: Some(InnerState::Deciding(prefix, out)),
+        }
+    }
+
+    /// Sends what is held where it belongs once its header block is complete, or `at_end`
+    /// of the message. More than [`IN_MEMORY`] without a complete header block goes to the
+    /// spool, where the next round reads it as before.
+    fn decide(&mut self, at_end: bool) -> io::Result<()> {
+        let Some(InnerState::Deciding(held, _)) = &self.state else {
+            return Ok(());
+        };
+        let layer = if held.len() > IN_MEMORY {
+            true
+        } else {
+            match layer_ahead(held, at_end) {
+                Some(layer) => layer,
+                None => return Ok(()),
+            }
+        };
+        let Some(InnerState::Deciding(held, out)) = self.state.take() else {
+            unreachable!("checked above");
+        };
+        self.state = Some(if layer {
+            let mut spool = self.scratch.spool();
+            spool.write_all(&held)?;
+            InnerState::Spool(spool)
+        } else {
+            out.write_all(&held)?;
+            InnerState::Out(out)
+        });
+        Ok(())
+    }
+
+    /// Ends the message: the spool of the next layer, or `None` when it went to the output.
+    fn finish(mut self) -> io::Result<Option<SpooledTempFile>> {
+        self.decide(true)?;
+        Ok(match self.state {
+            Some(InnerState::Spool(spool)) => Some(spool),
+            _ => None,
+        })
+    }
+}
+
+impl<W: Write> Write for Inner<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.state.as_mut().expect("an unfinished message") {
+            InnerState::Deciding(held, _) => {
+                held.extend_from_slice(buf);
+                self.decide(false)?;
+            }
+            InnerState::Spool(spool) => spool.write_all(buf)?,
+            InnerState::Out(out) => out.write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.state.as_mut().expect("an unfinished message") {
+            InnerState::Deciding(..) => Ok(()),
+            InnerState::Spool(spool) => spool.flush(),
+            InnerState::Out(out) => out.flush(),
+        }
+    }
+}
+
+/// Whether the message starting with `held` is another S/MIME layer, judged as
+/// [`open_layer`] judges it; `None` while its header block may go on. Only whole lines count
+/// until `at_end`: a line cut in two could look like the end of the header block.
+fn layer_ahead(held: &[u8], at_end: bool) -> Option<bool> {
+    let complete = if at_end {
+        held.len()
+    } else {
+        memchr::memrchr(b'\n', held).map_or(0, |at| at + 1)
+    };
+    let span = Span::whole(complete as u64);
+    match canonical::read_head(&mut io::Cursor::new(&held[..complete]), span) {
+        // The next round meets the same fault and reports it.
+        Err(_) => Some(true),
+        Ok((_, body_start)) if !at_end && body_start >= span.end => None,
+        Ok((head, _)) => Some(is_layer(&mime::parse(&head).content_type().mime_type)),
+    }
+}
+
+/// Takes one layer off the message in `src`, or says there is none; the message inside goes
+/// to `out` when it is not another layer.
+fn open_layer<R: Read + Seek, W: Write>(
     src: &mut R,
     len: u64,
     context: &OpenContext<'_>,
     scratch: &Scratch,
+    out: &mut W,
 ) -> Result<Option<Step>, MessageError> {
     let (head, body_start) = canonical::read_head(src, Span::whole(len))?;
     let outer = mime::parse(&head);
@@ -225,6 +350,9 @@ fn open_layer<R: Read + Seek>(
         end: len,
     };
     let content_type = outer.content_type();
+    if !is_layer(&content_type.mime_type) {
+        return Ok(None);
+    }
     let from = outer.addresses(&["From"]);
     // Detached and encapsulated signatures are checked against the same addresses, anchors,
     // certificates and time.
@@ -236,11 +364,7 @@ fn open_layer<R: Read + Seek>(
         known_certs: context.known_certs,
         now: context.now,
     };
-    let spool_of = |message: &[u8]| -> io::Result<SpooledTempFile> {
-        let mut spool = scratch.spool();
-        spool.write_all(message)?;
-        Ok(spool)
-    };
+    let mut inner = Inner::new(outer_prefix(&outer), scratch, out);
     match content_type.mime_type.as_str() {
         "multipart/signed" => {
             let boundary = content_type
@@ -254,7 +378,6 @@ fn open_layer<R: Read + Seek>(
             let signed_data = verify::read(&mut io::Cursor::new(&signature))?;
             // The signed part, byte for byte with CRLF line ends (RFC 8551 §3.1.1), is hashed
             // on its way into the next layer.
-            let mut inner = spool_of(&outer_prefix(&outer))?;
             let mut crlf = Crlf::new(signed_data.hashing(&mut inner));
             canonical::copy_span(src, *signed, &mut crlf)?;
             let (_, content) = crlf.into_inner().finish();
@@ -263,7 +386,7 @@ fn open_layer<R: Read + Seek>(
                 mode: SignatureMode::Detached,
                 signatures: verified.reports,
             };
-            Ok(Some((inner, layer, verified.signers)))
+            Ok(Some((inner.finish()?, layer, verified.signers)))
         }
         "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
             let mut der = scratch.spool();
@@ -275,7 +398,6 @@ fn open_layer<R: Read + Seek>(
             match content_info_type(&start) {
                 Some(t) if t == rfc6268::ID_SIGNED_DATA => {
                     let signed_data = verify::read(&mut der)?;
-                    let mut inner = spool_of(&outer_prefix(&outer))?;
                     let mut hashing = signed_data.hashing(&mut inner);
                     signed_data.copy_content(&mut der, &mut hashing)?;
                     let (_, content) = hashing.finish();
@@ -284,28 +406,28 @@ fn open_layer<R: Read + Seek>(
                         mode: SignatureMode::Opaque,
                         signatures: verified.reports,
                     };
-                    Ok(Some((inner, layer, verified.signers)))
+                    Ok(Some((inner.finish()?, layer, verified.signers)))
                 }
                 Some(t)
                     if t == rfc6268::ID_ENVELOPED_DATA
                         || t == rfc6268::ID_CT_AUTH_ENVELOPED_DATA =>
                 {
-                    // The decrypted content goes into a spool of its own, used only once
-                    // decryption has checked the padding or the tag.
-                    let mut inner = spool_of(&outer_prefix(&outer))?;
+                    // The decrypted content is not authenticated until decryption has checked
+                    // the padding or the tag: an error here leaves the caller to discard what
+                    // went to the output.
                     let decrypted = envelope::decrypt(&mut der, context.own_keys, &mut inner)?;
                     let layer = Layer::Encrypted {
                         algorithm: decrypted.algorithm,
                         key_id: decrypted.key_id.to_string(),
                     };
-                    Ok(Some((inner, layer, Vec::new())))
+                    Ok(Some((inner.finish()?, layer, Vec::new())))
                 }
                 _ => Err(MessageError::NotApplicable(
                     "the application/pkcs7-mime body is not a CMS signed or encrypted message",
                 )),
             }
         }
-        _ => Ok(None),
+        _ => unreachable!("is_layer lets only these through"),
     }
 }
 
@@ -347,13 +469,9 @@ fn decode_body<R: Read + Seek, W: Write>(
         .map(str::to_ascii_lowercase);
     match encoding.as_deref() {
         Some("base64") => {
-            src.seek(SeekFrom::Start(body.start))?;
             let mut decoder = Base64Decoder::new(&mut *out);
-            let decoded = io::copy(
-                &mut Read::by_ref(src).take(body.end - body.start),
-                &mut decoder,
-            )
-            .and_then(|_| decoder.finish().map(drop));
+            let decoded = canonical::copy_span(src, body, &mut decoder)
+                .and_then(|()| decoder.finish().map(drop));
             match decoded {
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(MimeError::Base64.into()),
                 other => Ok(other?),
@@ -464,6 +582,40 @@ mod tests {
         }
         let changed = message(b"Content-Type: text/plain\r\n\r\nHello,\r\nchanged world.\r\n");
         assert_eq!(verdict(&open(&changed, &anchors).0), Verdict::Invalid);
+    }
+
+    #[test]
+    fn the_inner_message_is_judged_on_whole_lines_of_a_complete_head() {
+        let pkcs7 = b"From: a@x\r\nContent-Type: application/pkcs7-mime\r\n";
+        // A line cut in two, or a head that may go on, decides nothing yet.
+        assert_eq!(layer_ahead(b"From: a@x\r\nContent-Ty", false), None);
+        assert_eq!(layer_ahead(pkcs7, false), None);
+        assert_eq!(
+            layer_ahead(&[&pkcs7[..], b"\r\nMIAG"].concat(), false),
+            None
+        );
+        assert_eq!(
+            layer_ahead(&[&pkcs7[..], b"\r\nMIAG\r\n"].concat(), false),
+            Some(true)
+        );
+        assert_eq!(
+            layer_ahead(
+                b"From: a@x\r\nContent-Type: text/plain\r\n\r\nhi\r\n",
+                false
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            layer_ahead(b"From: a@x\r\nnot a header\r\n", false),
+            Some(false)
+        );
+        // At the end, whatever is there decides.
+        assert_eq!(
+            layer_ahead(&[&pkcs7[..], b"\r\nMIAG"].concat(), true),
+            Some(true)
+        );
+        assert_eq!(layer_ahead(b"Subject: no body", true), Some(false));
+        assert_eq!(layer_ahead(b"", true), Some(false));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! that knows where the bytes came from and where they go, so every method handles every kind
 //! of payload alike.
 
+mod behind;
 pub mod files;
 pub mod progress;
 pub mod streams;
 
+use behind::WriteBehind;
 use mailseal_protocol::methods::transfer::{AbsolutePath, Delivered, Output, Payload, StreamId};
 use mailseal_protocol::{ErrorKind, Id, RpcError};
 use progress::Reporter;
@@ -16,7 +18,6 @@ use std::fs::File;
 use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 use streams::StreamTable;
-use tempfile::NamedTempFile;
 use tokio::sync::mpsc;
 
 /// What a request knows about the connection it came on: the connection's streams and the way
@@ -193,8 +194,10 @@ pub struct Sink {
 
 enum SinkKind {
     Memory(Vec<u8>),
+    /// Written by a thread of its own once it is large, overlapping with the work that
+    /// makes it.
     File {
-        file: BufWriter<NamedTempFile>,
+        file: WriteBehind<files::OutputFile>,
         target: AbsolutePath,
     },
     Stream {
@@ -213,10 +216,7 @@ impl Sink {
         let kind = match output {
             None => SinkKind::Memory(Vec::new()),
             Some(Output::Path(path)) => SinkKind::File {
-                file: BufWriter::with_capacity(
-                    WRITE_BUFFER,
-                    files::create_output(path.as_path(), "params.output.path")?,
-                ),
+                file: WriteBehind::new(files::create_output(path.as_path(), "params.output.path")?),
                 target: path.clone(),
             },
             Some(Output::Stream) => {
@@ -242,8 +242,7 @@ impl Sink {
         match self.kind.take().expect("a sink is finished once") {
             SinkKind::Memory(data) => Ok(data.into()),
             SinkKind::File { file, target } => {
-                let file = file.into_inner().map_err(|e| e.into_error());
-                files::persist_output(file, target.as_path(), "params.output.path")?;
+                files::persist_output(file.finish(), target.as_path(), "params.output.path")?;
                 Ok(Delivered::Path {
                     path: target,
                     bytes,

@@ -9,18 +9,21 @@ use cms::enveloped_data::{RecipientInfo, RecipientInfos};
 use const_oid::db::{rfc5911, rfc5912, rfc8410};
 use der::Encode;
 use mailseal_protocol::methods::smime::ContentEncryption;
-use std::io::{Read, Write};
+use std::io::{self, Write};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::KeyUsage;
 
-/// Encrypts the `content_len` bytes of `content` (the MIME entity) for every recipient and
-/// writes the DER ContentInfo to `out`: AuthEnvelopedData for the GCM choices (RFC 5083),
-/// EnvelopedData for CBC (RFC 5652 §6).
+/// Starts a DER ContentInfo to `out` that encrypts `content_len` bytes of content (the MIME
+/// entity) for every recipient: AuthEnvelopedData for the GCM choices (RFC 5083),
+/// EnvelopedData for CBC (RFC 5652 §6). The content is then written to the returned
+/// [`Envelope`], which encrypts it on its way to `out`, and [`Envelope::finish`] ends it.
 ///
 /// The content streams through: every length in the DER is known from `content_len` before the
 /// first byte of ciphertext (CBC pads to the next block, GCM adds nothing and its 16-byte tag
 /// comes after the content), so the result is DER however large the message, and memory stays
-/// at one buffer. Reading more or fewer bytes than `content_len` is an error.
+/// at one buffer. The content is written rather than read so that the canonicalizer can write
+/// straight into the cipher, with no copy of the entity in between. Writing more or fewer
+/// bytes than `content_len` is an error.
 ///
 /// RSA recipients get key transport with their [`Recipient::rsa_padding`]; P-256, P-384 and
 /// X25519 recipients get ephemeral-static ECDH with the X9.63 KDF and AES-256 key wrap. All are
@@ -28,13 +31,12 @@ use x509_cert::ext::pkix::KeyUsage;
 /// cannot be encrypted to (an Ed25519 key, a key usage without key encipherment or key
 /// agreement) fails the whole call with [`EnvelopeError::UnsupportedRecipientKey`]: silently
 /// leaving someone out is worse than not sending.
-pub fn encrypt(
-    content: &mut impl Read,
+pub fn seal<W: Write>(
     content_len: u64,
     recipients: &[Recipient<'_>],
     algorithm: ContentEncryption,
-    out: &mut impl Write,
-) -> Result<(), EnvelopeError> {
+    mut out: W,
+) -> Result<Envelope<W>, EnvelopeError> {
     if recipients.is_empty() {
         return Err(EnvelopeError::malformed(
             "an envelope needs at least one recipient",
@@ -52,8 +54,11 @@ pub fn encrypt(
         .all(|info| matches!(info, RecipientInfo::Ktri(_)));
     let recip_infos =
         RecipientInfos::try_from(infos).map_err(EnvelopeError::der("RecipientInfos"))?;
-    let mut sealing = content::seal(algorithm, &cek)?;
+    let sealing = content::seal(algorithm, &cek)?;
     let authenticated = content::is_authenticated(algorithm);
+    if authenticated && content_len > gcm::MAX_CONTENT {
+        return Err(EnvelopeError::TooLarge);
+    }
     let (content_type, version) = if authenticated {
         (rfc5911::ID_CT_AUTH_ENVELOPED_DATA, CmsVersion::V0)
     } else if all_ktri {
@@ -97,32 +102,69 @@ pub fn encrypt(
     head.extend(envelope_start);
     head.extend(eci_start);
     out.write_all(&head)?;
+    Ok(Envelope {
+        sealing,
+        out,
+        expected: content_len,
+        written: 0,
+        output: Vec::with_capacity(CHUNK + 32),
+    })
+}
 
-    let mut input = vec![0u8; CHUNK];
-    let mut output = Vec::with_capacity(CHUNK + 32);
-    let mut read = 0u64;
-    loop {
-        let n = content.read(&mut input)?;
-        if n == 0 {
-            break;
+/// An envelope whose content is being written: what is written to it is encrypted on its way
+/// to the inner writer.
+pub struct Envelope<W: Write> {
+    sealing: content::Sealing,
+    out: W,
+    /// The content length announced in the DER.
+    expected: u64,
+    /// The content written so far.
+    written: u64,
+    /// The ciphertext of one piece; kept from piece to piece.
+    output: Vec<u8>,
+}
+
+impl<W: Write> Write for Envelope<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.written + buf.len() as u64 > self.expected {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the content is longer than announced in the envelope",
+            ));
         }
-        read += n as u64;
-        output.clear();
-        sealing.update(&input[..n], &mut output)?;
-        out.write_all(&output)?;
+        for piece in buf.chunks(CHUNK) {
+            self.output.clear();
+            self.sealing
+                .update(piece, &mut self.output)
+                .map_err(io::Error::other)?;
+            self.out.write_all(&self.output)?;
+        }
+        self.written += buf.len() as u64;
+        Ok(buf.len())
     }
-    if read != content_len {
-        return Err(EnvelopeError::malformed(
-            "the content changed length while it was encrypted",
-        ));
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
-    output.clear();
-    if let Some(tag) = sealing.finish(&mut output)? {
-        output.extend(header(0x04, tag.len() as u64));
-        output.extend_from_slice(&tag);
+}
+
+impl<W: Write> Envelope<W> {
+    /// Writes the end of the envelope (the last CBC block, or the GCM tag as `mac`) and
+    /// returns the inner writer; content shorter than announced is an error.
+    pub fn finish(mut self) -> Result<W, EnvelopeError> {
+        if self.written != self.expected {
+            return Err(EnvelopeError::malformed(
+                "the content changed length while it was encrypted",
+            ));
+        }
+        self.output.clear();
+        if let Some(tag) = self.sealing.finish(&mut self.output)? {
+            self.output.extend(header(0x04, tag.len() as u64));
+            self.output.extend_from_slice(&tag);
+        }
+        self.out.write_all(&self.output)?;
+        Ok(self.out)
     }
-    out.write_all(&output)?;
-    Ok(())
 }
 
 /// The DER of `value`, naming `what` on failure.
@@ -138,22 +180,16 @@ fn header(tag: u8, len: u64) -> Vec<u8> {
     tlv::header(tag, Some(len))
 }
 
-/// [`encrypt`] of a message in memory, for the tests.
+/// [`seal`] of a message in memory, for the tests.
 #[cfg(test)]
 pub fn encrypt_to_vec(
     content: &[u8],
     recipients: &[Recipient<'_>],
     algorithm: ContentEncryption,
 ) -> Result<Vec<u8>, EnvelopeError> {
-    let mut out = Vec::new();
-    encrypt(
-        &mut std::io::Cursor::new(content),
-        content.len() as u64,
-        recipients,
-        algorithm,
-        &mut out,
-    )?;
-    Ok(out)
+    let mut envelope = seal(content.len() as u64, recipients, algorithm, Vec::new())?;
+    envelope.write_all(content)?;
+    envelope.finish()
 }
 
 /// The RecipientInfo for one recipient, by the type of its key.

@@ -130,10 +130,7 @@ impl Gcm {
             return Err(Unspecified);
         }
         match self.direction {
-            Direction::Seal => {
-                let ciphertext = output[start..].to_vec();
-                self.absorb(&ciphertext);
-            }
+            Direction::Seal => self.absorb(&output[start..]),
             Direction::Open => self.absorb(input),
         }
         Ok(())

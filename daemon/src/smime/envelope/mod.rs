@@ -2,7 +2,7 @@
 //! RFC 5084), encrypted to recipients' certificates and decrypted with our keys, with the
 //! algorithms of RFC 8551 §2.7.
 //!
-//! [`encrypt`] takes the MIME entity to protect and returns the DER ContentInfo that becomes
+//! [`seal`] takes the MIME entity to protect and writes the DER ContentInfo that becomes
 //! the body of an `application/pkcs7-mime` part; [`decrypt`] does the reverse, reading DER or
 //! BER. Every private-key operation goes through [`PrivateKeyOps`], so software keys and smart
 //! cards behave alike, and all other cryptography through aws-lc-rs.
@@ -34,9 +34,9 @@ mod tests;
 pub use decrypt::decrypt;
 #[cfg(test)]
 pub use decrypt::decrypt_to_vec;
-pub use encrypt::encrypt;
 #[cfg(test)]
 pub use encrypt::encrypt_to_vec;
+pub use encrypt::{Envelope, seal};
 
 use crate::keys::KeyId;
 use crate::keys::backend::{KeyError, PrivateKeyOps, RsaPadding};
