@@ -930,48 +930,49 @@ fn huge_rows(
     only: &Option<String>,
     rows: &mut Vec<Row>,
 ) -> Result<(), String> {
-    let any = IDENTITIES.iter().any(|identity| {
-        HUGE_OPS
-            .iter()
-            .any(|&op| selected(only, &row_name(identity, op, HUGE, Transfer::Path)))
-    });
-    if !any {
+    // Decryption needs the encryption's output.
+    let wanted = |identity: &IdentitySpec, op: Op| {
+        selected(only, &row_name(identity, op, HUGE, Transfer::Path))
+            || (op == Op::Encrypt
+                && selected(only, &row_name(identity, Op::Decrypt, HUGE, Transfer::Path)))
+    };
+    if !IDENTITIES
+        .iter()
+        .any(|identity| HUGE_OPS.iter().any(|&op| wanted(identity, op)))
+    {
         return Ok(());
     }
     let plain = "huge.eml";
-    eprintln!("writing a 1 GiB message…");
-    {
+    // From the identity of the rows, as the daemon encrypts a copy to the sender (whose key
+    // then decrypts it) and judges the signer's address.
+    let write_plain = |identity: &IdentitySpec| -> Result<Vec<u8>, String> {
+        eprintln!("writing a 1 GiB message from {}…", identity.label);
         let file = std::fs::File::create(pki.path(plain)).map_err(|e| e.to_string())?;
         let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
         message(
-            &format!(
-                "{} <{}@example.com>",
-                IDENTITIES[0].label, IDENTITIES[0].name
-            ),
+            &format!("{} <{}@example.com>", identity.label, identity.name),
             HUGE.bytes,
             &mut writer,
         )
         .and_then(|()| writer.flush())
         .map_err(|e| e.to_string())?;
-    }
-    let plain_tail = {
         let mut file = std::fs::File::open(pki.path(plain)).map_err(|e| e.to_string())?;
         file.seek(SeekFrom::End(-64)).map_err(|e| e.to_string())?;
         let mut tail = Vec::new();
         file.read_to_end(&mut tail).map_err(|e| e.to_string())?;
-        tail
+        Ok(tail)
     };
     for (i, identity) in IDENTITIES.iter().enumerate() {
+        if !HUGE_OPS.iter().any(|&op| wanted(identity, op)) {
+            continue;
+        }
+        let plain_tail = write_plain(identity)?;
         let encrypted = format!("huge-{}.enc.eml", identity.name);
         let ours = format!("huge-{}.daemon.enc.eml", identity.name);
         let signed = format!("huge-{}.signed.eml", identity.name);
         let files = [plain.to_owned(), signed.clone(), encrypted.clone()];
         for op in HUGE_OPS {
-            let name = row_name(identity, op, HUGE, Transfer::Path);
-            // Decryption needs the encryption's output.
-            let wanted = selected(only, &name)
-                || (op == Op::Encrypt && selected(only, &name.replace("encrypt", "decrypt")));
-            if !wanted {
+            if !wanted(identity, op) {
                 continue;
             }
             eprint!("[1 GiB] {} {}: ", identity.label, op.label());
