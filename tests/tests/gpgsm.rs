@@ -140,7 +140,7 @@ async fn gpgsm_signatures_verify_with_us() {
     let pki = Pki::new();
     pki.user("bob", "bob@example.com", "rsa:2048");
     let gnupg = Gnupg::new(&pki);
-    gnupg.import_p12(&pki.pkcs12("bob", PASSWORD, &LEGACY_P12));
+    gnupg.import_p12(|| pki.pkcs12("bob", PASSWORD, &LEGACY_P12));
     let dave_key = gnupg.agent_p256_key();
     let dave = certify_public_key(&pki, "dave", "dave@example.com", &dave_key);
     gnupg.import(&dave);
@@ -183,7 +183,7 @@ async fn our_encryption_decrypts_with_gpgsm() {
     pki.user("ann", "ann@example.com", "rsa:2048");
     pki.user("bob", "bob@example.com", "rsa:2048");
     let gnupg = Gnupg::new(&pki);
-    gnupg.import_p12(&pki.pkcs12("bob", PASSWORD, &LEGACY_P12));
+    gnupg.import_p12(|| pki.pkcs12("bob", PASSWORD, &LEGACY_P12));
     let (_daemon, mut client) = pki.daemon(&["ann"], &[]).await;
 
     // Bob writes first, signed with gpgsm; opening it stores his certificate and capabilities.
