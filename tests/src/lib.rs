@@ -599,6 +599,44 @@ impl Pki {
         )
     }
 
+    /// A mail OpenSSL signs as the user `signer` of this CA (`<signer>.pem` and `.key`, the CA
+    /// in the signature), From `<signer>@example.com` To ann, with the file `input` (in this
+    /// directory) as its content and `extra` options (`-out`, `-nodetach`, …): a
+    /// correspondent's signed mail made by another implementation.
+    pub fn openssl_sign_to_ann(
+        &self,
+        signer: &str,
+        input: &str,
+        subject: &str,
+        extra: &[&str],
+    ) -> Vec<u8> {
+        let (cert, key, from) = (
+            format!("{signer}.pem"),
+            format!("{signer}.key"),
+            format!("{signer}@example.com"),
+        );
+        let mut args = vec![
+            "cms",
+            "-sign",
+            "-in",
+            input,
+            "-signer",
+            &cert,
+            "-inkey",
+            &key,
+            "-certfile",
+            "ca.pem",
+            "-from",
+            &from,
+            "-to",
+            "ann@example.com",
+            "-subject",
+            subject,
+        ];
+        args.extend_from_slice(extra);
+        openssl(self.dir(), &args)
+    }
+
     /// What OpenSSL, as the user `recipient` of this CA (`<recipient>.pem` and `.key`), reads
     /// in the encrypted S/MIME message `encrypted`: the proof that a correspondent with
     /// another implementation can read what was encrypted to them.

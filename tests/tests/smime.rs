@@ -65,24 +65,7 @@ async fn openssl_signatures_verify_with_us_and_the_signer_is_harvested() {
     let (world, mut client) = World::new().await;
     let inner = "Content-Type: text/plain\r\n\r\nfrom bob\r\n";
     let file = world.write("inner.txt", inner.as_bytes());
-    let signed = world.openssl(&[
-        "cms",
-        "-sign",
-        "-in",
-        &file,
-        "-signer",
-        "bob.pem",
-        "-inkey",
-        "bob.key",
-        "-certfile",
-        "ca.pem",
-        "-from",
-        "bob@example.com",
-        "-to",
-        "ann@example.com",
-        "-subject",
-        "hi",
-    ]);
+    let signed = world.pki.openssl_sign_to_ann("bob", &file, "hi", &[]);
     let opened = open(&mut client, &signed).await.unwrap();
     let report = only_signature(&opened.layers);
     assert_eq!(report.verdict(), Verdict::Valid, "{report:?}");

@@ -205,24 +205,9 @@ async fn messages_larger_than_a_frame_go_by_path_both_ways_with_openssl() {
     assert!(content.ends_with(&plain[plain.len() - 40..]));
 
     // ...and we verify OpenSSL's large signature by path.
-    let from_bob = world.openssl(&[
-        "cms",
-        "-sign",
-        "-in",
-        "inner.txt",
-        "-signer",
-        "bob.pem",
-        "-inkey",
-        "bob.key",
-        "-certfile",
-        "ca.pem",
-        "-from",
-        "bob@example.com",
-        "-to",
-        "ann@example.com",
-        "-subject",
-        "signed by bob",
-    ]);
+    let from_bob = world
+        .pki
+        .openssl_sign_to_ann("bob", "inner.txt", "signed by bob", &[]);
     std::fs::write(world.path("from-bob.eml"), &from_bob).unwrap();
     let verified = client
         .call::<smime::Verify>(&incoming(
@@ -786,28 +771,10 @@ async fn large_signed_messages_are_verified_in_bounded_memory() {
             SignatureMode::Opaque,
         ),
     ] {
-        let mut args = vec![
-            "cms",
-            "-sign",
-            "-in",
-            "plain.eml",
-            "-signer",
-            "bob.pem",
-            "-inkey",
-            "bob.key",
-            "-certfile",
-            "ca.pem",
-            "-from",
-            "bob@example.com",
-            "-to",
-            "ann@example.com",
-            "-subject",
-            "signed by bob",
-            "-out",
-            signed,
-        ];
-        args.extend_from_slice(extra);
-        world.openssl(&args);
+        let options = [&["-out", signed][..], extra].concat();
+        world
+            .pki
+            .openssl_sign_to_ann("bob", "plain.eml", "signed by bob", &options);
         let opened = format!("{signed}.opened");
         let idle = reset_peak_rss(pid);
         let verified = verify_by_path(&mut client, &world, signed, &opened).await;

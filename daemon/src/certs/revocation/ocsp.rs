@@ -385,11 +385,18 @@ mod tests {
         (pki, user, root)
     }
 
-    /// What `openssl ocsp`, as responder signing with `signer`'s key, answers to `query`.
+    /// What `openssl ocsp`, as responder signing with `signer`'s key, answers to `query`
+    /// (with a nextUpdate 5 minutes on).
     fn respond(pki: &Pki, query: &Query, signer: &str) -> Vec<u8> {
         pki.write("req.der", &query.der);
+        respond_to_file(pki, signer, &["-nmin", "5"])
+    }
+
+    /// What `openssl ocsp`, as responder signing with `signer`'s key and `extra` options,
+    /// answers to the request in `req.der`.
+    fn respond_to_file(pki: &Pki, signer: &str, extra: &[&str]) -> Vec<u8> {
         let (cert, key) = (format!("{signer}.pem"), format!("{signer}.key"));
-        pki.openssl(&[
+        let mut args = vec![
             "ocsp",
             "-index",
             "index.txt",
@@ -403,9 +410,9 @@ mod tests {
             "req.der",
             "-respout",
             "resp.der",
-            "-nmin",
-            "5",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        pki.openssl(&args);
         pki.read("resp.der")
     }
 
@@ -472,22 +479,7 @@ mod tests {
             "-reqout",
             "req.der",
         ]);
-        pki.openssl(&[
-            "ocsp",
-            "-index",
-            "index.txt",
-            "-CA",
-            "root.pem",
-            "-rsigner",
-            "root.pem",
-            "-rkey",
-            "root.key",
-            "-reqin",
-            "req.der",
-            "-respout",
-            "bare.der",
-        ]);
-        let bare = pki.read("bare.der");
+        let bare = respond_to_file(&pki, "root", &[]);
         let (status, next_update) = answer(&query, &bare, URL, &root, soon()).unwrap();
         assert!(matches!(status, Status::Good(_)) && next_update.is_none());
         let two_days = soon() + Duration::from_secs(2 * 86_400);
