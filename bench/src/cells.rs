@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Barrier;
-use tokio::task::JoinSet;
+use tokio::sync::oneshot;
 
 /// What one cell measured.
 #[derive(Debug, Clone, Default)]
@@ -328,8 +328,8 @@ pub async fn unlock(socket: &Path, key_id: &str, passphrase: &str) -> Result<(),
     Ok(())
 }
 
-/// `clients` connections calling `job` for `duration` of wall time after one checked warm-up
-/// call each, with `in_flight` requests sent ahead by each (1: one at a time); at least one
+/// `clients` connections, each on a thread of its own, calling `job` for `duration` of wall
+/// time after one checked warm-up call each, with `in_flight` requests sent ahead by each (1: one at a time); at least one
 /// timed call per client.
 pub async fn daemon_cell(
     socket: PathBuf,
@@ -341,11 +341,21 @@ pub async fn daemon_cell(
 ) -> Result<Cell, String> {
     let warmed = Arc::new(Barrier::new(clients + 1));
     let go = Arc::new(Barrier::new(clients + 1));
-    let mut tasks = JoinSet::new();
-    for _ in 0..clients {
+    // Each client on a thread and runtime of its own, like the separate programs (the CLI, a
+    // mail client's add-on) that use the daemon; all made before any client waits at a barrier.
+    let runtimes = (0..clients)
+        .map(|_| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start a client's runtime: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut results = Vec::with_capacity(clients);
+    for runtime in runtimes {
         let (socket, job) = (socket.clone(), Arc::clone(&job));
         let (warmed, go) = (Arc::clone(&warmed), Arc::clone(&go));
-        tasks.spawn(async move {
+        let client = async move {
             let warm_up = async {
                 let (mut client, _) = Client::connect_and_hello(&socket, CLIENT_NAME)
                     .await
@@ -363,7 +373,12 @@ pub async fn daemon_cell(
                 .timed_calls(&mut client, in_flight, start + duration)
                 .await?;
             Ok::<_, String>((start, Instant::now(), latencies))
+        };
+        let (result, received) = oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = result.send(runtime.block_on(client));
         });
+        results.push(received);
     }
     warmed.wait().await;
     let before = (
@@ -375,8 +390,8 @@ pub async fn daemon_cell(
     let mut cell = Cell::default();
     let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
     let mut error = None;
-    while let Some(joined) = tasks.join_next().await {
-        match joined.map_err(|e| e.to_string()).and_then(|r| r) {
+    for received in results {
+        match received.await.map_err(|e| e.to_string()).and_then(|r| r) {
             Ok((start, end, latencies)) => {
                 first = Some(first.map_or(start, |f| f.min(start)));
                 last = Some(last.map_or(end, |l| l.max(end)));

@@ -1,11 +1,12 @@
 //! `smime.sign`, `smime.encrypt`, `smime.sign_encrypt`, `smime.decrypt`, `smime.verify`,
-//! `smime.open`: choose identities and recipients, then run the engine off the async workers.
+//! `smime.open`: choose identities and recipients, then run the engine where it costs least
+//! (see [`Weight`]).
 
-use super::blocking;
+use super::{Weight, blocking, run_work};
 use crate::certs::describe::{Fingerprint, Period, period};
 use crate::certs::find;
 use crate::certs::store::Origin;
-use crate::keys::backend::{Hash, KeyAlgorithm, PrivateKeyOps, RsaPadding};
+use crate::keys::backend::{Hash, PrivateKeyOps, RsaPadding};
 use crate::own_identities::{KeyHome, OwnIdentity};
 use crate::smime::canonical::{self, Span};
 use crate::smime::envelope::{EnvelopeError, OwnKey, Recipient};
@@ -23,7 +24,7 @@ use mailseal_protocol::methods::smime::{
     ContentEncryption, EncryptParams, IncomingParams, Layer, MessageResult, OpenedResult,
     SignEncryptParams, SignParams, SignatureMode,
 };
-use mailseal_protocol::methods::transfer::{Delivered, Payload};
+use mailseal_protocol::methods::transfer::{Delivered, Output, Payload};
 use mailseal_protocol::{ErrorKind, RpcError};
 use std::io::{Read, Seek, Write};
 use std::sync::Arc;
@@ -38,11 +39,8 @@ pub async fn sign(
 ) -> Result<MessageResult, RpcError> {
     let sink = Sink::new(params.output.as_ref(), &caller.session)?;
     let scratch = scratch(&daemon);
-    let small_in_memory = params.output.is_none()
-        && matches!(&params.message, Payload::Inline(bytes) if bytes.as_slice().len() <= QUICK_BYTES);
-    if !small_in_memory {
-        // One trip to a blocking worker for the whole request: each trip costs two thread
-        // wake-ups, as much as the rest of a small request's work.
+    if message_weight(&params.message, params.output.as_ref()) == Weight::Heavy {
+        // One trip to the blocking pool for the whole request, files and streams included.
         let message = blocking(move || {
             let (head, source) = open_with_head(&caller, params.message, params.progress)?;
             let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
@@ -54,28 +52,36 @@ pub async fn sign(
     }
     let (head, source) = open_with_head(&caller, params.message, params.progress)?;
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
-    let quick = quick_key(&identity, key.as_ref());
-    let work = move || {
+    let message = run_work(&caller.session, key_weight(&identity), move || {
         let signing = Signing::new(&identity, &key, params.rsa_pss, &scratch);
         signing.deliver(source, params.mode, sink)
-    };
-    let message = if quick {
-        work()?
-    } else {
-        blocking(work).await?
-    };
+    })
+    .await?;
     Ok(MessageResult { message })
 }
 
-/// The largest message signed in place on an async worker (see [`quick_key`]).
-const QUICK_BYTES: usize = 16 * 1024;
+/// The largest message whose work is light (see [`Weight`]): signing or checking 128 KiB
+/// takes about a millisecond.
+const LIGHT_BYTES: usize = 128 * 1024;
 
-/// Whether signing a small message in memory with this key takes so little time (a few tens
-/// of µs: an elliptic-curve signature in this process) that handing it to a blocking worker
-/// and back would cost more than the work. RSA signatures take 0.2–2 ms and a smart card may
-/// wait on its reader: those always go to a blocking worker.
-fn quick_key(identity: &OwnIdentity, key: &dyn PrivateKeyOps) -> bool {
-    identity.home == KeyHome::Software && !matches!(key.algorithm(), KeyAlgorithm::Rsa { .. })
+/// Light for a small message in the request answered in the reply; heavy when a file or a
+/// stream is read or written (the disk may wait) or the message is long.
+fn message_weight(message: &Payload, output: Option<&Output>) -> Weight {
+    match message {
+        Payload::Inline(bytes) if output.is_none() && bytes.as_slice().len() <= LIGHT_BYTES => {
+            Weight::Light
+        }
+        _ => Weight::Heavy,
+    }
+}
+
+/// Light for a key in this process (an RSA-3072 signature takes 0.6 ms); heavy for a smart
+/// card, which may wait on its reader.
+fn key_weight(identity: &OwnIdentity) -> Weight {
+    match identity.home {
+        KeyHome::Software => Weight::Light,
+        KeyHome::Token { .. } => Weight::Heavy,
+    }
 }
 
 /// Encrypts to the recipients and the sender, streaming the message through.
@@ -84,6 +90,7 @@ pub async fn encrypt(
     caller: Caller,
     params: EncryptParams,
 ) -> Result<MessageResult, RpcError> {
+    let weight = message_weight(&params.message, params.output.as_ref());
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
     let (head, mut source) = opened_with_head(&caller, params.message, params.progress).await?;
     let addressees = Addressees::gather(
@@ -94,9 +101,9 @@ pub async fn encrypt(
         params.rsa_oaep,
     )
     .await?;
-    // The recipients' revocation is judged in the same trip to a blocking worker as the
-    // encryption: one trip per request, whatever the number of recipients.
-    let message = blocking(move || {
+    // The recipients' revocation is judged with the encryption, in one piece of work whatever
+    // the number of recipients.
+    let message = run_work(&caller.session, weight, move || {
         let plan = addressees.settle(&daemon)?;
         let len = source.len();
         plan.run(&mut source, len, &mut sink)?;
@@ -112,9 +119,11 @@ pub async fn sign_encrypt(
     caller: Caller,
     params: SignEncryptParams,
 ) -> Result<MessageResult, RpcError> {
+    let weight = message_weight(&params.message, params.output.as_ref());
     let mut sink = Sink::new(params.output.as_ref(), &caller.session)?;
     let (head, mut source) = opened_with_head(&caller, params.message, params.progress).await?;
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
+    let weight = weight.max(key_weight(&identity));
     let addressees = Addressees::gather(
         &daemon,
         &head,
@@ -124,7 +133,7 @@ pub async fn sign_encrypt(
     )
     .await?;
     let scratch = scratch(&daemon);
-    let message = blocking(move || {
+    let message = run_work(&caller.session, weight, move || {
         let plan = addressees.settle(&daemon)?;
         let signing = Signing::new(&identity, &key, params.rsa_pss, &scratch);
         let len = source.len();
@@ -158,7 +167,7 @@ fn rewound(spool: &mut (impl Seek + ?Sized)) -> Result<u64, RpcError> {
 }
 
 /// [`open_with_head`] where it costs least: in place for a message inside the request (only
-/// memory is read), on a blocking worker for a file or a stream.
+/// memory is read), on the blocking pool for a file or a stream.
 async fn opened_with_head(
     caller: &Caller,
     message: Payload,
@@ -224,9 +233,9 @@ pub async fn open(
 }
 
 /// Opens the message and delivers it only if `check` accepts its layers, so that a refused
-/// message writes no output file and leaves no stream. The whole request runs in one trip to
-/// a blocking worker: each trip costs two thread wake-ups, as much as the rest of a small
-/// request's work.
+/// message writes no output file and leaves no stream. The whole request is one piece of work
+/// (see [`Weight`]): a decryption with a smart card's key counts as light for a small message,
+/// since only the card's own requests could wait for it.
 async fn open_checked(
     daemon: Arc<Daemon>,
     caller: Caller,
@@ -234,7 +243,9 @@ async fn open_checked(
     check: impl FnOnce(&[Layer]) -> Result<(), RpcError> + Send + 'static,
 ) -> Result<OpenedResult, RpcError> {
     let sink = Sink::new(params.output.as_ref(), &caller.session)?;
-    blocking(move || {
+    let weight = message_weight(&params.message, params.output.as_ref());
+    let session = Arc::clone(&caller.session);
+    run_work(&session, weight, move || {
         let source = open_input(&caller, params.message, params.progress)?;
         let (sink, layers) = open_layers(&daemon, source, sink)?;
         check(&layers)?;

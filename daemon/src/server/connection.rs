@@ -1,4 +1,5 @@
-//! One client connection: read frames, run each request in its own task, write the replies.
+//! One client connection: read frames, run each request in its own task, write the replies,
+//! all on the connection's own thread (see `thread`).
 //!
 //! Requests on one connection may be pipelined; each runs as soon as it is read (up to
 //! [`IN_FLIGHT_PER_CONNECTION`] at a time), and replies are written as they finish, matched by
@@ -17,7 +18,6 @@ use std::sync::Arc;
 use tokio::io::BufReader;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use zeroize::Zeroize;
 
 /// How many requests of one connection run at once; more wait, which pushes back on the client.
@@ -50,7 +50,6 @@ pub async fn serve(stream: LocalSocketStream, daemon: Arc<Daemon>, shutdown: Can
             BufReader::with_capacity(READ_BUFFER, read_half),
             daemon.config.max_frame_bytes,
         );
-        let requests = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(IN_FLIGHT_PER_CONNECTION));
         let mut frame = Vec::new();
         loop {
@@ -89,10 +88,10 @@ pub async fn serve(stream: LocalSocketStream, daemon: Arc<Daemon>, shutdown: Can
                     let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
                         break;
                     };
-                    let (daemon, session) = (Arc::clone(&daemon), Arc::clone(&session));
-                    requests.spawn(async move {
-                        let reply = dispatch(daemon, Arc::clone(&session), request).await;
-                        session.send(reply_frame(&reply)).await;
+                    let (daemon, answer_to) = (Arc::clone(&daemon), Arc::clone(&session));
+                    session.spawn_request(async move {
+                        let reply = dispatch(daemon, Arc::clone(&answer_to), request).await;
+                        answer_to.send(reply_frame(&reply)).await;
                         drop(slot);
                     });
                 }
@@ -103,8 +102,7 @@ pub async fn serve(stream: LocalSocketStream, daemon: Arc<Daemon>, shutdown: Can
             }
         }
         // Requests already read are finished and answered even when stopping.
-        requests.close();
-        requests.wait().await;
+        session.finish_requests().await;
         drop(replies);
         drop(session);
     };

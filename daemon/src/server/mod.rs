@@ -4,6 +4,7 @@ pub mod dispatch;
 pub mod endpoint;
 mod peer;
 mod shutdown;
+mod thread;
 
 use crate::state::Daemon;
 use endpoint::{EndpointError, claim};
@@ -26,6 +27,12 @@ pub async fn run(daemon: Daemon) -> Result<(), EndpointError> {
     spawn_expiry_watch(Arc::clone(&daemon), shutdown.clone());
     tracing::info!(socket = %daemon.socket.display(), version = env!("CARGO_PKG_VERSION"), "ready");
 
+    if let Some(fit) = thread::raise_descriptor_limit(daemon.config.max_connections) {
+        tracing::warn!(
+            max_connections = daemon.config.max_connections,
+            "the open-file limit leaves room for about {fit} connections at once; raise it (LimitNOFILE=) or lower max_connections"
+        );
+    }
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(daemon.config.max_connections));
     let mut next_connection: u64 = 0;
@@ -53,13 +60,18 @@ pub async fn run(daemon: Daemon) -> Result<(), EndpointError> {
             continue;
         }
         let (daemon, shutdown) = (Arc::clone(&daemon), shutdown.clone());
-        connections.spawn(tracing::Instrument::instrument(
-            async move {
+        let (tracked, inside) = (connections.token(), span.clone());
+        let serve = move |stream| {
+            let served = async move {
                 connection::serve(stream, daemon, shutdown).await;
-                drop(slot);
-            },
-            span,
-        ));
+                drop((slot, tracked));
+            };
+            tracing::Instrument::instrument(served, inside)
+        };
+        let name = format!("connection-{next_connection}");
+        if let Err(e) = thread::spawn(stream, name, serve) {
+            tracing::warn!(parent: &span, error = %e, "cannot start a thread for a connection; dropped it");
+        }
     }
 
     // Stop taking connections (dropping the listener removes the socket file), then give the

@@ -15,26 +15,53 @@ use mailseal_protocol::methods::transfer::{AbsolutePath, Delivered, Output, Payl
 use mailseal_protocol::{ErrorKind, Id, RpcError};
 use progress::Reporter;
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 use streams::StreamTable;
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 
-/// What a request knows about the connection it came on: the connection's streams and the way
-/// to send it notifications. One per connection, dropped (and its streams deleted) when the
-/// connection ends.
+/// What a request knows about the connection it came on: the connection's streams, the way
+/// to send it notifications and its other requests. One per connection, dropped (and its
+/// streams deleted) when the connection ends.
 #[derive(Debug)]
 pub struct Session {
     /// The streams this connection opened.
     pub streams: StreamTable,
     /// Frames to write to the client, in order, before and with the replies.
     outgoing: mpsc::Sender<Vec<u8>>,
+    /// The connection's requests in flight, each a task on the connection's thread.
+    requests: TaskTracker,
 }
 
 impl Session {
     /// A session whose frames go to `outgoing`, with streams kept in `streams`.
     pub fn new(streams: StreamTable, outgoing: mpsc::Sender<Vec<u8>>) -> Self {
-        Self { streams, outgoing }
+        Self {
+            streams,
+            outgoing,
+            requests: TaskTracker::new(),
+        }
+    }
+
+    /// Runs a request of this connection as a task of its own, beside the connection's other
+    /// requests.
+    pub fn spawn_request(&self, request: impl Future<Output = ()> + Send + 'static) {
+        self.requests.spawn(request);
+    }
+
+    /// Waits until every request already spawned is answered; no more may be spawned.
+    pub async fn finish_requests(&self) {
+        self.requests.close();
+        self.requests.wait().await;
+    }
+
+    /// Whether the request asking is the only one of its connection in flight: then it may
+    /// use the connection's thread for its short work, as nothing else of the connection would
+    /// wait for it.
+    pub fn is_alone(&self) -> bool {
+        self.requests.len() <= 1
     }
 
     /// Queues a frame for the client; waits while the client is slow to read.

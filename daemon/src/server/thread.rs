@@ -1,0 +1,111 @@
+//! Every connection on an OS thread of its own, with a single-threaded runtime.
+//!
+//! Most clients (the CLI, a mail client's add-on) send a request, wait for its reply and only
+//! then send the next. On one shared multi-threaded runtime each such request crossed three or
+//! four threads (the worker woken by the socket, the blocking thread doing the signature, the
+//! worker writing the reply), and every wake-up met a core that was busy or asleep: two of
+//! these clients kept only 1.5 of 2 cores busy. On a thread of its own, whose runtime also
+//! owns the socket's registration, a connection is woken once per request and reads, works
+//! ([`crate::methods`] runs a lone request's short work in place) and writes on that one
+//! thread; clients then scale with the cores. A connection's slow work still goes to its
+//! runtime's blocking pool, so one connection never holds up another.
+//!
+//! Each connection costs a thread and three descriptors (socket, epoll, eventfd):
+//! [`raise_descriptor_limit`] makes room for the configured number of connections.
+
+use interprocess::local_socket::tokio::prelude::*;
+use std::future::Future;
+use std::io;
+
+/// A connection between the thread that accepted it and the thread that serves it.
+#[cfg(unix)]
+type Detached = std::os::fd::OwnedFd;
+/// A named pipe is tied to the completion port it was first registered with: it moves as it
+/// is, and its readiness keeps coming through the accepting runtime.
+#[cfg(windows)]
+type Detached = LocalSocketStream;
+
+/// Serves `stream` with `serve` on a new thread named `name`; `serve` runs on that thread's
+/// own runtime and the thread ends with it. Fails, dropping the connection and `serve`, when
+/// no thread can be started (the caller logs it and goes on accepting).
+pub fn spawn<S, F>(stream: LocalSocketStream, name: String, serve: S) -> io::Result<()>
+where
+    S: FnOnce(LocalSocketStream) -> F + Send + 'static,
+    F: Future<Output = ()>,
+{
+    let detached = detach(stream)?;
+    std::thread::Builder::new().name(name).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a connection's runtime; dropping it");
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            match attach(detached) {
+                Ok(stream) => serve(stream).await,
+                Err(e) => tracing::warn!(error = %e, "cannot take over a connection; dropping it"),
+            }
+        });
+    })?;
+    Ok(())
+}
+
+/// Takes the connection off the accepting runtime.
+#[cfg(unix)]
+fn detach(stream: LocalSocketStream) -> io::Result<Detached> {
+    let LocalSocketStream::UdSocket(stream) = stream;
+    std::os::fd::OwnedFd::try_from(stream)
+}
+
+#[cfg(windows)]
+fn detach(stream: LocalSocketStream) -> io::Result<Detached> {
+    Ok(stream)
+}
+
+/// Registers the connection with the calling thread's runtime, so that its readiness wakes
+/// this thread and no other.
+#[cfg(unix)]
+fn attach(fd: Detached) -> io::Result<LocalSocketStream> {
+    use interprocess::os::unix::uds_local_socket::tokio::Stream;
+    Ok(Stream::try_from(fd)?.into())
+}
+
+#[cfg(windows)]
+fn attach(stream: Detached) -> io::Result<LocalSocketStream> {
+    Ok(stream)
+}
+
+/// Raises the soft limit on open descriptors (often 1024) toward what `max_connections`
+/// connections need, within the hard limit; returns how many connections fit when even the
+/// hard limit is too low for them all.
+#[cfg(unix)]
+pub fn raise_descriptor_limit(max_connections: usize) -> Option<usize> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    /// Per connection: the socket, its runtime's epoll and eventfd.
+    const PER_CONNECTION: u64 = 3;
+    /// The stores, the listener, the lock, logs, fetches and files being written.
+    const BASE: u64 = 256;
+    let wanted = BASE + PER_CONNECTION * max_connections as u64;
+    let mut limit = getrlimit(Resource::Nofile);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    if soft >= wanted {
+        return None;
+    }
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    limit.current = Some(wanted.min(hard));
+    let reached = match setrlimit(Resource::Nofile, limit) {
+        Ok(()) => wanted.min(hard),
+        Err(_) => soft,
+    };
+    (reached < wanted).then(|| (reached.saturating_sub(BASE) / PER_CONNECTION) as usize)
+}
+
+#[cfg(windows)]
+pub fn raise_descriptor_limit(_max_connections: usize) -> Option<usize> {
+    None
+}
