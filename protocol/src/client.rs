@@ -6,6 +6,7 @@ use crate::message::{Id, Response, ResponseBody};
 use crate::methods::Method;
 use crate::methods::daemon::{Hello, HelloParams, HelloResult};
 use crate::progress::{Progress, ServerMessage};
+use crate::transport::{Connection, Detached};
 use crate::version::SUPPORTED_VERSIONS;
 use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
@@ -55,7 +56,7 @@ pub enum ClientError {
 /// is still reading the last answer (the daemon runs up to 32 requests of a connection at once).
 #[derive(Debug)]
 pub struct Client {
-    connection: FrameReader<BufReader<LocalSocketStream>>,
+    connection: FrameReader<BufReader<Connection>>,
     next_id: i64,
     frame: Vec<u8>,
     /// Replies read while waiting for another one, by request id.
@@ -99,6 +100,8 @@ impl Client {
             .map_err(connect_error)?;
         let stream = LocalSocketStream::connect(name)
             .await
+            .and_then(Detached::new)
+            .and_then(Detached::attach)
             .map_err(connect_error)?;
         Ok(Self {
             connection: FrameReader::new(

@@ -82,8 +82,17 @@ impl<R: AsyncBufRead + Unpin> FrameReader<R> {
 /// Writes one frame: the JSON text and its newline, then flushes.
 pub async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, json: &[u8]) -> io::Result<()> {
     debug_assert!(!json.contains(&b'\n'), "JSON frames are single lines");
-    writer.write_all(json).await?;
-    writer.write_all(b"\n").await?;
+    // The frame and its newline in one write where the stream can: the reader, who waits for
+    // the newline, is then woken once per frame rather than once for each part.
+    let mut parts = [io::IoSlice::new(json), io::IoSlice::new(b"\n")];
+    let mut unwritten = &mut parts[..];
+    while !unwritten.is_empty() {
+        let written = writer.write_vectored(unwritten).await?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        io::IoSlice::advance_slices(&mut unwritten, written);
+    }
     writer.flush().await
 }
 

@@ -18,6 +18,7 @@ pub mod methods;
 mod progress;
 mod secret;
 mod socket;
+mod transport;
 mod version;
 
 pub use bytes::Base64Bytes;
@@ -29,4 +30,5 @@ pub use methods::Method;
 pub use progress::{PROGRESS, Progress, ServerMessage};
 pub use secret::Secret;
 pub use socket::default_socket_path;
+pub use transport::{Connection, Detached};
 pub use version::{PROTOCOL_VERSION, SUPPORTED_VERSIONS};

@@ -10,9 +10,9 @@ use super::dispatch::dispatch;
 use crate::state::Daemon;
 use crate::transfer::Session;
 use crate::transfer::streams::{self, StreamTable};
-use interprocess::local_socket::tokio::prelude::*;
 use mailseal_protocol::{
-    ErrorKind, FrameError, FrameReader, READ_BUFFER, Request, Response, RpcError, write_frame,
+    Connection, ErrorKind, FrameError, FrameReader, READ_BUFFER, Request, Response, RpcError,
+    write_frame,
 };
 use std::sync::Arc;
 use tokio::io::BufReader;
@@ -24,7 +24,7 @@ use zeroize::Zeroize;
 pub const IN_FLIGHT_PER_CONNECTION: usize = 32;
 
 /// Serves one connection until the client hangs up or the daemon stops.
-pub async fn serve(stream: LocalSocketStream, daemon: Arc<Daemon>, shutdown: CancellationToken) {
+pub async fn serve(stream: Connection, daemon: Arc<Daemon>, shutdown: CancellationToken) {
     let (read_half, mut write_half) = tokio::io::split(stream);
     let (replies, mut outgoing) = mpsc::channel::<Vec<u8>>(IN_FLIGHT_PER_CONNECTION);
     // The connection's streams and notifications; dropped, with every stream file, once the

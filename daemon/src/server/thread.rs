@@ -10,30 +10,26 @@
 //! thread; clients then scale with the cores. A connection's slow work still goes to its
 //! runtime's blocking pool, so one connection never holds up another.
 //!
+//! The connection is registered for reading only (`mailseal_protocol::Connection`), so that
+//! the client reading a reply does not wake this thread.
+//!
 //! Each connection costs a thread and three descriptors (socket, epoll, eventfd):
 //! [`raise_descriptor_limit`] makes room for the configured number of connections.
 
 use interprocess::local_socket::tokio::prelude::*;
+use mailseal_protocol::{Connection, Detached};
 use std::future::Future;
 use std::io;
-
-/// A connection between the thread that accepted it and the thread that serves it.
-#[cfg(unix)]
-type Detached = std::os::fd::OwnedFd;
-/// A named pipe is tied to the completion port it was first registered with: it moves as it
-/// is, and its readiness keeps coming through the accepting runtime.
-#[cfg(windows)]
-type Detached = LocalSocketStream;
 
 /// Serves `stream` with `serve` on a new thread named `name`; `serve` runs on that thread's
 /// own runtime and the thread ends with it. Fails, dropping the connection and `serve`, when
 /// no thread can be started (the caller logs it and goes on accepting).
 pub fn spawn<S, F>(stream: LocalSocketStream, name: String, serve: S) -> io::Result<()>
 where
-    S: FnOnce(LocalSocketStream) -> F + Send + 'static,
+    S: FnOnce(Connection) -> F + Send + 'static,
     F: Future<Output = ()>,
 {
-    let detached = detach(stream)?;
+    let detached = Detached::new(stream)?;
     std::thread::Builder::new().name(name).spawn(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -46,38 +42,13 @@ where
             }
         };
         runtime.block_on(async move {
-            match attach(detached) {
+            match detached.attach() {
                 Ok(stream) => serve(stream).await,
                 Err(e) => tracing::warn!(error = %e, "cannot take over a connection; dropping it"),
             }
         });
     })?;
     Ok(())
-}
-
-/// Takes the connection off the accepting runtime.
-#[cfg(unix)]
-fn detach(stream: LocalSocketStream) -> io::Result<Detached> {
-    let LocalSocketStream::UdSocket(stream) = stream;
-    std::os::fd::OwnedFd::try_from(stream)
-}
-
-#[cfg(windows)]
-fn detach(stream: LocalSocketStream) -> io::Result<Detached> {
-    Ok(stream)
-}
-
-/// Registers the connection with the calling thread's runtime, so that its readiness wakes
-/// this thread and no other.
-#[cfg(unix)]
-fn attach(fd: Detached) -> io::Result<LocalSocketStream> {
-    use interprocess::os::unix::uds_local_socket::tokio::Stream;
-    Ok(Stream::try_from(fd)?.into())
-}
-
-#[cfg(windows)]
-fn attach(stream: Detached) -> io::Result<LocalSocketStream> {
-    Ok(stream)
 }
 
 /// Raises the soft limit on open descriptors (often 1024) toward what `max_connections`
