@@ -329,8 +329,8 @@ pub async fn unlock(socket: &Path, key_id: &str, passphrase: &str) -> Result<(),
 }
 
 /// `clients` connections, each on a thread of its own, calling `job` for `duration` of wall
-/// time after one checked warm-up call each, with `in_flight` requests sent ahead by each (1: one at a time); at least one
-/// timed call per client.
+/// time after one checked warm-up call each, with `in_flight` requests sent ahead by each (1:
+/// one at a time); at least one timed call per client.
 pub async fn daemon_cell(
     socket: PathBuf,
     pid: u32,

@@ -78,6 +78,9 @@ mod unix {
         /// A duplicate of the socket registered for writing, while a frame waits for room in
         /// the send buffer; dropped (and unregistered) when the frame is flushed.
         room: Option<AsyncFd<UnixStream>>,
+        /// How many frames had to wait for room, for tests to know they tested that.
+        #[cfg(test)]
+        waits: usize,
     }
 
     impl QuietStream {
@@ -87,6 +90,8 @@ mod unix {
             Ok(Self {
                 socket: register(socket, Interest::READABLE)?,
                 room: None,
+                #[cfg(test)]
+                waits: 0,
             })
         }
 
@@ -94,6 +99,12 @@ mod unix {
         #[cfg(test)]
         pub fn waits_for_room(&self) -> bool {
             self.room.is_some()
+        }
+
+        /// How many frames had to wait for room.
+        #[cfg(test)]
+        pub fn waits(&self) -> usize {
+            self.waits
         }
     }
 
@@ -159,8 +170,9 @@ mod unix {
         }
 
         fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            self.get_mut().room = None;
-            Poll::Ready(Ok(()))
+            let this = self.get_mut();
+            this.room = None;
+            Poll::Ready(this.socket.get_ref().shutdown(std::net::Shutdown::Write))
         }
     }
 
@@ -180,6 +192,10 @@ mod unix {
                 if self.room.is_none() {
                     let duplicate = self.socket.get_ref().try_clone()?;
                     self.room = Some(register(duplicate, Interest::WRITABLE)?);
+                    #[cfg(test)]
+                    {
+                        self.waits += 1;
+                    }
                 }
                 let room = self.room.as_ref().expect("registered just above");
                 let mut ready = ready!(room.poll_write_ready(cx))?;
@@ -222,6 +238,7 @@ mod tests {
             write_frame(&mut writer, &frame),
         );
         written.await.expect("the writer never got room").unwrap();
+        assert!(writer.waits() > 0, "the writer never had to wait for room");
         assert!(
             !writer.waits_for_room(),
             "the registration for writing outlived the frame"
@@ -258,24 +275,29 @@ mod tests {
             })
         });
         let tid = tid_rx.recv().unwrap();
-        let switches = || {
-            let status = std::fs::read_to_string(
+        let status = || {
+            std::fs::read_to_string(
                 std::path::Path::new("/proc/self/task")
                     .join(&tid)
                     .join("status"),
             )
-            .unwrap();
-            status
+            .unwrap()
+        };
+        let field = |name: &str| {
+            status()
                 .lines()
-                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-                .unwrap()
-                .trim()
-                .parse::<u64>()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
                 .unwrap()
         };
+        let switches = || field("voluntary_ctxt_switches:").parse::<u64>().unwrap();
         let mut theirs = theirs;
-        // Let the waiting thread fall asleep, then read its request.
-        std::thread::sleep(Duration::from_millis(200));
+        // Once the waiting thread sleeps (in epoll, for its reply), read its request.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !field("State:").starts_with('S') {
+            assert!(std::time::Instant::now() < deadline, "never fell asleep");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(50));
         let asleep = switches();
         let mut request = [0u8; 14];
         theirs.read_exact(&mut request).unwrap();

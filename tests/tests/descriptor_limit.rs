@@ -1,4 +1,4 @@
-//! The daemon serves each connection on a thread of its own, with three open files per
+//! The daemon serves each connection on a thread of its own, with up to six open files per
 //! connection: started with a low soft limit on open files (systemd's default is 1024), it
 //! raises the limit to fit `max_connections`, and says so when even the hard limit is too low.
 //!
@@ -10,6 +10,10 @@ use mailseal_tests::TestDaemon;
 use std::process::Command;
 
 const CONNECTIONS: usize = 100;
+/// What the daemon budgets per connection (`DESCRIPTORS_PER_CONNECTION`).
+const PER_CONNECTION: usize = 6;
+/// What it keeps for everything else.
+const BASE: usize = 256;
 
 /// Sets this test process's open-file limits (`soft:hard`, either may be empty) with
 /// util-linux `prlimit`.
@@ -22,10 +26,20 @@ fn limit_open_files(limits: &str) {
     assert!(status.success(), "prlimit --nofile={limits} failed");
 }
 
+fn pid(daemon: &TestDaemon) -> u32 {
+    daemon.child.as_ref().expect("daemon running").id()
+}
+
+/// How many files the daemon has open.
+fn open_files(daemon: &TestDaemon) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", pid(daemon)))
+        .unwrap()
+        .count()
+}
+
 /// The daemon's soft and hard open-file limits, from /proc.
 fn daemon_limits(daemon: &TestDaemon) -> (u64, u64) {
-    let pid = daemon.child.as_ref().expect("daemon running").id();
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", pid(daemon))).unwrap();
     let line = limits
         .lines()
         .find(|l| l.starts_with("Max open files"))
@@ -39,16 +53,15 @@ fn daemon_limits(daemon: &TestDaemon) -> (u64, u64) {
 
 #[tokio::test]
 async fn the_daemon_makes_room_for_its_connections_or_says_it_cannot() {
-    // A soft limit far below what 100 connections need (3 each), the hard limit untouched.
+    // A soft limit far below what 100 connections need, the hard limit untouched.
     limit_open_files("200:");
     let daemon = TestDaemon::start(&format!("max_connections = {CONNECTIONS}\n"));
     let (soft, _) = daemon_limits(&daemon);
-    assert!(
-        soft >= 3 * CONNECTIONS as u64 + 256,
-        "soft limit still {soft}"
-    );
+    let budget = PER_CONNECTION * CONNECTIONS + BASE;
+    assert!(soft >= budget as u64, "soft limit {soft}, wanted {budget}");
 
     // Every connection open at once, and every one served.
+    let idle = open_files(&daemon);
     let mut clients = Vec::new();
     for _ in 0..CONNECTIONS {
         clients.push(Client::connect(&daemon.socket()).await.expect("connect"));
@@ -57,6 +70,13 @@ async fn the_daemon_makes_room_for_its_connections_or_says_it_cannot() {
         let status = client.call::<daemon::Status>(&Empty {}).await;
         assert!(status.is_ok(), "a connection went unserved: {status:?}");
     }
+    // The budget holds: no connection costs more files than counted.
+    let busy = open_files(&daemon);
+    assert!(
+        busy - idle <= PER_CONNECTION * CONNECTIONS,
+        "{CONNECTIONS} connections opened {} files",
+        busy - idle
+    );
     drop(clients);
     assert!(
         !daemon.log().contains("open-file limit"),
@@ -70,7 +90,10 @@ async fn the_daemon_makes_room_for_its_connections_or_says_it_cannot() {
     limit_open_files("200:400");
     let daemon = TestDaemon::start(&format!("max_connections = {CONNECTIONS}\n"));
     assert_eq!(daemon_limits(&daemon), (400, 400));
-    let log = daemon.wait_for_log("open-file limit leaves room for about 48 connections");
+    let fit = (400 - BASE) / PER_CONNECTION;
+    let log = daemon.wait_for_log(&format!(
+        "open-file limit leaves room for about {fit} connections"
+    ));
     assert!(log.contains("LimitNOFILE"), "{log}");
     let mut client = daemon.client().await;
     assert!(client.call::<daemon::Status>(&Empty {}).await.is_ok());

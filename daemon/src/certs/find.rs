@@ -146,7 +146,7 @@ pub async fn find(daemon: &Arc<Daemon>, address: &str, now: SystemTime) -> Findi
 
 /// The candidates for one address, judged on everything but revocation: what [`find`] has
 /// after the directory answered. Settling it ([`Gathered::settle`]) blocks, so that a request
-/// for several recipients can settle them all in one trip to a blocking worker.
+/// for several recipients can settle them all in one piece of blocking work.
 #[derive(Debug)]
 pub struct Gathered {
     candidates: Vec<Candidate>,

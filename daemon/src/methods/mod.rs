@@ -67,3 +67,85 @@ where
 fn failed(why: &str) -> RpcError {
     RpcError::new(ErrorKind::Internal, format!("request task failed: {why}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::streams::StreamTable;
+    use std::sync::Arc;
+    use std::thread::{self, ThreadId};
+    use tokio::sync::{Notify, oneshot};
+
+    /// A connection's session, as on the connection's own (current-thread) runtime.
+    fn session() -> Arc<Session> {
+        let (outgoing, _) = tokio::sync::mpsc::channel(1);
+        let streams = StreamTable::new(std::env::temp_dir().join("mailseal-unused-streams"));
+        Arc::new(Session::new(streams, outgoing))
+    }
+
+    /// Runs `weight` work inside a request of `session`: the thread it ran on.
+    fn request(session: &Arc<Session>, weight: Weight) -> oneshot::Receiver<ThreadId> {
+        let (ran_on, receiver) = oneshot::channel();
+        let asking = Arc::clone(session);
+        session.spawn_request(async move {
+            let work = run_work(&asking, weight, || Ok(thread::current().id()));
+            let _ = ran_on.send(work.await.unwrap());
+        });
+        receiver
+    }
+
+    #[tokio::test]
+    async fn a_lone_requests_light_work_runs_on_the_connection_thread_heavy_work_never() {
+        let session = session();
+        let connection_thread = thread::current().id();
+        let light = request(&session, Weight::Light).await.unwrap();
+        let heavy = request(&session, Weight::Heavy).await.unwrap();
+        assert_eq!(light, connection_thread);
+        assert_ne!(heavy, connection_thread);
+        session.finish_requests().await;
+    }
+
+    #[tokio::test]
+    async fn light_work_beside_other_requests_of_the_connection_goes_to_the_pool() {
+        let session = session();
+        let connection_thread = thread::current().id();
+        // One request stays in flight until released.
+        let release = Arc::new(Notify::new());
+        let waiting = Arc::clone(&release);
+        let first = {
+            let (ran_on, receiver) = oneshot::channel();
+            let asking = Arc::clone(&session);
+            session.spawn_request(async move {
+                waiting.notified().await;
+                let work = run_work(&asking, Weight::Light, || Ok(thread::current().id()));
+                let _ = ran_on.send(work.await.unwrap());
+            });
+            receiver
+        };
+        let beside = request(&session, Weight::Light).await.unwrap();
+        assert_ne!(
+            beside, connection_thread,
+            "ran in place beside another request"
+        );
+        // Alone again, the first one's light work runs in place.
+        release.notify_one();
+        assert_eq!(first.await.unwrap(), connection_thread);
+        session.finish_requests().await;
+    }
+
+    #[tokio::test]
+    async fn light_work_that_panics_in_place_is_an_internal_error() {
+        let session = session();
+        let (result, received) = oneshot::channel();
+        let asking = Arc::clone(&session);
+        session.spawn_request(async move {
+            let work = run_work(&asking, Weight::Light, || -> Result<(), RpcError> {
+                panic!("a bug in the engine")
+            });
+            let _ = result.send(work.await);
+        });
+        let error = received.await.unwrap().unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Internal);
+        session.finish_requests().await;
+    }
+}

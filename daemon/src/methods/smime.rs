@@ -84,6 +84,16 @@ fn key_weight(identity: &OwnIdentity) -> Weight {
     }
 }
 
+/// Opening a message may decrypt with any own key, known only once the message is read:
+/// heavy whenever a card is present.
+fn opening_weight(daemon: &Daemon) -> Weight {
+    if daemon.tokens.any_present() {
+        Weight::Heavy
+    } else {
+        Weight::Light
+    }
+}
+
 /// Encrypts to the recipients and the sender, streaming the message through.
 pub async fn encrypt(
     daemon: Arc<Daemon>,
@@ -234,8 +244,7 @@ pub async fn open(
 
 /// Opens the message and delivers it only if `check` accepts its layers, so that a refused
 /// message writes no output file and leaves no stream. The whole request is one piece of work
-/// (see [`Weight`]): a decryption with a smart card's key counts as light for a small message,
-/// since only the card's own requests could wait for it.
+/// (see [`Weight`]).
 async fn open_checked(
     daemon: Arc<Daemon>,
     caller: Caller,
@@ -243,7 +252,8 @@ async fn open_checked(
     check: impl FnOnce(&[Layer]) -> Result<(), RpcError> + Send + 'static,
 ) -> Result<OpenedResult, RpcError> {
     let sink = Sink::new(params.output.as_ref(), &caller.session)?;
-    let weight = message_weight(&params.message, params.output.as_ref());
+    let weight =
+        message_weight(&params.message, params.output.as_ref()).max(opening_weight(&daemon));
     let session = Arc::clone(&caller.session);
     run_work(&session, weight, move || {
         let source = open_input(&caller, params.message, params.progress)?;
@@ -255,7 +265,7 @@ async fn open_checked(
     .await
 }
 
-/// Opens the request's message wherever it is; runs on a blocking worker.
+/// Opens the request's message wherever it is; blocks on files and streams.
 fn open_input(caller: &Caller, message: Payload, progress: bool) -> Result<Source, RpcError> {
     let reporter = caller.reporter(progress);
     open_payload(message, &caller.session, "params.message", reporter)
@@ -269,8 +279,8 @@ fn scratch(daemon: &Daemon) -> Scratch {
 /// An own identity with its key when it is usable now.
 type IdentityWithKey = (OwnIdentity, Option<Arc<dyn PrivateKeyOps>>);
 
-/// Takes every layer off the message into `sink` and harvests signers' certificates; runs on
-/// a blocking worker.
+/// Takes every layer off the message into `sink` and harvests signers' certificates; blocks
+/// (keys, certificate stores, revocation fetches).
 fn open_layers(
     daemon: &Daemon,
     mut source: Source,

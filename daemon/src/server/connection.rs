@@ -11,10 +11,13 @@ use crate::state::Daemon;
 use crate::transfer::Session;
 use crate::transfer::streams::{self, StreamTable};
 use mailseal_protocol::{
-    Connection, ErrorKind, FrameError, FrameReader, READ_BUFFER, Request, Response, RpcError,
+    Connection, ErrorKind, FrameError, FrameReader, Id, READ_BUFFER, Request, Response, RpcError,
     write_frame,
 };
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use tokio::io::BufReader;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -35,11 +38,16 @@ pub async fn serve(stream: Connection, daemon: Arc<Daemon>, shutdown: Cancellati
     ));
     let reply_frame =
         |reply: &Response| serde_json::to_vec(reply).expect("responses always serialize");
+    // Stops reading when the daemon stops or a reply cannot be written: the client would
+    // otherwise wait for that reply on a connection that is never closed.
+    let stop = shutdown.child_token();
+    let broken = stop.clone();
 
     let writer = async move {
         while let Some(line) = outgoing.recv().await {
             if let Err(e) = write_frame(&mut write_half, &line).await {
-                tracing::debug!(error = %e, "client went away before its reply was written");
+                tracing::debug!(error = %e, "cannot write a reply; closing the connection");
+                broken.cancel();
                 break;
             }
         }
@@ -54,7 +62,7 @@ pub async fn serve(stream: Connection, daemon: Arc<Daemon>, shutdown: Cancellati
         let mut frame = Vec::new();
         loop {
             let read = tokio::select! {
-                () = shutdown.cancelled() => break,
+                () = stop.cancelled() => break,
                 read = frames.read_frame(&mut frame) => read,
             };
             match read {
@@ -90,7 +98,9 @@ pub async fn serve(stream: Connection, daemon: Arc<Daemon>, shutdown: Cancellati
                     };
                     let (daemon, answer_to) = (Arc::clone(&daemon), Arc::clone(&session));
                     session.spawn_request(async move {
-                        let reply = dispatch(daemon, Arc::clone(&answer_to), request).await;
+                        let id = request.id.clone();
+                        let handled = dispatch(daemon, Arc::clone(&answer_to), request);
+                        let reply = answered_even_on_panic(id, handled).await;
                         answer_to.send(reply_frame(&reply)).await;
                         drop(slot);
                     });
@@ -108,4 +118,24 @@ pub async fn serve(stream: Connection, daemon: Arc<Daemon>, shutdown: Cancellati
     };
 
     tokio::join!(reader, writer);
+}
+
+/// The reply `handling` gives, or an `internal` error if it panics: a bug in one handler
+/// must not leave its client waiting for a reply that never comes.
+async fn answered_even_on_panic(id: Id, handling: impl Future<Output = Response>) -> Response {
+    let mut handling = std::pin::pin!(handling);
+    std::future::poll_fn(|cx| {
+        std::panic::catch_unwind(AssertUnwindSafe(|| handling.as_mut().poll(cx))).unwrap_or_else(
+            |_| {
+                Poll::Ready(Response::error(
+                    Some(id.clone()),
+                    RpcError::new(
+                        ErrorKind::Internal,
+                        "the daemon failed on this request (a bug; its log says where)",
+                    ),
+                ))
+            },
+        )
+    })
+    .await
 }

@@ -2,7 +2,8 @@
 //! convention these URLs are not TLS, RFC 5280 §4.2.1.13, RFC 6960 App. A; what they serve is
 //! signed), one request per connection, a deadline over the whole exchange and a cap on the
 //! answer's size, so that a slow or hostile server costs at most that. Blocking, over std's
-//! `TcpStream`: it runs on the blocking workers, never on the async ones. Name resolution
+//! `TcpStream`: it runs in a request's blocking work (on its connection's thread for a small
+//! message, see `methods::run_work`), never among other connections' tasks. Name resolution
 //! is the system's and not under the deadline.
 
 use std::io::{Read, Write};

@@ -172,6 +172,12 @@ impl Pkcs11 {
             })
     }
 
+    /// Whether any card is present: work that may use a card's key (a decryption) then counts
+    /// as long, since a card may wait on its reader.
+    pub fn any_present(&self) -> bool {
+        !locked(&self.tokens).is_empty()
+    }
+
     /// The present tokens, their PIN state and their objects, for the user to choose from.
     pub fn tokens(&self) -> Vec<TokenInfo> {
         self.present().iter().map(|token| token.info()).collect()
