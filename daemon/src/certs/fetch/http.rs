@@ -3,11 +3,12 @@
 //! signed), one request per connection, a deadline over the whole exchange and a cap on the
 //! answer's size, so that a slow or hostile server costs at most that. Blocking, over std's
 //! `TcpStream`: it runs in a request's blocking work (on its connection's thread for a small
-//! message, see `methods::run_work`), never among other connections' tasks. Name resolution
-//! is the system's and not under the deadline.
+//! message, see `methods::run_work`), never among other connections' tasks. Names are looked
+//! up by the system's resolver, under the same deadline.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The most a header block may take.
@@ -38,10 +39,7 @@ pub fn fetch(
     let (host, port, path) = split_url(url)?;
     let server = format!("{host}:{port}");
     let deadline = Instant::now() + timeout;
-    let addresses: Vec<_> = (host.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|e| format!("{host} cannot be resolved: {e}"))?
-        .collect();
+    let addresses = resolve(&host, port, deadline, system_lookup)?;
     let mut stream = None;
     let mut last_error = format!("{host} has no address");
     for address in addresses {
@@ -146,6 +144,39 @@ fn split_url(url: &str) -> Result<(String, u16, String), String> {
     Ok((host.to_owned(), port, path.to_owned()))
 }
 
+/// The addresses of `host` from `lookup`, which runs on a thread of its own: the system's
+/// resolver has timeouts of its own (up to half a minute with several name servers), and a
+/// fetch must not outlast its deadline waiting for it. A lookup that answers too late is left
+/// to finish and its answer dropped. An IP address needs no lookup.
+fn resolve(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    lookup: impl FnOnce(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (answer, answered) = mpsc::channel();
+    let name = host.to_owned();
+    std::thread::Builder::new()
+        .name("resolve".into())
+        .spawn(move || {
+            let _ = answer.send(lookup(&name, port));
+        })
+        .map_err(|e| format!("cannot look up {host}: {e}"))?;
+    match answered.recv_timeout(remaining(deadline, host)?) {
+        Ok(Ok(addresses)) => Ok(addresses),
+        Ok(Err(e)) => Err(format!("{host} cannot be resolved: {e}")),
+        Err(_) => Err(format!("{host} did not resolve in time")),
+    }
+}
+
+/// The system resolver's addresses for `name`.
+fn system_lookup(name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    (name, port).to_socket_addrs().map(Iterator::collect)
+}
+
 fn remaining(deadline: Instant, server: &str) -> Result<Duration, String> {
     deadline
         .checked_duration_since(Instant::now())
@@ -226,6 +257,38 @@ mod tests {
     use std::net::TcpListener;
 
     const SECOND: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_resolver_that_does_not_answer_costs_only_the_deadline() {
+        // The system's resolver cannot be made slow here: a lookup that answers after a
+        // minute stands in for one whose name servers do not answer.
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let err = resolve("crl.example", 80, deadline, |_, _| {
+            std::thread::sleep(Duration::from_secs(60));
+            Ok(Vec::new())
+        })
+        .unwrap_err();
+        assert_eq!(err, "crl.example did not resolve in time");
+    }
+
+    #[test]
+    fn names_are_looked_up_and_addresses_taken_as_they_are() {
+        let far = Instant::now() + SECOND;
+        let looked_up = resolve("localhost", 8080, far, system_lookup).unwrap();
+        assert!(
+            looked_up
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8080)
+        );
+        assert!(!looked_up.is_empty());
+        let taken = resolve("192.0.2.7", 80, far, |_, _| panic!("looked up an address")).unwrap();
+        assert_eq!(taken, vec!["192.0.2.7:80".parse().unwrap()]);
+        let failed = resolve("crl.example", 80, far, |_, _| {
+            Err(io::Error::other("no such name"))
+        })
+        .unwrap_err();
+        assert_eq!(failed, "crl.example cannot be resolved: no such name");
+    }
 
     #[test]
     fn bodies_by_length_chunks_or_end_of_connection() {
