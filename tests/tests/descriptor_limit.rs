@@ -2,7 +2,9 @@
 //! connection: started with a low soft limit on open files (systemd's default is 1024), it
 //! raises the limit to fit `max_connections`, and says so when even the hard limit is too low.
 //!
-//! Its own test binary: it lowers this process's limits, which the daemon inherits.
+//! Its own test binary: it lowers this process's limits, which the daemon inherits. Linux only
+//! (`/proc`, util-linux `prlimit`).
+#![cfg(target_os = "linux")]
 
 use mailseal_protocol::Client;
 use mailseal_protocol::methods::{Empty, daemon};
