@@ -121,9 +121,10 @@ pub async fn find(daemon: &Arc<Daemon>, address: &str, now: SystemTime) -> Findi
         directory: gathered.directory.clone(),
     };
     let worker = Arc::clone(daemon);
-    let settled =
-        tokio::task::spawn_blocking(move || gathered.settle(&worker, &path_material(&worker), now))
-            .await;
+    let settled = tokio::task::spawn_blocking(move || {
+        gathered.settle(&worker, &PathMaterial::of(&worker).certificates(), now)
+    })
+    .await;
     settled.unwrap_or_else(|error| {
         tracing::warn!(error = %error, "revocation checking of recipients failed");
         let candidates = unsettled
@@ -155,23 +156,45 @@ pub struct Gathered {
 }
 
 /// The certificates paths to a trust anchor are built from: the store and the own
-/// identities' chains, which hold the company's intermediates.
-pub fn path_material(daemon: &Daemon) -> Vec<Certificate> {
-    let mut intermediates = daemon.certs.list(None);
-    for identity in daemon.own_identities() {
-        intermediates.extend(identity.chain);
+/// identities' chains, which hold the company's intermediates. The store's are shared, not
+/// copied.
+#[derive(Debug)]
+pub struct PathMaterial {
+    stored: Vec<Arc<Certificate>>,
+    chains: Vec<Certificate>,
+}
+
+impl PathMaterial {
+    /// The store's certificates and the own identities' chains now.
+    pub fn of(daemon: &Daemon) -> Self {
+        Self {
+            stored: daemon.certs.shared(),
+            chains: daemon
+                .own_identities()
+                .into_iter()
+                .flat_map(|identity| identity.chain)
+                .collect(),
+        }
     }
-    intermediates
+
+    /// All of them, for path building.
+    pub fn certificates(&self) -> Vec<&Certificate> {
+        self.stored
+            .iter()
+            .map(|cert| &**cert)
+            .chain(&self.chains)
+            .collect()
+    }
 }
 
 impl Gathered {
     /// Checks the revocation of the usable candidates with paths built from `intermediates`
-    /// ([`path_material`]), and stores the usable certificates the directory brought. Blocks:
+    /// ([`PathMaterial`]), and stores the usable certificates the directory brought. Blocks:
     /// it may ask OCSP responders and CRL servers and writes to the store.
     pub fn settle(
         self,
         daemon: &Daemon,
-        intermediates: &[Certificate],
+        intermediates: &[&Certificate],
         now: SystemTime,
     ) -> Finding {
         let candidates = revoked_or_not(daemon, self.candidates, intermediates, now);
@@ -281,7 +304,7 @@ fn judge_all(
 fn revoked_or_not(
     daemon: &Daemon,
     candidates: Vec<Candidate>,
-    intermediates: &[Certificate],
+    intermediates: &[&Certificate],
     now: SystemTime,
 ) -> Vec<Candidate> {
     let (usable, rejected): (Vec<Candidate>, Vec<Candidate>) = candidates

@@ -19,7 +19,6 @@ use super::fetch::{Cache, Fetcher, Request, access_urls};
 use super::path::{self, PathResult};
 use const_oid::db::rfc5912;
 use mailseal_protocol::methods::report::Outcome;
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
 
@@ -54,15 +53,20 @@ impl Issuers {
     pub fn validate(
         &self,
         leaf: &Certificate,
-        intermediates: &[Certificate],
+        intermediates: &[&Certificate],
         anchors: &[Certificate],
         now: SystemTime,
     ) -> PathResult {
-        // Copied only when a fetched issuer joins them: most paths are found without.
-        let mut known = Cow::Borrowed(intermediates);
+        let mut fetched_certs: Vec<Certificate> = Vec::new();
         let mut fetched: Vec<String> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
         loop {
+            // Most paths are found without a fetched issuer: then this is `intermediates`.
+            let known: Vec<&Certificate> = intermediates
+                .iter()
+                .copied()
+                .chain(&fetched_certs)
+                .collect();
             let mut result = path::validate(leaf, &known, anchors, now);
             if result.outcome == Outcome::Pass || !self.enabled {
                 return result;
@@ -76,14 +80,16 @@ impl Issuers {
                 .filter(|url| !fetched.contains(url))
                 .take(MAX_FETCHES.saturating_sub(fetched.len()))
                 .collect();
-            let mut added = false;
+            let mut new_issuers = Vec::new();
             for url in urls {
                 match self.get(&url, now) {
                     Ok(certificates) => {
                         for cert in certificates {
-                            if !known.contains(&cert) && !anchors.contains(&cert) {
-                                known.to_mut().push(cert);
-                                added = true;
+                            if !known.contains(&&cert)
+                                && !anchors.contains(&cert)
+                                && !new_issuers.contains(&cert)
+                            {
+                                new_issuers.push(cert);
                             }
                         }
                     }
@@ -91,7 +97,7 @@ impl Issuers {
                 }
                 fetched.push(url);
             }
-            if !added {
+            if new_issuers.is_empty() {
                 if !failures.is_empty() {
                     result.reason = format!(
                         "{} (fetching its issuer failed: {})",
@@ -101,6 +107,7 @@ impl Issuers {
                 }
                 return result;
             }
+            fetched_certs.extend(new_issuers);
         }
     }
 

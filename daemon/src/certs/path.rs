@@ -72,10 +72,11 @@ pub struct PathResult {
 }
 
 /// Finds and checks a path from `leaf` to one of `anchors` through `intermediates` at time
-/// `at`.
+/// `at`. The intermediates are borrowed: they are most of the certificate store, which is not
+/// copied for each check.
 pub fn validate(
     leaf: &Certificate,
-    intermediates: &[Certificate],
+    intermediates: &[&Certificate],
     anchors: &[Certificate],
     at: SystemTime,
 ) -> PathResult {
@@ -141,7 +142,7 @@ struct Failure {
 
 /// Depth-first path search state.
 struct Search<'a> {
-    intermediates: &'a [Certificate],
+    intermediates: &'a [&'a Certificate],
     anchors: &'a [Certificate],
     at: SystemTime,
     attempts: usize,
@@ -173,8 +174,11 @@ impl<'a> Search<'a> {
         let anchors = self.anchors.iter().map(|c| (c, true));
         // Self-issued certificates (an untrusted root sent along with a cross-certificate
         // for it) last: through them a path only gets longer.
-        let (roots, others): (Vec<&Certificate>, Vec<&Certificate>) =
-            self.intermediates.iter().partition(|c| self_issued(c));
+        let (roots, others): (Vec<&Certificate>, Vec<&Certificate>) = self
+            .intermediates
+            .iter()
+            .copied()
+            .partition(|c| self_issued(c));
         let others = others.into_iter().chain(roots).map(|c| (c, false));
         let mut named = false;
         for (candidate, is_anchor) in anchors.chain(others) {
@@ -413,7 +417,7 @@ mod tests {
     #[test]
     fn a_chain_through_an_intermediate_validates() {
         let (_pki, leaf, inter, root) = three(CA);
-        let result = validate(&leaf, from_ref(&inter), from_ref(&root), now());
+        let result = validate(&leaf, &[&inter], from_ref(&root), now());
         assert_eq!(result.outcome, Outcome::Pass, "{}", result.reason);
         assert_eq!(result.chain, [leaf.clone(), inter.clone(), root.clone()]);
         assert_eq!(
@@ -434,7 +438,7 @@ mod tests {
     fn another_anchor_does_not_do() {
         let (pki, leaf, inter, _root) = three(CA);
         let other = pki.root("other", "/CN=Other");
-        let result = validate(&leaf, &[inter], &[other], now());
+        let result = validate(&leaf, &[&inter], &[other], now());
         assert_fails(
             &result,
             "CN=Root, issuer of 'CN=Inter', is not a trusted CA",
@@ -446,13 +450,13 @@ mod tests {
     fn an_intermediate_must_be_a_ca() {
         let (_pki, leaf, inter, root) = three("basicConstraints=critical,CA:FALSE\n");
         assert_fails(
-            &validate(&leaf, &[inter], &[root], now()),
+            &validate(&leaf, &[&inter], &[root], now()),
             "'CN=Inter' is not a CA",
         );
         let (_pki, leaf, inter, root) =
             three("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\n");
         assert_fails(
-            &validate(&leaf, &[inter], &[root], now()),
+            &validate(&leaf, &[&inter], &[root], now()),
             "lacks keyCertSign",
         );
     }
@@ -463,11 +467,11 @@ mod tests {
         let ext = format!("{CA}authorityKeyIdentifier=keyid\n");
         let sub = pki.certify("sub", Some("inter"), Key::P256, "/CN=Sub", 365, &ext);
         let leaf = pki.user("deep", "sub", Key::Ed25519, "deep@example.com");
-        let result = validate(&leaf, &[inter.clone(), sub], from_ref(&root), now());
+        let result = validate(&leaf, &[&inter, &sub], from_ref(&root), now());
         assert_fails(&result, "'CN=Inter' allows 0 intermediate CA(s) below it");
         // The same CA may sign end-entity certificates directly.
         let direct = pki.user("direct", "inter", Key::P256, "d@example.com");
-        let result = validate(&direct, &[inter], &[root], now());
+        let result = validate(&direct, &[&inter], &[root], now());
         assert_eq!(result.outcome, Outcome::Pass, "{}", result.reason);
     }
 
@@ -478,7 +482,7 @@ mod tests {
         let inter = pki.certify("inter", Some("root"), Key::P256, "/CN=Inter", 1, CA);
         let leaf = pki.certify("leaf", Some("inter"), Key::P256, "/CN=L", 1, "");
         let later = now() + Duration::from_secs(3 * 86_400);
-        let result = validate(&leaf, &[inter], &[root], later);
+        let result = validate(&leaf, &[&inter], &[root], later);
         assert_fails(&result, "CA certificate 'CN=Inter' expired on");
     }
 
@@ -533,7 +537,7 @@ mod tests {
         let rsa_ca = load("Sample_LAMPS_RSA_Certification_Authority.selfsigned.pem");
         let rsa_cross = load("Sample_LAMPS_RSA_Certification_Authority.crosssigned.pem");
         let ed_ca = load("Sample_LAMPS_Ed25519_Certification_Authority.selfsigned.pem");
-        let result = validate(&alice, &[rsa_ca, rsa_cross], from_ref(&ed_ca), now());
+        let result = validate(&alice, &[&rsa_ca, &rsa_cross], from_ref(&ed_ca), now());
         assert_eq!(result.outcome, Outcome::Pass, "{}", result.reason);
         assert_eq!(result.chain.last(), Some(&ed_ca));
     }
@@ -546,10 +550,10 @@ mod tests {
         let inter = pki.certify("inter", Some("root"), Key::P256, "/CN=Inter", 30, CA);
         let ann = pki.user("ann", "inter", Key::P256, "ann@example.com");
         let eve = pki.user("eve", "inter", Key::P256, "eve@evil.test");
-        let ok = validate(&ann, from_ref(&inter), from_ref(&root), now());
+        let ok = validate(&ann, &[&inter], from_ref(&root), now());
         assert_eq!(ok.outcome, Outcome::Pass, "{}", ok.reason);
         assert_fails(
-            &validate(&eve, &[inter], &[root], now()),
+            &validate(&eve, &[&inter], &[root], now()),
             "'CN=eve' violates the name constraints of 'CN=Root': \
              mail address eve@evil.test is not permitted",
         );

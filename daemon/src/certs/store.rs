@@ -8,7 +8,7 @@ use der::EncodePem;
 use der::pem::LineEnding;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use x509_cert::Certificate;
 
 /// The certificate store: files on disk are the truth, the index answers lookups.
@@ -22,7 +22,8 @@ use x509_cert::Certificate;
 #[derive(Debug)]
 pub struct CertStore {
     dir: PathBuf,
-    index: RwLock<BTreeMap<Fingerprint, Certificate>>,
+    /// Shared, so that building paths for every message does not copy the store.
+    index: RwLock<BTreeMap<Fingerprint, Arc<Certificate>>>,
     capabilities: RwLock<HashMap<Fingerprint, Vec<ObjectIdentifier>>>,
     origins: RwLock<HashMap<Fingerprint, Origin>>,
 }
@@ -96,7 +97,7 @@ impl CertStore {
             match loaded {
                 Ok(certs) => {
                     for cert in certs {
-                        index.insert(Fingerprint::of(&cert), cert);
+                        index.insert(Fingerprint::of(&cert), Arc::new(cert));
                     }
                 }
                 Err(e) => {
@@ -185,7 +186,7 @@ impl CertStore {
             self.index
                 .write()
                 .expect("certificate index lock")
-                .insert(fingerprint, cert.clone());
+                .insert(fingerprint, Arc::new(cert.clone()));
         }
         Ok(certs)
     }
@@ -200,8 +201,14 @@ impl CertStore {
                     .as_ref()
                     .is_none_or(|addr| emails(cert).contains(addr))
             })
-            .cloned()
+            .map(|cert| Certificate::clone(cert))
             .collect()
+    }
+
+    /// Every stored certificate, shared rather than copied: paths are built from them for
+    /// every message checked or encrypted, and a user's store grows with every signed mail.
+    pub fn shared(&self) -> Vec<Arc<Certificate>> {
+        self.read().values().cloned().collect()
     }
 
     /// How a stored certificate arrived ([`Origin::Imported`] when nothing else is recorded).
@@ -237,7 +244,7 @@ impl CertStore {
         self.len() == 0
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Fingerprint, Certificate>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Fingerprint, Arc<Certificate>>> {
         self.index.read().expect("certificate index lock")
     }
 

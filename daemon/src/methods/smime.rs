@@ -302,10 +302,11 @@ fn open_layers(
             key: key.as_deref(),
         })
         .collect();
-    let mut known_certs = daemon.certs.list(None);
+    let stored = daemon.certs.shared();
+    let mut known_certs: Vec<&Certificate> = stored.iter().map(|cert| &**cert).collect();
     for (identity, _) in &identities {
-        known_certs.push(identity.certificate.clone());
-        known_certs.extend(identity.chain.iter().cloned());
+        known_certs.push(&identity.certificate);
+        known_certs.extend(&identity.chain);
     }
     let context = OpenContext {
         own_keys: &own_keys,
@@ -532,7 +533,8 @@ impl Addressees {
     /// fails naming every recipient without a usable certificate. Blocks.
     fn settle(self, daemon: &Daemon) -> Result<EncryptionPlan, RpcError> {
         let now = SystemTime::now();
-        let intermediates = find::path_material(daemon);
+        let material = find::PathMaterial::of(daemon);
+        let intermediates = material.certificates();
         let mut certificates = vec![self.sender];
         let mut missing = Vec::new();
         let mut readable = PREFERENCE.to_vec();

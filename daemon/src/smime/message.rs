@@ -159,7 +159,7 @@ pub struct OpenContext<'a> {
     /// Where missing intermediates are fetched from.
     pub issuers: &'a Issuers,
     /// Certificates we know besides those in the message.
-    pub known_certs: &'a [Certificate],
+    pub known_certs: &'a [&'a Certificate],
     /// The time to check validity at.
     pub now: SystemTime,
 }

@@ -31,7 +31,7 @@ fn check(name: CheckName, outcome: Outcome, reason: impl Into<String>) -> Check 
 pub(super) fn chain(
     issuers: &Issuers,
     cert: &Certificate,
-    intermediates: &[Certificate],
+    intermediates: &[&Certificate],
     anchors: &[Certificate],
     now: SystemTime,
 ) -> (Check, path::PathResult) {

@@ -51,8 +51,8 @@ pub struct VerifyInput<'a> {
     /// Where missing intermediates are fetched from (authorityInfoAccess caIssuers).
     pub issuers: &'a Issuers,
     /// Other certificates we know (stored certs) usable as signer or intermediate when the
-    /// message lacks them.
-    pub known_certs: &'a [Certificate],
+    /// message lacks them; borrowed, as the store is not copied for each message.
+    pub known_certs: &'a [&'a Certificate],
     /// The time "now" for validity checks, passed in so that tests and re-checks of old mail
     /// can choose it.
     pub now: SystemTime,
@@ -185,7 +185,7 @@ impl Signed {
     /// Never panics, whatever the input. A message verifies only if the caller finds every
     /// report it cares about `valid`.
     pub fn check(&self, content: &SignedContent, input: &VerifyInput<'_>) -> Verified {
-        let mut certificates = self.message.certificates.clone();
+        let mut certificates: Vec<&Certificate> = self.message.certificates.iter().collect();
         certificates.extend_from_slice(input.known_certs);
         let cx = signer::Context {
             input,

@@ -31,7 +31,7 @@ pub(super) struct Context<'a> {
     pub content_type: ObjectIdentifier,
     /// The message's certificates first, then the known ones: where signers and
     /// intermediates are looked for.
-    pub certificates: &'a [Certificate],
+    pub certificates: &'a [&'a Certificate],
     /// The CRLs the message carries.
     pub crls: &'a [CertificateList],
 }
@@ -199,9 +199,13 @@ fn fail(name: CheckName, reason: String) -> Check {
 }
 
 /// Certificates matching the SignerIdentifier (RFC 5652 §5.3), message certificates first.
-fn candidates<'a>(sid: &SignerIdentifier, certificates: &'a [Certificate]) -> Vec<&'a Certificate> {
+fn candidates<'a>(
+    sid: &SignerIdentifier,
+    certificates: &[&'a Certificate],
+) -> Vec<&'a Certificate> {
     certificates
         .iter()
+        .copied()
         .filter(|cert| {
             let tbs = cert.tbs_certificate();
             match sid {

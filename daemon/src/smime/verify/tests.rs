@@ -73,7 +73,7 @@ fn verify_as(
             anchors,
             revocation: &Revocation::new(RevocationPolicy::SoftFail, Duration::from_secs(5)),
             issuers: &Issuers::new(Duration::from_secs(5), false),
-            known_certs: known,
+            known_certs: &known.iter().collect::<Vec<_>>(),
             now,
         },
     );
