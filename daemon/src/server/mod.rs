@@ -25,14 +25,15 @@ pub async fn run(daemon: Daemon) -> Result<(), EndpointError> {
     spawn_key_sweeper(Arc::clone(&daemon), shutdown.clone());
     spawn_token_poller(Arc::clone(&daemon), shutdown.clone());
     spawn_expiry_watch(Arc::clone(&daemon), shutdown.clone());
-    tracing::info!(socket = %daemon.socket.display(), version = env!("CARGO_PKG_VERSION"), "ready");
-
+    // Room for every connection before saying ready: clients may connect at once.
     if let Some(fit) = thread::raise_descriptor_limit(daemon.config.max_connections) {
         tracing::warn!(
             max_connections = daemon.config.max_connections,
             "the open-file limit leaves room for about {fit} connections at once; raise it (LimitNOFILE=) or lower max_connections"
         );
     }
+    tracing::info!(socket = %daemon.socket.display(), version = env!("CARGO_PKG_VERSION"), "ready");
+
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(daemon.config.max_connections));
     let mut next_connection: u64 = 0;

@@ -58,6 +58,7 @@ where
 /// Open files per connection (counted in /proc on Linux): the socket; its runtime's epoll,
 /// which tokio holds twice, its eventfd and its copy of tokio's signal socket; and a
 /// duplicate of the socket while a reply waits for room in the send buffer.
+#[cfg(unix)]
 pub const DESCRIPTORS_PER_CONNECTION: usize = 6;
 
 /// Raises the soft limit on open descriptors (often 1024) toward what `max_connections`
