@@ -3,6 +3,7 @@
 //! Every key is optional; a missing file means all defaults. An unknown key is an error rather
 //! than silently ignored, so a typo in a setting that matters (a cache time, a limit) is noticed.
 
+use mailseal_pkix::revocation::RevocationPolicy;
 use mailseal_protocol::{DEFAULT_MAX_FRAME, Secret};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -84,24 +85,6 @@ pub struct Config {
     pub compose: ComposeConfig,
     /// The company CA (`ca.*` methods), for IT's own daemon; users never need it.
     pub ca: CaConfig,
-}
-
-/// How revocation is checked (RFC 5280 §6.3, RFC 6960), set by `revocation` in the
-/// configuration; the company policy decides it like every other key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RevocationPolicy {
-    /// Checked; when no answer can be had (no CRL distribution point or OCSP responder, a
-    /// responder down) the report says "not checked" and why, and the signature may still be
-    /// valid. The default, as in most S/MIME clients: a company CA without OCSP must not make
-    /// every signature invalid.
-    #[default]
-    SoftFail,
-    /// Checked, and a certificate whose status cannot be learned counts as failed: no
-    /// signature is valid and no recipient usable without a fresh "good".
-    HardFail,
-    /// Not checked at all (no network access for it); reported as not checked.
-    Off,
 }
 
 /// The `[compose]` section: the Sign and Encrypt defaults every add-on offers, and what the
@@ -192,14 +175,25 @@ impl Default for CaConfig {
             crl_url: None,
             validity_days: 365,
             crl_days: 7,
-            pkcs12_iterations: crate::keys::pkcs12::WRITE_ITERATIONS,
+            pkcs12_iterations: mailseal_keys::pkcs12::WRITE_ITERATIONS,
         }
     }
 }
 
 impl CaConfig {
     /// The longest validity the S/MIME BR allow for a strict-profile certificate (§6.3.2).
-    pub const MAX_VALIDITY_DAYS: u32 = 825;
+    pub const MAX_VALIDITY_DAYS: u32 = mailseal_ca::authority::MAX_VALIDITY_DAYS;
+
+    /// What the CA needs of this section (the directory is the daemon's to choose).
+    pub fn settings(&self) -> mailseal_ca::authority::Settings {
+        mailseal_ca::authority::Settings {
+            aia_url: self.aia_url.clone(),
+            crl_url: self.crl_url.clone(),
+            validity_days: self.validity_days,
+            crl_days: self.crl_days,
+            pkcs12_iterations: self.pkcs12_iterations,
+        }
+    }
 
     fn validate(&self) -> Result<(), String> {
         if !(1..=Self::MAX_VALIDITY_DAYS).contains(&self.validity_days) {

@@ -5,21 +5,16 @@
 //! in `keys` and `certs`. Errors of every subsystem become protocol errors in `rpc_error` only.
 #![forbid(unsafe_code)]
 
-pub mod atomic_file;
 pub mod certs;
 pub mod compose_policy;
 pub mod config;
 pub mod display;
-pub mod keys;
+pub mod key_cache;
 pub mod methods;
 pub mod native_host;
 pub mod own_identities;
-pub mod pki;
-mod rpc_error;
+pub mod rpc_error;
 pub mod server;
-pub mod smime;
 pub mod state;
-pub mod store_error;
-#[cfg(test)]
-mod test_support;
 pub mod transfer;
+pub mod wire;

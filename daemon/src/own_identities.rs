@@ -2,12 +2,12 @@
 //! seen one way by the handlers: a certificate, its chain, where the key is, and the key
 //! itself when it can be used without asking the user.
 
-use crate::certs::describe::{Period, emails, period};
-use crate::keys::KeyId;
-use crate::keys::backend::PrivateKeyOps;
-use crate::keys::pkcs11::TokenError;
-use crate::keys::store::StoredIdentity;
 use crate::state::Daemon;
+use mailseal_keys::KeyId;
+use mailseal_keys::backend::PrivateKeyOps;
+use mailseal_keys::pkcs11::TokenError;
+use mailseal_keys::store::StoredIdentity;
+use mailseal_pkix::describe::{Period, emails, period};
 use std::sync::Arc;
 use std::time::SystemTime;
 use x509_cert::Certificate;

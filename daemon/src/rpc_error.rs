@@ -3,28 +3,43 @@
 //! Messages come from the internal errors' `Display`, which by construction never contains a
 //! key, a password or a message body.
 
-use crate::keys::backend::KeyError;
-use crate::keys::pkcs11::TokenError;
-use crate::keys::pkcs12::Pkcs12Error;
-use crate::keys::sealed::SealError;
+use crate::certs::publish::PublishError;
 use crate::own_identities::KeyUnavailable;
-use crate::pki::PkiError;
-use crate::pki::publish::PublishError;
-use crate::smime::envelope::EnvelopeError;
-use crate::smime::message::MessageError;
-use crate::smime::sign::SignError;
-use crate::store_error::StoreError;
+use mailseal_ca::PkiError;
+use mailseal_files::StoreError;
+use mailseal_keys::backend::KeyError;
+use mailseal_keys::pkcs11::TokenError;
+use mailseal_keys::pkcs12::Pkcs12Error;
+use mailseal_keys::sealed::SealError;
 use mailseal_protocol::{ErrorKind, RpcError};
+use mailseal_smime::envelope::EnvelopeError;
+use mailseal_smime::message::MessageError;
+use mailseal_smime::sign::SignError;
 
-impl From<StoreError> for RpcError {
-    fn from(error: StoreError) -> Self {
+/// An engine's error as the protocol reports it. A trait of the daemon's own, as neither the
+/// engines' errors nor `RpcError` are this crate's types (so `From` cannot be implemented);
+/// handlers write `.map_err(rpc)?`.
+pub trait ToRpc {
+    /// The protocol error: a code and kind from the error table, and a human message.
+    fn to_rpc(self) -> RpcError;
+}
+
+/// [`ToRpc::to_rpc`] as a function, for `map_err`.
+pub fn rpc(error: impl ToRpc) -> RpcError {
+    error.to_rpc()
+}
+
+impl ToRpc for StoreError {
+    fn to_rpc(self) -> RpcError {
+        let error = self;
         tracing::error!(error = %error, "storage failure");
         RpcError::new(ErrorKind::Internal, format!("storage failure: {error}"))
     }
 }
 
-impl From<Pkcs12Error> for RpcError {
-    fn from(error: Pkcs12Error) -> Self {
+impl ToRpc for Pkcs12Error {
+    fn to_rpc(self) -> RpcError {
+        let error = self;
         let kind = match &error {
             Pkcs12Error::WrongPassword => ErrorKind::WrongPassword,
             _ => ErrorKind::bad_input("params.data"),
@@ -33,8 +48,9 @@ impl From<Pkcs12Error> for RpcError {
     }
 }
 
-impl From<SealError> for RpcError {
-    fn from(error: SealError) -> Self {
+impl ToRpc for SealError {
+    fn to_rpc(self) -> RpcError {
+        let error = self;
         match error {
             SealError::WrongPassphrase => {
                 RpcError::new(ErrorKind::WrongPassword, "wrong passphrase for this key")
@@ -50,8 +66,9 @@ impl From<SealError> for RpcError {
     }
 }
 
-impl From<KeyError> for RpcError {
-    fn from(error: KeyError) -> Self {
+impl ToRpc for KeyError {
+    fn to_rpc(self) -> RpcError {
+        let error = self;
         let kind = match &error {
             KeyError::TokenNotPresent { token } => ErrorKind::TokenNotPresent {
                 token: token.clone(),
@@ -68,8 +85,9 @@ impl From<KeyError> for RpcError {
     }
 }
 
-impl From<MessageError> for RpcError {
-    fn from(error: MessageError) -> Self {
+impl ToRpc for MessageError {
+    fn to_rpc(self) -> RpcError {
+        let error = self;
         let message = error.to_string();
         let kind = match error {
             MessageError::Envelope(EnvelopeError::Locked { key_id }) => {
@@ -91,7 +109,7 @@ impl From<MessageError> for RpcError {
             MessageError::Envelope(EnvelopeError::DecryptionFailed) => ErrorKind::DecryptionFailed,
             MessageError::Envelope(EnvelopeError::Key(key))
             | MessageError::Sign(SignError::Key(key)) => {
-                return key.into();
+                return key.to_rpc();
             }
             MessageError::Sign(SignError::NotASigningKey) => ErrorKind::bad_input("params.key_id"),
             MessageError::Envelope(EnvelopeError::UnsupportedRecipientKey { .. }) => {
@@ -120,13 +138,14 @@ impl From<KeyUnavailable> for RpcError {
                 },
                 message,
             ),
-            KeyUnavailable::Token(token) => token.into(),
+            KeyUnavailable::Token(token) => token.to_rpc(),
         }
     }
 }
 
-impl From<TokenError> for RpcError {
-    fn from(error: TokenError) -> Self {
+impl ToRpc for TokenError {
+    fn to_rpc(self) -> RpcError {
+        let error = self;
         let message = error.to_string();
         let kind = match error {
             TokenError::NoSuchToken { token } | TokenError::TokenNotPresent { token } => {
@@ -152,8 +171,9 @@ impl From<TokenError> for RpcError {
     }
 }
 
-impl From<PkiError> for RpcError {
-    fn from(error: PkiError) -> Self {
+impl ToRpc for PkiError {
+    fn to_rpc(self) -> RpcError {
+        let error = self;
         let message = error.to_string();
         let kind = match error {
             PkiError::Profile { field, .. } => ErrorKind::bad_input(format!("params.{field}")),
@@ -168,8 +188,8 @@ impl From<PkiError> for RpcError {
             },
             PkiError::WrongPassword => ErrorKind::WrongPassword,
             PkiError::UnknownSerial { serial } => ErrorKind::CertNotFound { query: serial },
-            PkiError::Store(store) => return store.into(),
-            PkiError::Key(key) => return key.into(),
+            PkiError::Store(store) => return store.to_rpc(),
+            PkiError::Key(key) => return key.to_rpc(),
             _ => {
                 tracing::error!(error = %message, "CA failure");
                 ErrorKind::Internal

@@ -1,16 +1,16 @@
 //! Everything a request handler can reach: settings, stores and the key cache.
 
-use crate::certs::describe::parse_certificates;
 use crate::certs::directory::Directory;
-use crate::certs::issuers::Issuers;
-use crate::certs::revocation::Revocation;
-use crate::certs::store::CertStore;
 use crate::config::Config;
-use crate::keys::backend::PrivateKeyOps;
-use crate::keys::cache::KeyCache;
-use crate::keys::pkcs11::Pkcs11;
-use crate::keys::store::IdentityStore;
-use crate::store_error::StoreError;
+use crate::key_cache::KeyCache;
+use mailseal_files::StoreError;
+use mailseal_keys::backend::PrivateKeyOps;
+use mailseal_keys::pkcs11::Pkcs11;
+use mailseal_keys::store::IdentityStore;
+use mailseal_pkix::describe::parse_certificates;
+use mailseal_pkix::issuers::Issuers;
+use mailseal_pkix::revocation::Revocation;
+use mailseal_pkix::store::CertStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ pub struct Daemon {
     /// When the daemon started, for `daemon.status`.
     pub started: Instant,
     /// The company CA (`ca.*`), opened on first use.
-    pub ca: crate::pki::authority::CaHandle,
+    pub ca: mailseal_ca::authority::CaHandle,
 }
 
 impl Daemon {
@@ -56,7 +56,7 @@ impl Daemon {
             anchors.extend(read_certificates(file)?);
         }
         if config.system_trust_store {
-            match crate::certs::system_store::load() {
+            match mailseal_pkix::system_store::load() {
                 Some((bundle, roots)) => {
                     tracing::info!(bundle = %bundle.display(), roots = roots.len(), "trusting the system's roots");
                     anchors.extend(roots);
@@ -84,7 +84,7 @@ impl Daemon {
         if let Some(dir) = &config.crl_dir {
             revocation = revocation.with_local_crls(dir);
         }
-        crate::atomic_file::create_private_dir(&data_dir)
+        mailseal_files::create_private_dir(&data_dir)
             .map_err(StoreError::io("create", &data_dir))?;
         crate::transfer::streams::reset_dir(&data_dir).map_err(StoreError::io(
             "reset",
@@ -110,7 +110,7 @@ impl Daemon {
                 config.fetch_issuers,
             ),
             started: Instant::now(),
-            ca: crate::pki::authority::CaHandle::new(config.ca_dir(), config.ca.clone()),
+            ca: mailseal_ca::authority::CaHandle::new(config.ca_dir(), config.ca.settings()),
             data_dir,
             config,
         })

@@ -16,13 +16,13 @@
 //! remembered for at most [`FAILURE_MEMORY`] of that, during which lookups of every address
 //! fail at once instead of each waiting for the timeout again.
 
-use crate::certs::describe::{Fingerprint, signed_data_certificates};
 use crate::config::DirectoryConfig;
 use der::{Decode, Encode};
 use ldap3::{
     Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, SearchOptions,
     ldap_escape,
 };
+use mailseal_pkix::describe::{Fingerprint, signed_data_certificates};
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use std::collections::{HashMap, HashSet};
@@ -427,7 +427,7 @@ fn end_entity_certificates(value: &[u8]) -> der::Result<Vec<Certificate>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smime::verify::test_pki::{CA, Key, Pki};
+    use mailseal_test_support::pki::{CA, Key, Pki};
 
     fn config(url: String, timeout_seconds: u64, cache_seconds: u64) -> DirectoryConfig {
         DirectoryConfig {

@@ -18,13 +18,13 @@
 //! with a self-made certificate for someone else's address); one the user imported or holds
 //! need not have one, as people exchange certificates from CAs the company does not know.
 
-use super::describe::{Fingerprint, Period, emails, key_algorithm, named_curve, period};
-use super::revocation::Judgement;
-use super::store::Origin;
 use crate::state::Daemon;
 use const_oid::db::{rfc5912, rfc8410};
+use mailseal_pkix::Outcome;
+use mailseal_pkix::describe::{Fingerprint, Period, emails, key_algorithm, named_curve, period};
+use mailseal_pkix::revocation::Judgement;
+use mailseal_pkix::store::Origin;
 use mailseal_protocol::methods::cert::{CertSource, DirectoryStatus};
-use mailseal_protocol::methods::report::Outcome;
 use std::cmp::Reverse;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -439,7 +439,7 @@ fn check(cert: &Certificate, address: &str, now: SystemTime) -> Result<String, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smime::verify::test_pki::{Key, Pki};
+    use mailseal_test_support::pki::{Key, Pki};
     use std::time::Duration;
 
     /// A certificate for `email` with `key` and the extension lines `ext`, valid 30 days.

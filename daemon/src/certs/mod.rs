@@ -1,12 +1,6 @@
-//! Certificates: describing them, storing other people's, finding the one to encrypt to
-//! (locally or in the company directory), and checking paths.
-pub mod describe;
+//! Finding other people's certificates beyond the local store: the company LDAP directory
+//! (looked up, and written by the CA's `ca.publish`) and the choice of the certificate to
+//! encrypt to. The certificate logic itself is `mailseal-pkix`.
 pub mod directory;
-pub mod fetch;
 pub mod find;
-pub mod issuers;
-pub mod name_constraints;
-pub mod path;
-pub mod revocation;
-pub mod store;
-pub mod system_store;
+pub mod publish;

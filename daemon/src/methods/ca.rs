@@ -7,20 +7,24 @@
 //! key: by `key.lock`, at expiry, at shutdown.
 
 use super::blocking;
-use crate::certs::describe::describe;
-use crate::pki::PkiError;
-use crate::pki::authority::{Authority, InitKeys, InitRequest, KeyStorage};
-use crate::pki::db::{Record, StoredStatus};
-use crate::pki::issue::{self, KeyRequest, Replacing, unix};
-use crate::pki::profile::Subject;
-use crate::pki::signer::CaSigner;
-use crate::pki::{crl, csr, publish};
+use crate::certs::publish;
+use crate::rpc_error::{ToRpc, rpc};
 use crate::state::Daemon;
+use crate::wire::describe;
+use crate::wire::{FromWire, ToWire};
 use der::{Decode, EncodePem};
+use mailseal_ca as ca;
+use mailseal_ca::PkiError;
+use mailseal_ca::authority::{Authority, InitKeys, InitRequest, KeyStorage};
+use mailseal_ca::db::{Record, StoredStatus};
+use mailseal_ca::issue::{self, KeyRequest, Password, Replacing, unix};
+use mailseal_ca::profile::Subject;
+use mailseal_ca::signer::CaSigner;
+use mailseal_ca::{crl, csr};
 use mailseal_protocol::methods::ca::{
     CaEntry, CaKeys, CrlParams, CrlResult, InitParams, InitResult, IssueParams, IssueResult,
-    Issued, KeyAlgorithm, KeySource, ListParams, ListResult, PublishFailure, PublishParams,
-    PublishResult, RenewParams, RevokeParams, RevokeResult, Status, Usage,
+    Issued, KeySource, ListParams, ListResult, PublishFailure, PublishParams, PublishResult,
+    RenewParams, RevokeParams, RevokeResult, Status,
 };
 use mailseal_protocol::{ErrorKind, RpcError, Secret};
 use rcgen::Issuer;
@@ -30,7 +34,7 @@ use x509_cert::Certificate;
 
 /// A key on a token, named by its CKA_ID, as the CA's signer.
 fn token_signer(daemon: &Daemon, token: &str, id: &str, field: &str) -> Result<CaSigner, RpcError> {
-    let (key, spki) = daemon.tokens.key_by_id(token, id)?;
+    let (key, spki) = daemon.tokens.key_by_id(token, id).map_err(rpc)?;
     CaSigner::new(key, &spki).map_err(|_| {
         RpcError::new(
             ErrorKind::bad_input(field),
@@ -54,7 +58,7 @@ pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult,
                 algorithm,
                 ca_password,
             } => InitKeys::Software {
-                algorithm: algorithm.unwrap_or(KeyAlgorithm::Rsa3072),
+                algorithm: algorithm.map_or(ca::KeyAlgorithm::Rsa3072, FromWire::from_wire),
                 password: ca_password.expose().as_bytes(),
             },
             CaKeys::Token {
@@ -71,24 +75,33 @@ pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult,
                 )?,
             },
         };
-        let authority = daemon.ca.init(&InitRequest {
-            name,
-            organization: params.organization.as_deref().map(str::trim),
-            keys,
-        })?;
+        let authority = daemon
+            .ca
+            .init(&InitRequest {
+                name,
+                organization: params.organization.as_deref().map(str::trim),
+                keys,
+            })
+            .map_err(rpc)?;
         tracing::info!(dir = %authority.dir().display(), "created the company CA");
         let root = Certificate::from_der(authority.root_der())
-            .map_err(PkiError::encoding("CA certificate"))?;
+            .map_err(PkiError::encoding("CA certificate"))
+            .map_err(rpc)?;
         match &params.keys {
             // IT issues right after creating the CA: keep the issuing key unlocked as any key.
             CaKeys::Generate { ca_password, .. } => {
-                let key = authority.unlock(ca_password.expose().as_bytes())?;
+                let key = authority
+                    .unlock(ca_password.expose().as_bytes())
+                    .map_err(rpc)?;
                 daemon.keys.insert(authority.key_id(), key);
             }
             // Beside their keys, the certificates make the keys findable by key id later.
             CaKeys::Token { token, .. } => {
                 for certificate in [&root, authority.issuing()] {
-                    daemon.tokens.import_certificate(token, certificate)?;
+                    daemon
+                        .tokens
+                        .import_certificate(token, certificate)
+                        .map_err(rpc)?;
                 }
             }
         }
@@ -99,7 +112,8 @@ pub async fn init(daemon: Arc<Daemon>, params: InitParams) -> Result<InitResult,
             chain_pem.push_str(
                 &cert
                     .to_pem(der::pem::LineEnding::LF)
-                    .map_err(PkiError::encoding("CA certificate PEM"))?,
+                    .map_err(PkiError::encoding("CA certificate PEM"))
+                    .map_err(rpc)?,
             );
         }
         Ok(InitResult {
@@ -121,29 +135,32 @@ fn issuer(
 ) -> Result<Issuer<'static, CaSigner>, RpcError> {
     let key_id = authority.key_id();
     let key = match (authority.storage(), password) {
-        (KeyStorage::Token, _) => daemon.tokens.key(&key_id)?,
+        (KeyStorage::Token, _) => daemon.tokens.key(&key_id).map_err(rpc)?,
         (KeyStorage::Sealed, Some(password)) => {
-            let key = authority.unlock(password.expose().as_bytes())?;
+            let key = authority
+                .unlock(password.expose().as_bytes())
+                .map_err(rpc)?;
             daemon.keys.insert(key_id, key.clone());
             key
         }
         (KeyStorage::Sealed, None) => daemon
             .keys
             .get(&key_id)
-            .ok_or(PkiError::Locked { key_id })?,
+            .ok_or(PkiError::Locked { key_id })
+            .map_err(rpc)?,
     };
-    Ok(authority.issuer(key)?)
+    authority.issuer(key).map_err(rpc)
 }
 
 /// Issues a certificate of a profile.
 pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResult, RpcError> {
     blocking(move || {
         let subject = Subject::new(
-            params.kind,
+            FromWire::from_wire(params.kind),
             &params.email,
             params.name.as_deref(),
             params.organization.as_deref(),
-        )?;
+        ).map_err(rpc)?;
         let key = match &params.key {
             KeySource::Generate {
                 algorithm,
@@ -151,31 +168,31 @@ pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResu
                 dual,
                 pkcs12_format,
             } => KeyRequest::Generate {
-                algorithm: *algorithm,
-                password: pkcs12_password,
+                algorithm: FromWire::from_wire(*algorithm),
+                password: Password(pkcs12_password.expose()),
                 usages: if *dual {
-                    &[Usage::Signing, Usage::Encryption]
+                    &[ca::Usage::Signing, ca::Usage::Encryption]
                 } else {
-                    &[Usage::Both]
+                    &[ca::Usage::Both]
                 },
-                format: *pkcs12_format,
+                format: FromWire::from_wire(*pkcs12_format),
             },
             KeySource::Csr { request, usage } => KeyRequest::Csr {
-                csr: csr::check(request.as_slice(), &subject, *usage)?,
-                usage: *usage,
+                csr: csr::check(request.as_slice(), &subject, FromWire::from_wire(*usage)).map_err(rpc)?,
+                usage: FromWire::from_wire(*usage),
             },
         };
-        let authority = daemon.ca.get()?;
+        let authority = daemon.ca.get().map_err(rpc)?;
         let issuer = issuer(&daemon, &authority, params.ca_password.as_ref())?;
         let outcome = issue::issue(
             &authority,
             &issuer,
             &subject,
             key,
-            Replacing::Active(params.if_active),
-        )?;
+            Replacing::Active(FromWire::from_wire(params.if_active)),
+        ).map_err(rpc)?;
         if !outcome.replaced.is_empty() {
-            crl::publish(&authority, &issuer)?;
+            crl::publish(&authority, &issuer).map_err(rpc)?;
         }
         for issued in &outcome.issued {
             tracing::info!(serial = %issued.record.serial, kind = subject.kind().as_str(), "issued a certificate");
@@ -192,24 +209,25 @@ pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResu
 /// Renews an active certificate, optionally with a new key.
 pub async fn renew(daemon: Arc<Daemon>, params: RenewParams) -> Result<IssueResult, RpcError> {
     blocking(move || {
-        let authority = daemon.ca.get()?;
-        let record = active_record(&authority, &params.serial)?;
+        let authority = daemon.ca.get().map_err(rpc)?;
+        let record = active_record(&authority, &params.serial).map_err(rpc)?;
         let subject = Subject::new(
             record.kind,
             &record.email,
             record.name.as_deref(),
             record.organization.as_deref(),
-        )?;
+        )
+        .map_err(rpc)?;
         let key = match &params.rekey {
             Some(rekey) => KeyRequest::Generate {
-                algorithm: rekey.algorithm,
-                password: &rekey.pkcs12_password,
+                algorithm: FromWire::from_wire(rekey.algorithm),
+                password: Password(rekey.pkcs12_password.expose()),
                 // A renewed half of a dual-key pair stays that half.
                 usages: std::slice::from_ref(&record.usage),
-                format: rekey.pkcs12_format,
+                format: FromWire::from_wire(rekey.pkcs12_format),
             },
             None => {
-                let (public_key, family) = issue::certified_key(&record)?;
+                let (public_key, family) = issue::certified_key(&record).map_err(rpc)?;
                 KeyRequest::Existing {
                     public_key,
                     family,
@@ -224,7 +242,8 @@ pub async fn renew(daemon: Arc<Daemon>, params: RenewParams) -> Result<IssueResu
             &subject,
             key,
             Replacing::Renewal(&record.serial),
-        )?;
+        )
+        .map_err(rpc)?;
         Ok(IssueResult {
             issued: outcome.issued.into_iter().map(to_issued).collect(),
             existing: Vec::new(),
@@ -237,28 +256,35 @@ pub async fn renew(daemon: Arc<Daemon>, params: RenewParams) -> Result<IssueResu
 /// Revokes a certificate and publishes a CRL listing it.
 pub async fn revoke(daemon: Arc<Daemon>, params: RevokeParams) -> Result<RevokeResult, RpcError> {
     blocking(move || {
-        let authority = daemon.ca.get()?;
+        let authority = daemon.ca.get().map_err(rpc)?;
         let serial = normalize_serial(&params.serial);
         let record = authority
             .db
-            .get(&serial)?
+            .get(&serial)
+            .map_err(rpc)?
             .ok_or_else(|| PkiError::UnknownSerial {
                 serial: serial.clone(),
-            })?;
+            })
+            .map_err(rpc)?;
         if let StoredStatus::Revoked { .. } = record.status {
             return Err(PkiError::NotActive {
                 serial,
                 status: "revoked",
             }
-            .into());
+            .to_rpc());
         }
         let issuer = issuer(&daemon, &authority, params.ca_password.as_ref())?;
         authority
             .db
-            .revoke(&serial, unix(SystemTime::now()), params.reason)?;
+            .revoke(
+                &serial,
+                unix(SystemTime::now()),
+                FromWire::from_wire(params.reason),
+            )
+            .map_err(rpc)?;
         tracing::info!(serial = %serial, "revoked a certificate");
-        let published = crl::publish(&authority, &issuer)?;
-        let record = authority.db.get(&serial)?.unwrap_or(record);
+        let published = crl::publish(&authority, &issuer).map_err(rpc)?;
+        let record = authority.db.get(&serial).map_err(rpc)?.unwrap_or(record);
         Ok(RevokeResult {
             entry: entry(&record),
             crl: crl_result(published),
@@ -270,9 +296,9 @@ pub async fn revoke(daemon: Arc<Daemon>, params: RevokeParams) -> Result<RevokeR
 /// Signs and writes a fresh CRL.
 pub async fn crl(daemon: Arc<Daemon>, params: CrlParams) -> Result<CrlResult, RpcError> {
     blocking(move || {
-        let authority = daemon.ca.get()?;
+        let authority = daemon.ca.get().map_err(rpc)?;
         let issuer = issuer(&daemon, &authority, params.ca_password.as_ref())?;
-        Ok(crl_result(crl::publish(&authority, &issuer)?))
+        Ok(crl_result(crl::publish(&authority, &issuer).map_err(rpc)?))
     })
     .await
 }
@@ -280,9 +306,9 @@ pub async fn crl(daemon: Arc<Daemon>, params: CrlParams) -> Result<CrlResult, Rp
 /// Lists issued certificates.
 pub async fn list(daemon: Arc<Daemon>, params: ListParams) -> Result<ListResult, RpcError> {
     blocking(move || {
-        let authority = daemon.ca.get()?;
+        let authority = daemon.ca.get().map_err(rpc)?;
         let email = params.email.map(|e| e.to_ascii_lowercase());
-        let records = authority.db.list(email.as_deref())?;
+        let records = authority.db.list(email.as_deref()).map_err(rpc)?;
         Ok(ListResult {
             certificates: records.iter().map(entry).collect(),
         })
@@ -297,11 +323,11 @@ pub async fn publish(
 ) -> Result<PublishResult, RpcError> {
     let reader = daemon.clone();
     let certificates = blocking(move || {
-        let authority = reader.ca.get()?;
+        let authority = reader.ca.get().map_err(rpc)?;
         let email = params.email.map(|e| e.to_ascii_lowercase());
         let now = unix(SystemTime::now());
         let mut by_email: std::collections::BTreeMap<String, Vec<Vec<u8>>> = Default::default();
-        for record in authority.db.list(email.as_deref())? {
+        for record in authority.db.list(email.as_deref()).map_err(rpc)? {
             let certificates = by_email.entry(record.email).or_default();
             if record.status == StoredStatus::Active && record.not_after >= now {
                 certificates.push(record.der);
@@ -369,7 +395,9 @@ fn to_issued(issued: issue::Issued) -> Issued {
 fn entry(record: &Record) -> CaEntry {
     let now = unix(SystemTime::now());
     let (status, revoked_at, reason) = match record.status {
-        StoredStatus::Revoked { at, reason } => (Status::Revoked, Some(rfc3339(at)), Some(reason)),
+        StoredStatus::Revoked { at, reason } => {
+            (Status::Revoked, Some(rfc3339(at)), Some(reason.to_wire()))
+        }
         _ if record.not_after < now => (Status::Expired, None, None),
         StoredStatus::Superseded => (Status::Superseded, None, None),
         StoredStatus::Active => (Status::Active, None, None),
@@ -378,8 +406,8 @@ fn entry(record: &Record) -> CaEntry {
     CaEntry {
         serial: record.serial.clone(),
         email: record.email.clone(),
-        kind: record.kind,
-        usage: record.usage,
+        kind: record.kind.to_wire(),
+        usage: record.usage.to_wire(),
         subject: record.subject.clone(),
         status,
         not_after: rfc3339(record.not_after),

@@ -1,9 +1,11 @@
 //! `cert.import`, `cert.list`, `cert.remove`, `cert.find`.
 
 use super::blocking;
-use crate::certs::describe::{Fingerprint, describe, parse_certificates};
 use crate::certs::find;
+use crate::rpc_error::rpc;
 use crate::state::Daemon;
+use crate::wire::describe;
+use mailseal_pkix::describe::{Fingerprint, parse_certificates};
 use mailseal_protocol::methods::cert::{
     Candidate, CertificatesResult, FindParams, FindResult, ImportParams, ListParams, RemoveParams,
     RemoveResult,
@@ -31,7 +33,7 @@ pub async fn import(
             format!("params.data is not a DER or PEM certificate: {e}"),
         )
     })?;
-    let stored = blocking(move || Ok(daemon.certs.import(certs)?)).await?;
+    let stored = blocking(move || daemon.certs.import(certs).map_err(rpc)).await?;
     Ok(to_result(&stored))
 }
 
@@ -48,7 +50,7 @@ pub async fn remove(daemon: Arc<Daemon>, params: RemoveParams) -> Result<RemoveR
             "params.fingerprint: expected a SHA-256 fingerprint (64 hex digits, colons allowed)",
         )
     })?;
-    let removed = blocking(move || Ok(daemon.certs.remove(&fingerprint)?)).await?;
+    let removed = blocking(move || daemon.certs.remove(&fingerprint).map_err(rpc)).await?;
     if !removed {
         return Err(RpcError::new(
             ErrorKind::CertNotFound {

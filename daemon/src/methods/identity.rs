@@ -1,8 +1,8 @@
 //! `identity.list`.
 
-use crate::certs::describe::describe;
 use crate::own_identities::{KeyHome, OwnIdentity};
 use crate::state::Daemon;
+use crate::wire::describe;
 use mailseal_protocol::RpcError;
 use mailseal_protocol::methods::identity::{Identity, ListResult};
 use mailseal_protocol::methods::{CertificateInfo, Empty, KeyLocation, KeyState};

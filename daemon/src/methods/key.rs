@@ -2,13 +2,14 @@
 
 use super::blocking;
 use super::identity::to_wire;
-use crate::certs::describe::parse_certificates;
-use crate::keys::pkcs12::PrivateKeyDer;
-use crate::keys::software::SoftwareKey;
-use crate::keys::store::StoredIdentity;
-use crate::keys::{KeyId, pkcs12, sealed};
 use crate::own_identities::OwnIdentity;
+use crate::rpc_error::rpc;
 use crate::state::Daemon;
+use mailseal_keys::pkcs12::PrivateKeyDer;
+use mailseal_keys::software::SoftwareKey;
+use mailseal_keys::store::StoredIdentity;
+use mailseal_keys::{KeyId, pkcs12, sealed};
+use mailseal_pkix::describe::parse_certificates;
 use mailseal_protocol::methods::key::{
     ImportPkcs8Params, ImportPkcs12Params, ImportPkcs12Result, LockParams, LockResult,
     UnlockParams, UnlockResult,
@@ -24,9 +25,10 @@ pub async fn import_pkcs12(
 ) -> Result<ImportPkcs12Result, RpcError> {
     let store = Arc::clone(&daemon);
     let (identity, key) = blocking(move || {
-        let contents = pkcs12::parse(params.data.as_slice(), params.password.expose().as_bytes())?;
+        let contents = pkcs12::parse(params.data.as_slice(), params.password.expose().as_bytes())
+            .map_err(rpc)?;
         let passphrase = params.passphrase.as_ref().unwrap_or(&params.password);
-        let key = SoftwareKey::from_pkcs8(&contents.private_key)?;
+        let key = SoftwareKey::from_pkcs8(&contents.private_key).map_err(rpc)?;
         store_identity(
             &store,
             &contents.private_key,
@@ -48,7 +50,7 @@ pub async fn import_pkcs8(
     let store = Arc::clone(&daemon);
     let (identity, key) = blocking(move || {
         let der = pkcs8_der(params.key.as_slice())?;
-        let key = SoftwareKey::from_pkcs8(&der)?;
+        let key = SoftwareKey::from_pkcs8(&der).map_err(rpc)?;
         let mut certificates = parse_certificates(params.certificates.as_slice())
             .map_err(|e| {
                 bad_input(
@@ -108,13 +110,16 @@ fn store_identity(
     certificate: Certificate,
     chain: Vec<Certificate>,
 ) -> Result<Arc<StoredIdentity>, RpcError> {
-    let sealed = sealed::seal(key, passphrase.expose().as_bytes())?;
-    Ok(daemon.identities.save(StoredIdentity {
-        key_id: KeyId::of_certificate(&certificate),
-        sealed,
-        certificate,
-        chain,
-    })?)
+    let sealed = sealed::seal(key, passphrase.expose().as_bytes()).map_err(rpc)?;
+    daemon
+        .identities
+        .save(StoredIdentity {
+            key_id: KeyId::of_certificate(&certificate),
+            sealed,
+            certificate,
+            chain,
+        })
+        .map_err(rpc)
 }
 
 /// Leaves the imported key unlocked (its owner just typed its password) and reports it.
@@ -138,8 +143,9 @@ pub async fn unlock(daemon: Arc<Daemon>, params: UnlockParams) -> Result<UnlockR
     let key = blocking(move || {
         let der = identity
             .sealed
-            .unseal(params.passphrase.expose().as_bytes())?;
-        Ok(SoftwareKey::from_pkcs8(&der)?)
+            .unseal(params.passphrase.expose().as_bytes())
+            .map_err(rpc)?;
+        SoftwareKey::from_pkcs8(&der).map_err(rpc)
     })
     .await?;
     daemon.keys.insert(key_id, Arc::new(key));

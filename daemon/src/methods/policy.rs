@@ -2,8 +2,8 @@
 
 use crate::certs::find;
 use crate::compose_policy::{self, Facts};
-use crate::smime::mime::addresses;
 use crate::state::Daemon;
+use mailseal_mime::mime::addresses;
 use mailseal_protocol::RpcError;
 use mailseal_protocol::methods::policy::{ComposeParams, ComposeResult};
 use std::sync::Arc;

@@ -3,29 +3,31 @@
 //! (see [`Weight`]).
 
 use super::{Weight, blocking, run_work};
-use crate::certs::describe::{Fingerprint, Period, period};
 use crate::certs::find;
-use crate::certs::store::Origin;
-use crate::keys::backend::{Hash, PrivateKeyOps, RsaPadding};
 use crate::own_identities::{KeyHome, OwnIdentity};
-use crate::smime::canonical::{self, Span};
-use crate::smime::envelope::{EnvelopeError, OwnKey, Recipient};
-use crate::smime::message::{
-    MessageError, OpenContext, encrypt_message, open_message, sign_message,
-};
-use crate::smime::mime;
-use crate::smime::scratch::Scratch;
-use crate::smime::sign::Signer;
+use crate::rpc_error::{ToRpc, rpc};
 use crate::state::Daemon;
 use crate::transfer::streams;
 use crate::transfer::{Caller, Sink, Source, open_payload};
+use crate::wire::{FromWire, ToWire};
 use const_oid::db::rfc5911;
+use mailseal_keys::backend::{Hash, PrivateKeyOps, RsaPadding};
+use mailseal_mime::canonical::{self, Span};
+use mailseal_mime::mime;
+use mailseal_mime::scratch::Scratch;
+use mailseal_pkix::describe::{Fingerprint, Period, period};
+use mailseal_pkix::store::Origin;
 use mailseal_protocol::methods::smime::{
-    ContentEncryption, EncryptParams, IncomingParams, Layer, MessageResult, OpenedResult,
-    SignEncryptParams, SignParams, SignatureMode,
+    EncryptParams, IncomingParams, MessageResult, OpenedResult, SignEncryptParams, SignParams,
 };
 use mailseal_protocol::methods::transfer::{Delivered, Output, Payload};
 use mailseal_protocol::{ErrorKind, RpcError};
+use mailseal_smime::envelope::{EnvelopeError, OwnKey, Recipient};
+use mailseal_smime::message::{
+    MessageError, OpenContext, encrypt_message, open_message, sign_message,
+};
+use mailseal_smime::report::{ContentEncryption, Layer, SignatureMode};
+use mailseal_smime::sign::Signer;
 use std::io::{Read, Seek, Write};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -45,7 +47,7 @@ pub async fn sign(
             let (head, source) = open_with_head(&caller, params.message, params.progress)?;
             let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
             let signing = Signing::new(&identity, &key, params.rsa_pss, &scratch);
-            signing.deliver(source, params.mode, sink)
+            signing.deliver(source, FromWire::from_wire(params.mode), sink)
         })
         .await?;
         return Ok(MessageResult { message });
@@ -54,7 +56,7 @@ pub async fn sign(
     let (identity, key) = signing_identity(&daemon, params.key_id.as_deref(), &head)?;
     let message = run_work(&caller.session, key_weight(&identity), move || {
         let signing = Signing::new(&identity, &key, params.rsa_pss, &scratch);
-        signing.deliver(source, params.mode, sink)
+        signing.deliver(source, FromWire::from_wire(params.mode), sink)
     })
     .await?;
     Ok(MessageResult { message })
@@ -107,7 +109,7 @@ pub async fn encrypt(
         &daemon,
         &head,
         params.recipients,
-        params.content_encryption,
+        params.content_encryption.map(FromWire::from_wire),
         params.rsa_oaep,
     )
     .await?;
@@ -138,7 +140,7 @@ pub async fn sign_encrypt(
         &daemon,
         &head,
         params.recipients,
-        params.content_encryption,
+        params.content_encryption.map(FromWire::from_wire),
         params.rsa_oaep,
     )
     .await?;
@@ -171,8 +173,11 @@ pub async fn sign_encrypt(
 
 /// The length of what was written to `spool`, which is then read from its start.
 fn rewound(spool: &mut (impl Seek + ?Sized)) -> Result<u64, RpcError> {
-    let len = spool.stream_position().map_err(MessageError::Io)?;
-    spool.rewind().map_err(MessageError::Io)?;
+    let len = spool
+        .stream_position()
+        .map_err(MessageError::Io)
+        .map_err(rpc)?;
+    spool.rewind().map_err(MessageError::Io).map_err(rpc)?;
     Ok(len)
 }
 
@@ -199,8 +204,9 @@ fn open_with_head(
 ) -> Result<(Vec<u8>, Source), RpcError> {
     let mut source = open_input(caller, message, progress)?;
     let len = source.len();
-    let (head, _) =
-        canonical::read_head(&mut source, Span::whole(len)).map_err(MessageError::from)?;
+    let (head, _) = canonical::read_head(&mut source, Span::whole(len))
+        .map_err(MessageError::from)
+        .map_err(rpc)?;
     Ok((head, source))
 }
 
@@ -260,7 +266,10 @@ async fn open_checked(
         let (sink, layers) = open_layers(&daemon, source, sink)?;
         check(&layers)?;
         let message = sink.finish()?;
-        Ok(OpenedResult { message, layers })
+        Ok(OpenedResult {
+            message,
+            layers: layers.into_iter().map(ToWire::to_wire).collect(),
+        })
     })
     .await
 }
@@ -325,19 +334,21 @@ fn open_layers(
                     .iter()
                     .find(|(identity, _)| identity.key_id == *key_id)
                     .and_then(|(identity, _)| daemon.usable_key(identity).err())
-                    .map_or_else(|| RpcError::from(error), RpcError::from),
-                _ => RpcError::from(error),
+                    .map_or_else(|| error.to_rpc(), RpcError::from),
+                _ => error.to_rpc(),
             }
         })?;
     for signer in opened.harvest.into_iter().filter(|h| h.signature_ok) {
         let fingerprint = Fingerprint::of(&signer.certificate);
         daemon
             .certs
-            .add(vec![signer.certificate], Origin::Harvested)?;
+            .add(vec![signer.certificate], Origin::Harvested)
+            .map_err(rpc)?;
         if !signer.capabilities.is_empty() {
             daemon
                 .certs
-                .remember_capabilities(&fingerprint, &signer.capabilities)?;
+                .remember_capabilities(&fingerprint, &signer.capabilities)
+                .map_err(rpc)?;
         }
     }
     Ok((sink, opened.layers))
@@ -399,7 +410,7 @@ impl<'a> Signing<'a> {
             chain: &self.identity.chain,
             rsa_pss: self.rsa_pss,
         };
-        Ok(sign_message(
+        sign_message(
             input,
             len,
             &signer,
@@ -407,7 +418,8 @@ impl<'a> Signing<'a> {
             SystemTime::now(),
             self.scratch,
             out,
-        )?)
+        )
+        .map_err(rpc)
     }
 }
 
@@ -601,13 +613,7 @@ impl EncryptionPlan {
                 rsa_padding: self.rsa_padding,
             })
             .collect();
-        Ok(encrypt_message(
-            message,
-            len,
-            &recipients,
-            self.algorithm,
-            out,
-        )?)
+        encrypt_message(message, len, &recipients, self.algorithm, out).map_err(rpc)
     }
 }
 

@@ -3,10 +3,12 @@
 //! each runs off the async workers.
 
 use super::blocking;
-use crate::certs::describe::{describe, parse_certificates};
-use crate::keys::backend::KeyAlgorithm;
-use crate::keys::pkcs11::TokenInfo;
+use crate::rpc_error::rpc;
 use crate::state::Daemon;
+use crate::wire::describe;
+use mailseal_keys::backend::KeyAlgorithm;
+use mailseal_keys::pkcs11::TokenInfo;
+use mailseal_pkix::describe::parse_certificates;
 use mailseal_protocol::methods::Empty;
 use mailseal_protocol::methods::token::{
     CardKeyAlgorithm, CsrParams, CsrResult, GenerateKeyParams, GenerateKeyResult, ImportCertParams,
@@ -50,7 +52,7 @@ pub async fn list(daemon: Arc<Daemon>, _params: Empty) -> Result<ListResult, Rpc
 
 fn to_wire(
     token: TokenInfo,
-    identities: &[crate::keys::pkcs11::TokenIdentity],
+    identities: &[mailseal_keys::pkcs11::TokenIdentity],
 ) -> mailseal_protocol::methods::token::TokenInfo {
     let now = SystemTime::now();
     mailseal_protocol::methods::token::TokenInfo {
@@ -82,7 +84,8 @@ pub async fn login(daemon: Arc<Daemon>, params: LoginParams) -> Result<LoginResu
     blocking(move || {
         daemon
             .tokens
-            .login(&params.token, params.pin.expose().as_bytes())?;
+            .login(&params.token, params.pin.expose().as_bytes())
+            .map_err(rpc)?;
         tracing::info!(token = %params.token, "logged in to a token");
         Ok(LoginResult {
             token: params.token,
@@ -95,7 +98,7 @@ pub async fn login(daemon: Arc<Daemon>, params: LoginParams) -> Result<LoginResu
 /// Forgets a token's login.
 pub async fn logout(daemon: Arc<Daemon>, params: TokenParams) -> Result<Empty, RpcError> {
     blocking(move || {
-        daemon.tokens.logout(&params.token)?;
+        daemon.tokens.logout(&params.token).map_err(rpc)?;
         Ok(Empty {})
     })
     .await
@@ -115,7 +118,8 @@ pub async fn generate_key(
     blocking(move || {
         let generated = daemon
             .tokens
-            .generate_key(&params.token, algorithm, &params.label)?;
+            .generate_key(&params.token, algorithm, &params.label)
+            .map_err(rpc)?;
         Ok(GenerateKeyResult {
             id: generated.id_hex,
             public_key: generated.public_key.into(),
@@ -129,7 +133,8 @@ pub async fn csr(daemon: Arc<Daemon>, params: CsrParams) -> Result<CsrResult, Rp
     blocking(move || {
         let csr = daemon
             .tokens
-            .csr(&params.token, &params.id, &params.name, &params.email)?;
+            .csr(&params.token, &params.id, &params.name, &params.email)
+            .map_err(rpc)?;
         Ok(CsrResult { csr: csr.into() })
     })
     .await
@@ -152,7 +157,8 @@ pub async fn import_cert(
     blocking(move || {
         let id = daemon
             .tokens
-            .import_certificate(&params.token, &certificate)?;
+            .import_certificate(&params.token, &certificate)
+            .map_err(rpc)?;
         Ok(ImportCertResult { id })
     })
     .await

@@ -3,7 +3,7 @@
 //! Mozilla directory on Linux and macOS; on Windows a manifest file plus a registry value that
 //! names it (Mozilla reads no directory there).
 
-use crate::atomic_file::write_atomically;
+use mailseal_files::write_atomically;
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};

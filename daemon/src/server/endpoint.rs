@@ -157,7 +157,7 @@ fn prepare_directory(socket: &Path) -> Result<(), EndpointError> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if !dir.exists() {
-        crate::atomic_file::create_private_dir(dir).map_err(io_error("create", dir))?;
+        mailseal_files::create_private_dir(dir).map_err(io_error("create", dir))?;
     }
     let meta = std::fs::metadata(dir).map_err(io_error("inspect", dir))?;
     let me = rustix::process::geteuid().as_raw();

@@ -5,7 +5,7 @@
 //! The daemon runs as the user, so it can read and write only what the user can: a path is a
 //! convenience for local clients, not a privilege.
 
-use crate::atomic_file::sync_dir;
+use mailseal_files::sync_dir;
 use mailseal_protocol::{ErrorKind, RpcError};
 use std::fs::File;
 use std::io::{self, Write};

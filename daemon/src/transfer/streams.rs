@@ -29,7 +29,7 @@ pub fn reset_dir(data_dir: &Path) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    crate::atomic_file::create_private_dir(&dir)
+    mailseal_files::create_private_dir(&dir)
 }
 
 /// The streams of one connection.
