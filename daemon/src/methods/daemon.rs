@@ -1,9 +1,8 @@
 //! `daemon.hello`, `daemon.ping`, `daemon.status`.
 
-use crate::server::dispatch::METHODS;
 use crate::state::Daemon;
-use mailseal_protocol::methods::Empty;
 use mailseal_protocol::methods::daemon::{HelloParams, HelloResult, PingParams, StatusResult};
+use mailseal_protocol::methods::{Empty, METHODS};
 use mailseal_protocol::{ErrorKind, PROTOCOL_VERSION, RpcError, SUPPORTED_VERSIONS};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +29,7 @@ pub async fn hello(_daemon: Arc<Daemon>, params: HelloParams) -> Result<HelloRes
     Ok(HelloResult {
         protocol_version: *version,
         daemon_version: env!("CARGO_PKG_VERSION").into(),
-        capabilities: METHODS.iter().map(|m| (*m).to_owned()).collect(),
+        capabilities: METHODS.iter().map(|m| m.name.to_owned()).collect(),
     })
 }
 

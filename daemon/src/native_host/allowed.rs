@@ -5,47 +5,29 @@
 //! and never with file paths (`{"path": …}` inputs or outputs would let it read or overwrite
 //! any of the user's files); large messages go through `stream.*` instead. IT's `ca.*`, key
 //! imports and certificate management stay with the CLI on the local socket.
+//!
+//! Which methods those are is the protocol's method table (`mailseal_protocol::for_each_method!`):
+//! the ones whose audience names [`Bridge::Thunderbird`], none of them with `BRIDGE_PATHS`.
 
-use mailseal_protocol::methods::{
-    Method, cert, daemon, identity, key, mime, policy, smime, stream, token,
-};
+use mailseal_protocol::methods::{Bridge, MethodInfo};
 use mailseal_protocol::{ErrorKind, RpcError};
 use serde_json::Value;
 
-/// The methods an add-on may call.
-const ALLOWED: &[&str] = &[
-    daemon::Hello::NAME,
-    daemon::Ping::NAME,
-    daemon::Status::NAME,
-    identity::List::NAME,
-    cert::Find::NAME,
-    cert::List::NAME,
-    policy::Compose::NAME,
-    mime::Display::NAME,
-    smime::Sign::NAME,
-    smime::Encrypt::NAME,
-    smime::SignEncrypt::NAME,
-    smime::Decrypt::NAME,
-    smime::Verify::NAME,
-    smime::Open::NAME,
-    key::Unlock::NAME,
-    token::List::NAME,
-    token::Login::NAME,
-    stream::Open::NAME,
-    stream::Write::NAME,
-    stream::Read::NAME,
-    stream::Close::NAME,
-];
+/// The bridge this host is: the method table says what it may call.
+const BRIDGE: Bridge = Bridge::Thunderbird;
 
 /// Why the bridge refuses a request, or `None` when it may go to the daemon.
 pub fn refusal(method: &str, params: &Value) -> Option<RpcError> {
-    if !ALLOWED.contains(&method) {
+    let Some(allowed) = MethodInfo::find(method).filter(|m| m.allowed_for(BRIDGE)) else {
         return Some(RpcError::new(
             ErrorKind::UnknownMethod {
                 method: method.to_owned(),
             },
             format!("{method} is not available to mail-client add-ons; use the mailseal command"),
         ));
+    };
+    if allowed.paths_allowed_for(BRIDGE) {
+        return None;
     }
     let with_path = params.as_object()?.iter().find(|(_, value)| {
         value
@@ -64,6 +46,7 @@ pub fn refusal(method: &str, params: &Value) -> Option<RpcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mailseal_protocol::methods::METHODS;
     use serde_json::json;
 
     #[test]
@@ -97,5 +80,48 @@ mod tests {
         )
         .unwrap();
         assert_eq!(refused.kind, ErrorKind::bad_input("params.output"));
+    }
+
+    #[test]
+    fn the_bridge_passes_exactly_the_tables_add_on_methods() {
+        let passed: Vec<&str> = METHODS
+            .iter()
+            .map(|m| m.name)
+            .filter(|name| refusal(name, &json!({})).is_none())
+            .collect();
+        let add_ons: Vec<&str> = METHODS
+            .iter()
+            .filter(|m| m.allowed_for(BRIDGE))
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(passed, add_ons);
+        let mut passed = passed;
+        passed.sort_unstable();
+        assert_eq!(
+            passed,
+            [
+                "cert.find",
+                "cert.list",
+                "daemon.hello",
+                "daemon.ping",
+                "daemon.status",
+                "identity.list",
+                "key.unlock",
+                "mime.display",
+                "policy.compose",
+                "smime.decrypt",
+                "smime.encrypt",
+                "smime.open",
+                "smime.sign",
+                "smime.sign_encrypt",
+                "smime.verify",
+                "stream.close",
+                "stream.open",
+                "stream.read",
+                "stream.write",
+                "token.list",
+                "token.login",
+            ]
+        );
     }
 }

@@ -11,47 +11,6 @@ use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
 
-/// Every method this daemon answers, as announced by `daemon.hello`.
-pub const METHODS: &[&str] = &[
-    daemon::Hello::NAME,
-    daemon::Ping::NAME,
-    daemon::Status::NAME,
-    key::ImportPkcs12::NAME,
-    key::ImportPkcs8::NAME,
-    key::Unlock::NAME,
-    key::Lock::NAME,
-    identity::List::NAME,
-    cert::Import::NAME,
-    cert::List::NAME,
-    cert::Remove::NAME,
-    cert::Find::NAME,
-    smime::Sign::NAME,
-    smime::Encrypt::NAME,
-    smime::SignEncrypt::NAME,
-    smime::Decrypt::NAME,
-    smime::Verify::NAME,
-    smime::Open::NAME,
-    stream::Open::NAME,
-    stream::Write::NAME,
-    stream::Read::NAME,
-    stream::Close::NAME,
-    token::List::NAME,
-    token::Login::NAME,
-    token::Logout::NAME,
-    token::GenerateKey::NAME,
-    token::Csr::NAME,
-    token::ImportCert::NAME,
-    policy::Compose::NAME,
-    mime::Display::NAME,
-    ca::Init::NAME,
-    ca::Issue::NAME,
-    ca::Renew::NAME,
-    ca::Revoke::NAME,
-    ca::Crl::NAME,
-    ca::List::NAME,
-    ca::Publish::NAME,
-];
-
 /// Answers one request.
 #[tracing::instrument(name = "request", skip_all, fields(id = %request.id, method = %request.method))]
 pub async fn dispatch(daemon: Arc<Daemon>, session: Arc<Session>, request: Request) -> Response {
@@ -73,114 +32,112 @@ pub async fn dispatch(daemon: Arc<Daemon>, session: Arc<Session>, request: Reque
     }
 }
 
-async fn route(
-    daemon: Arc<Daemon>,
-    caller: Caller,
-    method: &str,
-    params: Value,
-) -> Result<Value, RpcError> {
-    match method {
-        daemon::Hello::NAME => {
-            call::<daemon::Hello, _, _>(daemon, params, methods::daemon::hello).await
-        }
-        daemon::Ping::NAME => {
-            call::<daemon::Ping, _, _>(daemon, params, methods::daemon::ping).await
-        }
-        daemon::Status::NAME => {
-            call::<daemon::Status, _, _>(daemon, params, methods::daemon::status).await
-        }
-        key::ImportPkcs12::NAME => {
-            call::<key::ImportPkcs12, _, _>(daemon, params, methods::key::import_pkcs12).await
-        }
-        key::ImportPkcs8::NAME => {
-            call::<key::ImportPkcs8, _, _>(daemon, params, methods::key::import_pkcs8).await
-        }
-        key::Unlock::NAME => call::<key::Unlock, _, _>(daemon, params, methods::key::unlock).await,
-        key::Lock::NAME => call::<key::Lock, _, _>(daemon, params, methods::key::lock).await,
-        identity::List::NAME => {
-            call::<identity::List, _, _>(daemon, params, methods::identity::list).await
-        }
-        cert::Import::NAME => {
-            call::<cert::Import, _, _>(daemon, params, methods::cert::import).await
-        }
-        cert::List::NAME => call::<cert::List, _, _>(daemon, params, methods::cert::list).await,
-        cert::Remove::NAME => {
-            call::<cert::Remove, _, _>(daemon, params, methods::cert::remove).await
-        }
-        cert::Find::NAME => call::<cert::Find, _, _>(daemon, params, methods::cert::find).await,
-        smime::Sign::NAME => {
-            call_as::<smime::Sign, _, _>(daemon, caller, params, methods::smime::sign).await
-        }
-        smime::Encrypt::NAME => {
-            call_as::<smime::Encrypt, _, _>(daemon, caller, params, methods::smime::encrypt).await
-        }
-        smime::SignEncrypt::NAME => {
-            call_as::<smime::SignEncrypt, _, _>(
-                daemon,
-                caller,
-                params,
-                methods::smime::sign_encrypt,
-            )
-            .await
-        }
-        smime::Decrypt::NAME => {
-            call_as::<smime::Decrypt, _, _>(daemon, caller, params, methods::smime::decrypt).await
-        }
-        smime::Verify::NAME => {
-            call_as::<smime::Verify, _, _>(daemon, caller, params, methods::smime::verify).await
-        }
-        smime::Open::NAME => {
-            call_as::<smime::Open, _, _>(daemon, caller, params, methods::smime::open).await
-        }
-        stream::Open::NAME => {
-            call_as::<stream::Open, _, _>(daemon, caller, params, methods::stream::open).await
-        }
-        stream::Write::NAME => {
-            call_as::<stream::Write, _, _>(daemon, caller, params, methods::stream::write).await
-        }
-        stream::Read::NAME => {
-            call_as::<stream::Read, _, _>(daemon, caller, params, methods::stream::read).await
-        }
-        stream::Close::NAME => {
-            call_as::<stream::Close, _, _>(daemon, caller, params, methods::stream::close).await
-        }
-        token::List::NAME => call::<token::List, _, _>(daemon, params, methods::token::list).await,
-        token::Login::NAME => {
-            call::<token::Login, _, _>(daemon, params, methods::token::login).await
-        }
-        token::Logout::NAME => {
-            call::<token::Logout, _, _>(daemon, params, methods::token::logout).await
-        }
-        token::GenerateKey::NAME => {
-            call::<token::GenerateKey, _, _>(daemon, params, methods::token::generate_key).await
-        }
-        token::Csr::NAME => call::<token::Csr, _, _>(daemon, params, methods::token::csr).await,
-        token::ImportCert::NAME => {
-            call::<token::ImportCert, _, _>(daemon, params, methods::token::import_cert).await
-        }
-        policy::Compose::NAME => {
-            call::<policy::Compose, _, _>(daemon, params, methods::policy::compose).await
-        }
-        mime::Display::NAME => {
-            call::<mime::Display, _, _>(daemon, params, methods::mime::display_message).await
-        }
-        ca::Init::NAME => call::<ca::Init, _, _>(daemon, params, methods::ca::init).await,
-        ca::Issue::NAME => call::<ca::Issue, _, _>(daemon, params, methods::ca::issue).await,
-        ca::Renew::NAME => call::<ca::Renew, _, _>(daemon, params, methods::ca::renew).await,
-        ca::Revoke::NAME => call::<ca::Revoke, _, _>(daemon, params, methods::ca::revoke).await,
-        ca::Crl::NAME => call::<ca::Crl, _, _>(daemon, params, methods::ca::crl).await,
-        ca::List::NAME => call::<ca::List, _, _>(daemon, params, methods::ca::list).await,
-        ca::Publish::NAME => call::<ca::Publish, _, _>(daemon, params, methods::ca::publish).await,
-        other => Err(RpcError::new(
-            ErrorKind::UnknownMethod {
-                method: other.to_owned(),
-            },
-            format!("unknown method {other:?}; daemon.hello lists the methods this daemon knows"),
-        )),
-    }
+/// A method this daemon answers: how its request becomes its handler's call.
+trait Handler: Method {
+    /// Decodes `params`, runs the handler and encodes its result.
+    fn handle(
+        daemon: Arc<Daemon>,
+        caller: Caller,
+        params: Value,
+    ) -> impl Future<Output = Result<Value, RpcError>> + Send;
 }
 
-async fn call<M, F, Fut>(daemon: Arc<Daemon>, params: Value, handler: F) -> Result<Value, RpcError>
+/// Implements [`Handler`] for each method with its handler, called by [`call`] or [`call_as`].
+macro_rules! handlers {
+    ($($namespace:ident::$method:ident => $call:ident($handler:path),)*) => {$(
+        impl Handler for $namespace::$method {
+            async fn handle(
+                daemon: Arc<Daemon>,
+                caller: Caller,
+                params: Value,
+            ) -> Result<Value, RpcError> {
+                $call::<Self, _, _>(daemon, caller, params, $handler).await
+            }
+        }
+    )*};
+}
+
+// Each method's handler. A method of the protocol's table without one here does not compile
+// (`route` asks every one for its `Handler`).
+handlers! {
+    daemon::Hello => call(methods::daemon::hello),
+    daemon::Ping => call(methods::daemon::ping),
+    daemon::Status => call(methods::daemon::status),
+    key::ImportPkcs12 => call(methods::key::import_pkcs12),
+    key::ImportPkcs8 => call(methods::key::import_pkcs8),
+    key::Unlock => call(methods::key::unlock),
+    key::Lock => call(methods::key::lock),
+    identity::List => call(methods::identity::list),
+    cert::Import => call(methods::cert::import),
+    cert::List => call(methods::cert::list),
+    cert::Remove => call(methods::cert::remove),
+    cert::Find => call(methods::cert::find),
+    smime::Sign => call_as(methods::smime::sign),
+    smime::Encrypt => call_as(methods::smime::encrypt),
+    smime::SignEncrypt => call_as(methods::smime::sign_encrypt),
+    smime::Decrypt => call_as(methods::smime::decrypt),
+    smime::Verify => call_as(methods::smime::verify),
+    smime::Open => call_as(methods::smime::open),
+    stream::Open => call_as(methods::stream::open),
+    stream::Write => call_as(methods::stream::write),
+    stream::Read => call_as(methods::stream::read),
+    stream::Close => call_as(methods::stream::close),
+    token::List => call(methods::token::list),
+    token::Login => call(methods::token::login),
+    token::Logout => call(methods::token::logout),
+    token::GenerateKey => call(methods::token::generate_key),
+    token::Csr => call(methods::token::csr),
+    token::ImportCert => call(methods::token::import_cert),
+    policy::Compose => call(methods::policy::compose),
+    mime::Display => call(methods::mime::display_message),
+    ca::Init => call(methods::ca::init),
+    ca::Issue => call(methods::ca::issue),
+    ca::Renew => call(methods::ca::renew),
+    ca::Revoke => call(methods::ca::revoke),
+    ca::Crl => call(methods::ca::crl),
+    ca::List => call(methods::ca::list),
+    ca::Publish => call(methods::ca::publish),
+}
+
+/// Defines `route` over the protocol's method table.
+macro_rules! route {
+    ($($namespace:ident::$method:ident => $($audience:ident)|+,)*) => {
+        /// Runs the handler of `method`, every method of the table being one of `route`'s
+        /// arms.
+        async fn route(
+            daemon: Arc<Daemon>,
+            caller: Caller,
+            method: &str,
+            params: Value,
+        ) -> Result<Value, RpcError> {
+            match method {
+                $(
+                    <$namespace::$method as Method>::NAME => {
+                        <$namespace::$method as Handler>::handle(daemon, caller, params).await
+                    }
+                )*
+                other => Err(RpcError::new(
+                    ErrorKind::UnknownMethod {
+                        method: other.to_owned(),
+                    },
+                    format!(
+                        "unknown method {other:?}; daemon.hello lists the methods this daemon knows"
+                    ),
+                )),
+            }
+        }
+    };
+}
+
+mailseal_protocol::for_each_method!(route);
+
+/// Runs a handler that needs only the daemon and its parameters.
+async fn call<M, F, Fut>(
+    daemon: Arc<Daemon>,
+    _caller: Caller,
+    params: Value,
+    handler: F,
+) -> Result<Value, RpcError>
 where
     M: Method,
     F: FnOnce(Arc<Daemon>, M::Params) -> Fut,
@@ -245,7 +202,53 @@ fn decode_params<P: serde::de::DeserializeOwned>(params: Value) -> Result<P, Rpc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::transfer::streams::StreamTable;
+    use mailseal_protocol::Id;
+    use mailseal_protocol::methods::METHODS;
     use mailseal_protocol::methods::key::UnlockParams;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn every_method_of_the_table_is_routed_and_decodes_its_own_params() {
+        let dir = tempfile::tempdir().unwrap();
+        let daemon = Arc::new(
+            Daemon::open(Config {
+                data_dir: Some(dir.path().to_owned()),
+                pkcs11_modules: Some(Vec::new()),
+                ..Config::default()
+            })
+            .unwrap(),
+        );
+        let (outgoing, _) = tokio::sync::mpsc::channel(1);
+        let streams = StreamTable::new(dir.path().join("streams"));
+        let session = Arc::new(Session::new(streams, outgoing));
+        let ask = |method: &'static str| {
+            let caller = Caller {
+                session: Arc::clone(&session),
+                id: Id::Number(1),
+            };
+            // No method's parameters are a string: each is refused while being decoded, so
+            // no handler does any work.
+            route(Arc::clone(&daemon), caller, method, json!("not an object"))
+        };
+        for method in METHODS {
+            let answer = ask(method.name).await.unwrap_err();
+            assert_eq!(
+                answer.kind,
+                ErrorKind::bad_input("params"),
+                "{}",
+                method.name
+            );
+        }
+        let answer = ask("smime.nonesuch").await.unwrap_err();
+        assert_eq!(
+            answer.kind,
+            ErrorKind::UnknownMethod {
+                method: "smime.nonesuch".into()
+            }
+        );
+    }
 
     #[test]
     fn bad_params_name_the_field_and_never_echo_the_value() {

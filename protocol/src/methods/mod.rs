@@ -2,7 +2,8 @@
 //!
 //! A method is a zero-sized type implementing [`Method`]; the daemon dispatches on
 //! [`Method::NAME`] and the client is generic over the trait, so a method's name, parameters and
-//! result cannot disagree between the two ends.
+//! result cannot disagree between the two ends. Every method is listed once, with who may call
+//! it, in the method table ([`for_each_method!`](crate::for_each_method), [`METHODS`]).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,10 +19,12 @@ pub mod report;
 mod shared;
 pub mod smime;
 pub mod stream;
+mod table;
 pub mod token;
 pub mod transfer;
 
 pub use shared::{CertificateInfo, KeyLocation, KeyState};
+pub use table::{Audience, Bridge, METHODS, MethodInfo};
 
 /// A protocol method: its wire name and the types of its parameters and result.
 pub trait Method {
