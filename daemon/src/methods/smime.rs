@@ -10,19 +10,18 @@ use crate::state::Daemon;
 use crate::transfer::streams;
 use crate::transfer::{Caller, Sink, Source, open_payload};
 use crate::wire::{FromWire, ToWire};
-use const_oid::db::rfc5911;
 use mailseal_keys::backend::{Hash, PrivateKeyOps, RsaPadding};
 use mailseal_mime::canonical::{self, Span};
 use mailseal_mime::mime;
 use mailseal_mime::scratch::Scratch;
 use mailseal_pkix::describe::{Fingerprint, Period, period};
-use mailseal_pkix::store::Origin;
 use mailseal_protocol::methods::smime::{
     EncryptParams, IncomingParams, MessageResult, OpenedResult, SignEncryptParams, SignParams,
 };
 use mailseal_protocol::methods::transfer::{Delivered, Output, Payload};
 use mailseal_protocol::{ErrorKind, RpcError};
 use mailseal_smime::envelope::{EnvelopeError, OwnKey, Recipient};
+use mailseal_smime::harvest;
 use mailseal_smime::message::{
     MessageError, OpenContext, encrypt_message, open_message, sign_message,
 };
@@ -338,19 +337,7 @@ fn open_layers(
                 _ => error.to_rpc(),
             }
         })?;
-    for signer in opened.harvest.into_iter().filter(|h| h.signature_ok) {
-        let fingerprint = Fingerprint::of(&signer.certificate);
-        daemon
-            .certs
-            .add(vec![signer.certificate], Origin::Harvested)
-            .map_err(rpc)?;
-        if !signer.capabilities.is_empty() {
-            daemon
-                .certs
-                .remember_capabilities(&fingerprint, &signer.capabilities)
-                .map_err(rpc)?;
-        }
-    }
+    harvest::keep_signers(&daemon.certs, opened.harvest).map_err(rpc)?;
     Ok((sink, opened.layers))
 }
 
@@ -549,14 +536,13 @@ impl Addressees {
         let intermediates = material.certificates();
         let mut certificates = vec![self.sender];
         let mut missing = Vec::new();
-        let mut readable = PREFERENCE.to_vec();
+        let mut announced = Vec::with_capacity(self.found.len());
         for (address, gathered) in self.found {
             let finding = gathered.settle(daemon, &intermediates, now);
             match finding.best() {
                 Some(best) => {
                     let cert = best.certificate.clone();
-                    let announced = daemon.certs.capabilities(&Fingerprint::of(&cert));
-                    readable.retain(|candidate| can_read(announced.as_deref(), *candidate));
+                    announced.push(daemon.certs.capabilities(&Fingerprint::of(&cert)));
                     certificates.push(cert);
                 }
                 None => missing.push((address, finding.why_none())),
@@ -582,14 +568,9 @@ impl Addressees {
             ));
         }
         certificates.dedup_by_key(|c| Fingerprint::of(c));
-        // The best algorithm every recipient can read; AES-128-CBC, which every S/MIME agent
-        // must support (RFC 8551 §2.7), when they have nothing better in common.
-        let algorithm = self.algorithm.unwrap_or(
-            readable
-                .first()
-                .copied()
-                .unwrap_or(ContentEncryption::Aes128Cbc),
-        );
+        let algorithm = self
+            .algorithm
+            .unwrap_or_else(|| ContentEncryption::common(announced.iter().map(Option::as_deref)));
         Ok(EncryptionPlan {
             recipients: certificates,
             algorithm,
@@ -614,35 +595,5 @@ impl EncryptionPlan {
             })
             .collect();
         encrypt_message(message, len, &recipients, self.algorithm, out).map_err(rpc)
-    }
-}
-
-/// Content encryption from most to least preferred.
-const PREFERENCE: [ContentEncryption; 4] = [
-    ContentEncryption::Aes256Gcm,
-    ContentEncryption::Aes128Gcm,
-    ContentEncryption::Aes256Cbc,
-    ContentEncryption::Aes128Cbc,
-];
-
-/// Whether a recipient can read `algorithm`: what its signed mail announced in
-/// SMIMECapabilities (RFC 8551 §2.7.1.1), or, if we never saw any, the AES-CBC that every
-/// S/MIME client reads (GCM only once announced).
-fn can_read(
-    announced: Option<&[const_oid::ObjectIdentifier]>,
-    algorithm: ContentEncryption,
-) -> bool {
-    let oid = match algorithm {
-        ContentEncryption::Aes256Gcm => rfc5911::ID_AES_256_GCM,
-        ContentEncryption::Aes128Gcm => rfc5911::ID_AES_128_GCM,
-        ContentEncryption::Aes256Cbc => rfc5911::ID_AES_256_CBC,
-        ContentEncryption::Aes128Cbc => rfc5911::ID_AES_128_CBC,
-    };
-    match announced {
-        Some(list) => list.contains(&oid),
-        None => matches!(
-            algorithm,
-            ContentEncryption::Aes256Cbc | ContentEncryption::Aes128Cbc
-        ),
     }
 }

@@ -13,7 +13,9 @@
 #![warn(missing_docs)]
 
 pub mod compose;
+pub mod encryption;
 pub mod envelope;
+pub mod harvest;
 pub mod message;
 pub mod report;
 pub mod sign;

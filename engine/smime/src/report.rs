@@ -4,6 +4,7 @@
 //!
 //! These are the engine's own types; the daemon turns them into its wire types in one place.
 
+pub use crate::encryption::ContentEncryption;
 use mailseal_keys::KeyId;
 pub use mailseal_pkix::Outcome;
 use std::time::SystemTime;
@@ -18,19 +19,6 @@ pub enum SignatureMode {
     /// `application/pkcs7-mime; smime-type=signed-data` (RFC 8551 §3.5.2): survives gateways
     /// that rewrite MIME, but is unreadable without S/MIME.
     Opaque,
-}
-
-/// Content encryption algorithm (RFC 8551 §2.7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContentEncryption {
-    /// AES-128-GCM AuthEnvelopedData (RFC 5083, RFC 5084).
-    Aes128Gcm,
-    /// AES-256-GCM AuthEnvelopedData.
-    Aes256Gcm,
-    /// AES-128-CBC EnvelopedData.
-    Aes128Cbc,
-    /// AES-256-CBC EnvelopedData.
-    Aes256Cbc,
 }
 
 /// One layer of protection taken off a message, outermost first.

@@ -2,6 +2,7 @@
 //! attributes contentType, signingTime, messageDigest, SMIMECapabilities and
 //! SMIMEEncryptionKeyPreference; the signer's certificate and chain included.
 
+use crate::encryption::ContentEncryption;
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::CmsVersion;
 use cms::signed_data::{SignerIdentifier, SignerInfo, SignerInfos};
@@ -60,15 +61,6 @@ pub struct Signature {
     /// The digest algorithm of the signature.
     pub hash: Hash,
 }
-
-/// Content-encryption algorithms we announce in SMIMECapabilities, most preferred first
-/// (RFC 8551 §2.5.2), so correspondents pick GCM when they can.
-const CAPABILITIES: [ObjectIdentifier; 4] = [
-    rfc5911::ID_AES_256_GCM,
-    rfc5911::ID_AES_128_GCM,
-    rfc5911::ID_AES_256_CBC,
-    rfc5911::ID_AES_128_CBC,
-];
 
 /// The scheme `signer` signs with, and its digest: the key's default (SHA-256, SHA-384 for
 /// P-384), with RSASSA-PSS instead of PKCS#1 v1.5 when asked.
@@ -204,10 +196,10 @@ fn signed_attributes(
     issuer_and_serial: &IssuerAndSerialNumber,
     now: SystemTime,
 ) -> Result<SetOfVec<Attribute>, der::Error> {
-    let capabilities: Vec<AlgorithmIdentifierOwned> = CAPABILITIES
+    let capabilities: Vec<AlgorithmIdentifierOwned> = ContentEncryption::PREFERENCE
         .iter()
-        .map(|oid| AlgorithmIdentifierOwned {
-            oid: *oid,
+        .map(|algorithm| AlgorithmIdentifierOwned {
+            oid: algorithm.oid(),
             parameters: None,
         })
         .collect();

@@ -14,8 +14,6 @@ use aws_lc_rs::cipher::{
 };
 use aws_lc_rs::iv::FixedLength;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use const_oid::ObjectIdentifier;
-use const_oid::db::rfc5911;
 use der::Sequence;
 use der::asn1::{Any, OctetString};
 use spki::AlgorithmIdentifierOwned;
@@ -42,23 +40,6 @@ struct GcmParameters {
 
 fn default_icv_len() -> u8 {
     12
-}
-
-/// The content-encryption algorithms, by OID. AES-192 is absent: `ContentEncryption` has no
-/// variant to report it with.
-const ALGORITHMS: [(ObjectIdentifier, ContentEncryption); 4] = [
-    (rfc5911::ID_AES_128_CBC, ContentEncryption::Aes128Cbc),
-    (rfc5911::ID_AES_256_CBC, ContentEncryption::Aes256Cbc),
-    (rfc5911::ID_AES_128_GCM, ContentEncryption::Aes128Gcm),
-    (rfc5911::ID_AES_256_GCM, ContentEncryption::Aes256Gcm),
-];
-
-/// Whether `algorithm` is an AEAD, carried in AuthEnvelopedData rather than EnvelopedData.
-pub(super) fn is_authenticated(algorithm: ContentEncryption) -> bool {
-    matches!(
-        algorithm,
-        ContentEncryption::Aes128Gcm | ContentEncryption::Aes256Gcm
-    )
 }
 
 /// The length of `algorithm`'s content-encryption key.
@@ -95,13 +76,9 @@ enum SealCipher {
 /// every message, so that it cannot be chosen, or reused, by mistake; with a key of the right
 /// length, that generator is the only thing that can fail, hence [`EnvelopeError::Random`].
 pub(super) fn seal(algorithm: ContentEncryption, cek: &[u8]) -> Result<Sealing, EnvelopeError> {
-    let oid = ALGORITHMS
-        .iter()
-        .find(|(_, known)| *known == algorithm)
-        .map(|(oid, _)| *oid)
-        .expect("every ContentEncryption has an OID");
+    let oid = algorithm.oid();
     let random = SystemRandom::new();
-    let (parameters, cipher) = if is_authenticated(algorithm) {
+    let (parameters, cipher) = if algorithm.is_authenticated() {
         let mut nonce = [0u8; gcm::NONCE_LEN];
         random.fill(&mut nonce).map_err(|_| EnvelopeError::Random)?;
         let gcm = Gcm::new(aes(algorithm), cek, &nonce, &[], Direction::Seal)
@@ -218,11 +195,8 @@ pub(super) fn parse(
     } else {
         ("content encryption", false)
     };
-    let algorithm = ALGORITHMS
-        .iter()
-        .find(|(oid, _)| *oid == identifier.oid)
-        .map(|(_, algorithm)| *algorithm)
-        .filter(|algorithm| is_authenticated(*algorithm) == expected)
+    let algorithm = ContentEncryption::from_oid(identifier.oid)
+        .filter(|algorithm| algorithm.is_authenticated() == expected)
         .ok_or_else(|| EnvelopeError::unsupported(identifier.oid, purpose))?;
     let parameters = identifier
         .parameters
@@ -275,7 +249,7 @@ impl ContentAlgorithm {
         fn failed<E>(_: E) -> EnvelopeError {
             EnvelopeError::DecryptionFailed
         }
-        let cipher = match (authentication, is_authenticated(self.algorithm)) {
+        let cipher = match (authentication, self.algorithm.is_authenticated()) {
             (Some(auth), true) => {
                 let nonce: &[u8; gcm::NONCE_LEN] = (*self.iv).try_into().map_err(failed)?;
                 let gcm = Gcm::new(aes(self.algorithm), cek, nonce, &auth.aad, Direction::Open)

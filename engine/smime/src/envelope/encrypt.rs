@@ -55,7 +55,7 @@ pub fn seal<W: Write>(
     let recip_infos =
         RecipientInfos::try_from(infos).map_err(EnvelopeError::der("RecipientInfos"))?;
     let sealing = content::seal(algorithm, &cek)?;
-    let authenticated = content::is_authenticated(algorithm);
+    let authenticated = algorithm.is_authenticated();
     if authenticated && content_len > gcm::MAX_CONTENT {
         return Err(EnvelopeError::TooLarge);
     }
