@@ -20,3 +20,9 @@ pub mod message;
 pub mod report;
 pub mod sign;
 pub mod verify;
+
+// What a caller of `message` needs from the crates below, so that a gateway depends on this
+// crate and `mailseal-keys` alone.
+pub use mailseal_mime::scratch::Scratch;
+pub use mailseal_pkix::issuers::Issuers;
+pub use mailseal_pkix::revocation::{Revocation, RevocationPolicy};
