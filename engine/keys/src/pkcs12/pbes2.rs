@@ -1,8 +1,8 @@
 //! PBES2 (RFC 8018 §6.2), the password-based encryption OpenSSL 3 and Windows use for keys,
-//! shared by PKCS#12 files (`super`) and keys sealed at rest (`keys::sealed`).
+//! shared by PKCS#12 files (`super`) and keys sealed at rest (`crate::sealed`).
 //!
-//! It sits under `pkcs12/` only because `keys/mod.rs` is another change's file; nothing here is
-//! PKCS#12-specific, and it can move to `keys/pbes2.rs` as it is.
+//! It sits under `pkcs12/` beside the block ciphers (`cbc`) it shares with the PKCS#12 PBE
+//! schemes; nothing here is PKCS#12-specific.
 //!
 //! The ASN.1 types are our own rather than `pkcs5::pbes2`'s: that crate panics on a Triple-DES
 //! IV shorter than 8 bytes (a slice index on untrusted input), refuses salts over 32 bytes and

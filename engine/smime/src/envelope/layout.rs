@@ -1,6 +1,6 @@
 //! Reading an EnvelopedData or AuthEnvelopedData (DER or BER) from a seekable source without
 //! holding its encrypted content: the small fields (recipients, algorithm, authenticated
-//! attributes, tag) are read into memory and decoded through `smime::ber`, the content is
+//! attributes, tag) are read into memory and decoded through `mailseal_pkix::ber`, the content is
 //! remembered by position and streamed later, chunk by chunk, however the sender split it.
 //!
 //! ```text

@@ -18,7 +18,7 @@
 //!
 //! Files: `encrypt.rs` and `decrypt.rs` hold the two directions, `content.rs` the symmetric
 //! layer, `ktri.rs` and `kari.rs` the two kinds of recipient, `recipients.rs` how recipients
-//! are identified; `smime::ber` reads BER.
+//! are identified; `mailseal_pkix::ber` reads BER.
 
 mod content;
 mod decrypt;
