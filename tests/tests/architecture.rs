@@ -106,35 +106,57 @@ fn every_crate_depends_only_on_the_crates_below_it() {
     }
 }
 
+/// The names of every crate `package` links (normal dependencies, its default features).
+fn linked(package: &str) -> BTreeSet<String> {
+    let out = cargo()
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            package,
+        ])
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8(out.stdout).unwrap();
+    let linked: BTreeSet<String> = tree
+        .lines()
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        linked.contains(package),
+        "cargo tree of {package} does not list it:\n{tree}"
+    );
+    linked
+}
+
 #[test]
 fn no_engine_links_the_daemons_runtime_transport_or_wire() {
     for engine in ENGINES {
-        let out = cargo()
-            .args([
-                "tree",
-                "--offline",
-                "-e",
-                "normal",
-                "--prefix",
-                "none",
-                "-p",
-                engine,
-            ])
-            .output()
-            .expect("cargo tree runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let tree = String::from_utf8(out.stdout).unwrap();
-        let linked: BTreeSet<&str> = tree.lines().filter_map(|l| l.split(' ').next()).collect();
-        assert!(
-            linked.contains(engine),
-            "cargo tree of {engine} does not list it:\n{tree}"
-        );
+        let linked = linked(engine);
         for forbidden in NOT_IN_ENGINES {
-            assert!(!linked.contains(forbidden), "{engine} links {forbidden}");
+            assert!(!linked.contains(*forbidden), "{engine} links {forbidden}");
         }
+    }
+}
+
+/// The wire types link no runtime: framing, connections and the client are features.
+#[test]
+fn the_protocols_wire_types_link_no_runtime() {
+    let linked = linked("mailseal-protocol");
+    for runtime in ["tokio", "interprocess"] {
+        assert!(
+            !linked.contains(runtime),
+            "mailseal-protocol links {runtime} by default"
+        );
     }
 }
