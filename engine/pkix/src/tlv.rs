@@ -38,7 +38,10 @@ fn malformed(what: &'static str) -> TlvError {
 /// Reads a tag and a length with [`ber::decode_header`], a byte at a time. High tag numbers do
 /// not occur in these structures.
 pub fn read_header<R: Read>(src: &mut R) -> Result<Header, TlvError> {
-    let octets = Read::by_ref(src).bytes().map_while(Result::ok);
+    let octets = std::iter::from_fn(|| {
+        let mut byte = [0];
+        src.read_exact(&mut byte).ok().map(|()| byte[0])
+    });
     let header = ber::decode_header(octets, false).map_err(|fault| {
         malformed(match fault.problem {
             Problem::TruncatedTag | Problem::Truncated => "the CMS message is truncated",
