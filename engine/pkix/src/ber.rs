@@ -18,6 +18,9 @@
 //!   where DER rules need it, when decoding).
 //!
 //! Input that is already DER comes out byte for byte the same.
+//!
+//! [`decode_header`] is Mailseal's one reader of identifier and length octets: `tlv` and the
+//! S/MIME sniffing of a ContentInfo's type use it too, so all agree on a header and its limits.
 
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5911;
@@ -105,9 +108,11 @@ pub enum Problem {
     TruncatedTag,
     /// A high tag number (X.690 §8.1.2.4) without its last octet, or longer than `der` reads.
     BadTagNumber,
+    /// A high tag number where the reader allows none (CMS has none).
+    HighTagNumber,
     /// The length octet 0xFF, which X.690 §8.1.3.5 reserves.
     ReservedLength,
-    /// A length in more octets than fit a `usize`.
+    /// A length in more octets than fit a `u64`.
     LengthTooLarge,
     /// A primitive element with the indefinite length, which only constructed ones may have.
     IndefinitePrimitive,
@@ -145,6 +150,7 @@ impl Problem {
         match self {
             Self::TruncatedTag => "truncated tag",
             Self::BadTagNumber => "a bad high tag number",
+            Self::HighTagNumber => "an unexpected high tag number",
             Self::ReservedLength => "a reserved length octet",
             Self::LengthTooLarge => "a length too large",
             Self::IndefinitePrimitive => "an indefinite length on a primitive element",
@@ -177,7 +183,7 @@ impl From<BerError> for der::Error {
         let at = length(error.at);
         let kind = match error.problem {
             Problem::TruncatedTag | Problem::Truncated => return der::Error::incomplete(at),
-            Problem::BadTagNumber => ErrorKind::TagNumberInvalid,
+            Problem::BadTagNumber | Problem::HighTagNumber => ErrorKind::TagNumberInvalid,
             Problem::ReservedLength | Problem::LengthTooLarge => ErrorKind::Overlength,
             Problem::IndefinitePrimitive
             | Problem::BadEndOfContents
@@ -201,6 +207,101 @@ impl From<BerError> for der::Error {
             },
         };
         kind.at(at)
+    }
+}
+
+/// The most octets a long-form length may have: a `u64` (X.690 §8.1.3.5 allows 126).
+const MAX_LENGTH_OCTETS: usize = 8;
+/// The most octets a high tag number may continue in after the first identifier octet: as many
+/// as `der` reads.
+const MAX_TAG_NUMBER_OCTETS: usize = 5;
+
+/// Identifier and length octets as read.
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    /// The first identifier octet: class, constructed bit, and the tag number below 31.
+    pub tag: u8,
+    /// How many identifier octets there are: more than one for a high tag number.
+    pub tag_octets: usize,
+    /// The length, `None` when indefinite; whether it fits the input is the caller's to check.
+    pub len: Option<u64>,
+    /// How many octets the identifier and length take.
+    pub octets: usize,
+}
+
+impl Header {
+    /// Whether the element is constructed (X.690 §8.1.2.5).
+    pub fn constructed(self) -> bool {
+        self.tag & 0x20 != 0
+    }
+}
+
+/// Reads identifier and length octets (X.690 §8.1.2, §8.1.3), taking no more `octets` than the
+/// header has, so that a stream read a byte at a time works as well as a slice. An indefinite
+/// length comes back whatever the constructed bit, for the caller to judge in its own order; a
+/// fault's `at` is relative to the header's start.
+pub fn decode_header(
+    octets: impl IntoIterator<Item = u8>,
+    high_tag_numbers: bool,
+) -> Result<Header, BerError> {
+    let fault = |problem, at| BerError { problem, at };
+    let mut octets = octets.into_iter();
+    let tag = octets.next().ok_or(fault(Problem::TruncatedTag, 0))?;
+    let tag_octets = match tag & 0x1f {
+        0x1f if !high_tag_numbers => return Err(fault(Problem::HighTagNumber, 0)),
+        // High tag numbers continue in octets with bit 8 set (X.690 §8.1.2.4).
+        0x1f => {
+            octets
+                .by_ref()
+                .take(MAX_TAG_NUMBER_OCTETS)
+                .position(|octet| octet & 0x80 == 0)
+                .ok_or(fault(Problem::BadTagNumber, 0))?
+                + 2
+        }
+        _ => 1,
+    };
+    let first = octets.next().ok_or(fault(Problem::Truncated, tag_octets))?;
+    let (len, length_octets) = match first {
+        0x00..=0x7f => (Some(u64::from(first)), 0),
+        0x80 => (None, 0),
+        0xff => return Err(fault(Problem::ReservedLength, tag_octets)),
+        _ => {
+            let count = usize::from(first & 0x7f);
+            if count > MAX_LENGTH_OCTETS {
+                return Err(fault(Problem::LengthTooLarge, tag_octets));
+            }
+            let len = (0..count)
+                .try_fold(0u64, |len, _| Some(len << 8 | u64::from(octets.next()?)))
+                .ok_or(fault(Problem::Truncated, tag_octets + 1))?;
+            (Some(len), count)
+        }
+    };
+    Ok(Header {
+        tag,
+        tag_octets,
+        len,
+        octets: tag_octets + 1 + length_octets,
+    })
+}
+
+/// A one-octet tag and a length in DER form (X.690 §10.1), or the indefinite form for `None`.
+/// Written by hand because lengths here may exceed what the `der` crate's `Length` holds.
+pub fn header(tag: u8, len: Option<u64>) -> Vec<u8> {
+    [vec![tag], length_octets(len)].concat()
+}
+
+/// Length octets: short form below 128, else the fewest long-form octets; `None` is indefinite.
+fn length_octets(len: Option<u64>) -> Vec<u8> {
+    match len {
+        None => vec![0x80],
+        Some(len) if len < 0x80 => vec![len as u8],
+        Some(len) => {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|&&b| b == 0).count();
+            let mut out = vec![0x80 | (bytes.len() - skip) as u8];
+            out.extend_from_slice(&bytes[skip..]);
+            out
+        }
     }
 }
 
@@ -283,8 +384,16 @@ impl<'a> Reader<'a> {
     fn element(&mut self, depth: usize) -> Result<Option<Node<'a>>, BerError> {
         let at = self.offset;
         let fail = |problem| BerError { problem, at };
-        let (tag, constructed) = self.tag()?;
-        let length = self.length()?;
+        let header = decode_header(self.rest.iter().copied(), true).map_err(|fault| BerError {
+            at: at + fault.at,
+            ..fault
+        })?;
+        let tag = Tag(&self.take(header.octets)?[..header.tag_octets]);
+        let constructed = header.constructed();
+        // A length beyond memory is beyond the input too.
+        let length = header
+            .len
+            .map(|len| usize::try_from(len).unwrap_or(usize::MAX));
         if tag.is(Tag::END_OF_CONTENTS) {
             return match (constructed, length) {
                 (false, Some(0)) => Ok(None),
@@ -335,53 +444,6 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(Some(node))
-    }
-
-    fn tag(&mut self) -> Result<(Tag<'a>, bool), BerError> {
-        let first = *self.rest.first().ok_or(self.fail(Problem::TruncatedTag))?;
-        // High tag numbers continue in octets with bit 8 set (X.690 §8.1.2.4); `der` reads at
-        // most five of them.
-        let len = if first & 0x1f == 0x1f {
-            1 + self
-                .rest
-                .iter()
-                .skip(1)
-                .take(5)
-                .position(|b| b & 0x80 == 0)
-                .ok_or(self.fail(Problem::BadTagNumber))?
-                + 1
-        } else {
-            1
-        };
-        Ok((Tag(self.take(len)?), first & 0x20 != 0))
-    }
-
-    /// Reads a length: `None` for the indefinite form (X.690 §8.1.3).
-    fn length(&mut self) -> Result<Option<usize>, BerError> {
-        let at = self.offset;
-        let first = self.take(1)?[0];
-        match first {
-            0x00..=0x7f => Ok(Some(usize::from(first))),
-            0x80 => Ok(None),
-            0xff => Err(BerError {
-                problem: Problem::ReservedLength,
-                at,
-            }),
-            _ => {
-                let count = usize::from(first & 0x7f);
-                if count > std::mem::size_of::<usize>() {
-                    return Err(BerError {
-                        problem: Problem::LengthTooLarge,
-                        at,
-                    });
-                }
-                let len = self
-                    .take(count)?
-                    .iter()
-                    .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-                Ok(Some(len))
-            }
-        }
     }
 }
 
@@ -462,13 +524,13 @@ impl Node<'_> {
 
     fn encoded_len(&self) -> usize {
         let value = self.value_len();
-        self.tag.0.len() + length_octets(value).len() + value
+        self.tag.0.len() + length_octets(Some(value as u64)).len() + value
     }
 
     fn write(&self, out: &mut Vec<u8>) {
         out.push(self.identifier_first_octet());
         out.extend_from_slice(&self.tag.0[1..]);
-        out.extend_from_slice(&length_octets(self.value_len()));
+        out.extend(length_octets(Some(self.value_len() as u64)));
         match &self.body {
             Body::Primitive(bytes) => out.extend_from_slice(bytes),
             Body::Constructed(children) => children.iter().for_each(|child| child.write(out)),
@@ -488,18 +550,6 @@ impl Node<'_> {
             Body::Primitive(_) => &mut [],
         }
     }
-}
-
-/// DER length octets: short form below 128, else the minimal long form (X.690 §10.1).
-fn length_octets(len: usize) -> Vec<u8> {
-    if len < 0x80 {
-        return vec![len as u8];
-    }
-    let bytes = len.to_be_bytes();
-    let skip = bytes.iter().take_while(|b| **b == 0).count();
-    let mut out = vec![0x80 | (bytes.len() - skip) as u8];
-    out.extend_from_slice(&bytes[skip..]);
-    out
 }
 
 /// Joins `encryptedContent [0] IMPLICIT OCTET STRING` when it arrives in chunks.
@@ -743,6 +793,57 @@ mod tests {
         }
         // The BIT STRING only decryption refuses.
         assert!(to_der(&hex("23 80 03 02 00 ff 00 00"), Profile::ENVELOPED_DATA).is_err());
+    }
+
+    #[test]
+    fn headers_are_read_without_taking_more() {
+        for (bytes, high, tag_octets, len, octets) in [
+            ("30 03", false, 1, Some(3), 2),
+            ("30 80", false, 1, None, 2),
+            ("04 80", false, 1, None, 2),
+            ("30 82 01 00", false, 1, Some(256), 4),
+            ("3088ffffffffffffffff", false, 1, Some(u64::MAX), 10),
+            ("9f 2a 01", true, 2, Some(1), 3),
+            ("bf 81 81 81 81 01 80", true, 6, None, 7),
+        ] {
+            let input = [hex(bytes), vec![0xee]].concat();
+            let mut rest = input.iter().copied();
+            let header = decode_header(&mut rest, high).unwrap();
+            let read = (header.tag, header.tag_octets, header.len, header.octets);
+            assert_eq!(read, (input[0], tag_octets, len, octets), "{bytes}");
+            assert_eq!(rest.next(), Some(0xee), "{bytes}");
+        }
+    }
+
+    #[test]
+    fn header_faults_say_where() {
+        for (bytes, high, problem, at) in [
+            ("", true, Problem::TruncatedTag, 0),
+            ("30", true, Problem::Truncated, 1),
+            ("30 ff", true, Problem::ReservedLength, 1),
+            ("30 89", true, Problem::LengthTooLarge, 1),
+            ("30 84 01", true, Problem::Truncated, 2),
+            ("3f", true, Problem::BadTagNumber, 0),
+            ("3f 81 81 81 81 81 01 00", true, Problem::BadTagNumber, 0),
+            ("9f 2a ff", true, Problem::ReservedLength, 2),
+            ("9f 2a 01", false, Problem::HighTagNumber, 0),
+        ] {
+            let fault = decode_header(hex(bytes), high).unwrap_err();
+            assert_eq!((fault.problem, fault.at), (problem, at), "{bytes}");
+        }
+        // In the rewriting, offsets count from the start of the input.
+        for (bytes, problem, at) in [
+            ("30 80 30 84 01", Problem::Truncated, 4),
+            ("30 80 30 ff", Problem::ReservedLength, 3),
+            ("30 80 9f 2a 89", Problem::LengthTooLarge, 4),
+            ("30 80 3f 81", Problem::BadTagNumber, 2),
+            ("30 80 04", Problem::Truncated, 3),
+            ("30 80 04 80", Problem::IndefinitePrimitive, 2),
+            ("30 80 00 80", Problem::BadEndOfContents, 2),
+        ] {
+            let error = to_der(&hex(bytes), Profile::SIGNED_DATA).unwrap_err();
+            assert_eq!((error.problem, error.at), (problem, at), "{bytes}");
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! X.509 for Mailseal: the certificate side of S/MIME, with no MIME and no messages.
 //!
-//! - Reading: `ber` (BER to DER for small structures, with named limits), `tlv` (reading large
-//!   CMS structures by position), `describe` (fingerprints, addresses, validity, PEM/DER),
-//!   `algorithms` (which OID is which hash or signature scheme), `signature` (checking a
-//!   signature with a public key, and naming weak algorithms).
+//! - Reading: `ber` (the one reader of tag and length octets, and BER to DER for small
+//!   structures, with named limits), `tlv` (reading large CMS structures by position),
+//!   `describe` (fingerprints, addresses, validity, PEM/DER), `algorithms` (which OID is which
+//!   hash or signature scheme), `signature` (checking a signature with a public key, and naming
+//!   weak algorithms).
 //! - Judging: `path` (RFC 5280 §6 path validation with `name_constraints`), `issuers`
 //!   (completing a chain from the known certificates and caIssuers), `revocation` (CRL and
 //!   OCSP under a [`revocation::RevocationPolicy`]), each check's [`Outcome`].

@@ -1,19 +1,21 @@
 //! Reading incoming CMS (DER or BER) by position from a seekable source, for the structures
 //! whose bulk must never be held: the small fields are read into memory (and normalized through
-//! `smime::ber`), the large content is remembered by position and streamed later, chunk by
-//! chunk, however the sender split it (X.690 §8.7.3). Decryption (`envelope::layout`) and
-//! verification (`verify::layout`) walk their structures with these pieces.
+//! `ber`), the large content is remembered by position and streamed later, chunk by chunk,
+//! however the sender split it (X.690 §8.7.3). Headers are read with `ber`'s one header reader,
+//! so both agree on what a header is. Decryption (`envelope::layout`) and verification
+//! (`verify::layout`) walk their structures with these pieces.
 
-use super::ber::{self, BerError, Profile};
+use crate::ber::{self, BerError, Problem, Profile};
+pub use crate::ber::{Header, header};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 /// The most bytes of one small field held in memory (recipientInfos with many recipients,
 /// certificate sets, signerInfos): far above real mail, far below a memory problem.
-pub const MAX_FIELD: u64 = 16 << 20;
+const MAX_FIELD: u64 = 16 << 20;
 /// The read buffer under the byte-by-byte header reads.
 pub const BUFFER: usize = 64 * 1024;
 /// How deep constructed elements may nest inside a field or the content.
-pub const MAX_DEPTH: usize = 16;
+const MAX_DEPTH: usize = 16;
 
 /// Why an element could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -29,57 +31,27 @@ pub enum TlvError {
     Io(#[from] io::Error),
 }
 
-/// A tag and length as read: `len` is `None` for the indefinite form.
-#[derive(Debug, Clone, Copy)]
-pub struct Header {
-    /// The identifier octet (high tag numbers do not occur in CMS).
-    pub tag: u8,
-    /// The length, `None` when indefinite.
-    pub len: Option<u64>,
-}
-
-impl Header {
-    fn constructed(self) -> bool {
-        self.tag & 0x20 != 0
-    }
-}
-
 fn malformed(what: &'static str) -> TlvError {
     TlvError::Malformed(what)
 }
 
-fn read_byte<R: Read>(src: &mut R) -> Result<u8, TlvError> {
-    let mut byte = [0];
-    src.read_exact(&mut byte)
-        .map_err(|_| malformed("the CMS message is truncated"))?;
-    Ok(byte[0])
-}
-
-/// Reads a tag and a length. High tag numbers do not occur in these structures.
+/// Reads a tag and a length with [`ber::decode_header`], a byte at a time. High tag numbers do
+/// not occur in these structures.
 pub fn read_header<R: Read>(src: &mut R) -> Result<Header, TlvError> {
-    let tag = read_byte(src)?;
-    if tag & 0x1f == 0x1f {
-        return Err(malformed("an unexpected high tag number"));
+    let octets = std::iter::from_fn(|| {
+        let mut byte = [0];
+        src.read_exact(&mut byte).ok().map(|()| byte[0])
+    });
+    let header = ber::decode_header(octets, false).map_err(|fault| {
+        malformed(match fault.problem {
+            Problem::TruncatedTag | Problem::Truncated => "the CMS message is truncated",
+            problem => problem.what(),
+        })
+    })?;
+    if header.len.is_none() && !header.constructed() {
+        return Err(malformed(Problem::IndefinitePrimitive.what()));
     }
-    let first = read_byte(src)?;
-    let len = match first {
-        0x80 if tag & 0x20 != 0 => None,
-        0x80 => return Err(malformed("an indefinite length on a primitive element")),
-        0xff => return Err(malformed("a reserved length octet")),
-        short if short < 0x80 => Some(u64::from(short)),
-        long => {
-            let octets = usize::from(long & 0x7f);
-            if octets > 8 {
-                return Err(malformed("a length too large"));
-            }
-            let mut len = 0u64;
-            for _ in 0..octets {
-                len = len << 8 | u64::from(read_byte(src)?);
-            }
-            Some(len)
-        }
-    };
-    Ok(Header { tag, len })
+    Ok(header)
 }
 
 /// Reads a header that must have `tag`; `what` names the fault otherwise.
@@ -102,23 +74,6 @@ fn at_end_of_contents<R: Read + Seek>(src: &mut R) -> Result<bool, TlvError> {
     } else {
         src.seek(SeekFrom::Current(-2))?;
         Ok(false)
-    }
-}
-
-/// A tag and length in DER form (X.690 §8.1.3), or the indefinite form for `None`: the
-/// shortest length octets. Written by hand because lengths here may exceed what the `der`
-/// crate's `Length` holds.
-pub fn header(tag: u8, len: Option<u64>) -> Vec<u8> {
-    match len {
-        None => vec![tag, 0x80],
-        Some(len) if len < 0x80 => vec![tag, len as u8],
-        Some(len) => {
-            let bytes = len.to_be_bytes();
-            let skip = bytes.iter().take_while(|&&b| b == 0).count();
-            let mut out = vec![tag, 0x80 | (bytes.len() - skip) as u8];
-            out.extend_from_slice(&bytes[skip..]);
-            out
-        }
     }
 }
 
@@ -288,7 +243,29 @@ fn walk<R: Read + Seek, E: From<TlvError>>(
 
 #[cfg(test)]
 mod tests {
-    use super::header;
+    use super::{header, read_header};
+    use std::io::Cursor;
+
+    #[test]
+    fn headers_are_read_to_their_end_and_refused_in_words() {
+        let mut src = Cursor::new([0x30, 0x82, 0x01, 0x00, 0x02]);
+        let head = read_header(&mut src).unwrap();
+        assert_eq!((head.tag, head.len, src.position()), (0x30, Some(256), 4));
+        let truncated = "the CMS message is truncated";
+        for (bytes, what) in [
+            (&[][..], truncated),
+            (&[0x30], truncated),
+            (&[0x30, 0x84, 0x01], truncated),
+            (&[0x1f, 0x01, 0x00], "an unexpected high tag number"),
+            (&[0x1f], "an unexpected high tag number"),
+            (&[0x04, 0x80], "an indefinite length on a primitive element"),
+            (&[0x30, 0xff], "a reserved length octet"),
+            (&[0x30, 0x89], "a length too large"),
+        ] {
+            let error = read_header(&mut Cursor::new(bytes)).unwrap_err();
+            assert_eq!(error.to_string(), what, "{bytes:02x?}");
+        }
+    }
 
     #[test]
     fn der_lengths_take_the_fewest_octets() {

@@ -16,11 +16,12 @@ use super::verify::{self, Harvest, VerifyError, VerifyInput};
 use crate::report::{ContentEncryption, Layer, SignatureMode};
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc6268;
-use der::Decode;
+use der::{Decode, SliceReader};
 use mailseal_mime::canonical::{self, CanonicalError, Span};
 use mailseal_mime::encoders::{Base64Decoder, Base64Lines, Crlf, Digesting};
 use mailseal_mime::mime::{self, Entity, MimeError};
 use mailseal_mime::scratch::{IN_MEMORY, Scratch};
+use mailseal_pkix::ber;
 use mailseal_pkix::issuers::Issuers;
 use mailseal_pkix::revocation::Revocation;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -497,21 +498,15 @@ fn decode_body<R: Read + Seek, W: Write>(
 /// The contentType of a DER/BER ContentInfo, read without decoding the rest.
 ///
 /// ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY } (RFC 5652 §3): skip
-/// the SEQUENCE header (definite or BER indefinite length) and decode the OID after it.
-fn content_info_type(der: &[u8]) -> Option<ObjectIdentifier> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first_length, rest) = rest.split_first()?;
-    if tag != 0x30 {
+/// the SEQUENCE header (definite or BER indefinite length, read by the one header reader of
+/// `tlv` and `ber`; `start` holds only the first bytes, so the length is not held against it)
+/// and decode the OID after it.
+fn content_info_type(start: &[u8]) -> Option<ObjectIdentifier> {
+    let sequence = ber::decode_header(start.iter().copied(), false).ok()?;
+    if sequence.tag != 0x30 {
         return None;
     }
-    let length_octets = if first_length & 0x80 != 0 && first_length != 0x80 {
-        usize::from(first_length & 0x7f)
-    } else {
-        0
-    };
-    let oid = rest.get(length_octets..)?;
-    let oid_len = usize::from(*oid.get(1)?);
-    ObjectIdentifier::from_der(oid.get(..2 + oid_len)?).ok()
+    ObjectIdentifier::decode(&mut SliceReader::new(start.get(sequence.octets..)?).ok()?).ok()
 }
 
 #[cfg(test)]
@@ -631,5 +626,17 @@ mod tests {
         assert_eq!(content_info_type(&ber), Some(rfc6268::ID_SIGNED_DATA));
         assert_eq!(content_info_type(b"garbage"), None);
         assert_eq!(content_info_type(&[0x30]), None);
+    }
+
+    #[test]
+    fn content_type_is_read_after_a_long_length_cut_off_by_the_sniff() {
+        let mut start = vec![0x30, 0x83, 0x10, 0x00, 0x00];
+        start.extend([
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03,
+        ]);
+        assert_eq!(content_info_type(&start), Some(rfc6268::ID_ENVELOPED_DATA));
+        start[1] = 0xff;
+        assert_eq!(content_info_type(&start), None);
+        assert_eq!(content_info_type(&[0x31, 0x80, 0x06, 0x01, 0x2a]), None);
     }
 }
