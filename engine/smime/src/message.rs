@@ -180,7 +180,7 @@ pub struct Opened {
 ///
 /// The innermost message goes to `out` as its layer is taken off, before that layer's checks
 /// end (the GCM tag, the CBC padding): on an error, `out` holds a partial, unauthenticated
-/// message, which the caller must discard (as a [`crate::transfer::Sink`] does when dropped
+/// message, which the caller must discard (as the daemon's output sink does when dropped
 /// unfinished).
 pub fn open_message<R: Read + Seek, W: Write>(
     input: &mut R,
