@@ -64,7 +64,7 @@ fn mailseal_dependencies() -> BTreeMap<String, BTreeSet<String>> {
             "--format-version",
             "1",
             "--no-deps",
-            "--offline",
+            "--locked",
         ])
         .output()
         .expect("cargo metadata runs");
@@ -111,7 +111,7 @@ fn linked(package: &str) -> BTreeSet<String> {
     let out = cargo()
         .args([
             "tree",
-            "--offline",
+            "--locked",
             "-e",
             "normal",
             "--prefix",
