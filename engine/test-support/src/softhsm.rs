@@ -104,8 +104,8 @@ impl SoftHsm {
         self.util(&["--delete-token", "--token", label]);
     }
 
-    /// Runs `pkcs11-tool` in [`Self::dir`] on the token `token`, logged in.
-    pub fn tool(&self, token: &str, args: &[&str]) {
+    /// Runs `pkcs11-tool` in [`Self::dir`] on the token `token`, logged in; its output.
+    pub fn tool(&self, token: &str, args: &[&str]) -> Vec<u8> {
         run(Command::new("pkcs11-tool")
             .current_dir(&self.dir)
             .args([
@@ -118,7 +118,7 @@ impl SoftHsm {
                 USER_PIN,
             ])
             .args(args)
-            .envs(self.env()));
+            .envs(self.env()))
     }
 
     /// Writes the private key in the PEM file `key`, its public key and the certificate in the
