@@ -583,7 +583,7 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let mut key_ids = Vec::new();
         for identity in &IDENTITIES {
-            let p12 = std::fs::read(pki.dir().join(&format!("{}.p12", identity.name)))
+            let p12 = std::fs::read(pki.dir().join(format!("{}.p12", identity.name)))
                 .map_err(|e| e.to_string())?;
             let imported = client
                 .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
@@ -596,7 +596,7 @@ fn run(args: Args) -> Result<(), String> {
             key_ids.push(imported.identity.key_id);
         }
         for recipient in RECIPIENTS {
-            let pem = std::fs::read(pki.dir().join(&format!("{recipient}.pem")))
+            let pem = std::fs::read(pki.dir().join(format!("{recipient}.pem")))
                 .map_err(|e| e.to_string())?;
             client
                 .call::<cert::Import>(&cert::ImportParams { data: pem.into() })
