@@ -16,6 +16,8 @@ use cells::{Cell, Input, Job, Pipeline};
 use clap::Parser;
 use mailseal_protocol::methods::{cert, key};
 use mailseal_protocol::{Client, Secret};
+use mailseal_test_support::ca::Ca;
+use mailseal_test_support::{cms, openssl};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -412,51 +414,27 @@ struct Inputs {
 /// The `openssl cms` commands doing `op` on `files` (plain, signed, encrypted) for `identity`,
 /// writing `out`.
 fn openssl_pipeline(op: Op, identity: &IdentitySpec, files: &[String; 3], out: &str) -> Pipeline {
-    let cert = format!("{}.pem", identity.name);
-    let key = format!("{}.key", identity.name);
-    let owned = |args: &[&str]| {
-        args.iter()
-            .map(|a| (*a).to_owned())
-            .collect::<Vec<String>>()
-    };
-    let sign = |input: &str, output: Option<&str>| {
-        let mut args = owned(&[
-            "cms",
-            "-sign",
-            "-in",
-            input,
-            "-signer",
-            &cert,
-            "-inkey",
-            &key,
-            "-certfile",
-            "ca.pem",
-        ]);
-        if let Some(output) = output {
-            args.extend(owned(&["-out", output]));
-        }
+    let output = |mut args: Vec<String>| {
+        args.extend(["-out".to_owned(), out.to_owned()]);
         args
     };
     let encrypt = |input: Option<&str>| {
-        let mut args = owned(&["cms", "-encrypt", "-aes-256-gcm"]);
+        let mut args = vec!["cms".to_owned(), "-encrypt".into(), "-aes-256-gcm".into()];
         if let Some(input) = input {
-            args.extend(owned(&["-in", input]));
+            args.extend(["-in".to_owned(), input.to_owned()]);
         }
-        args.extend(owned(&["-out", out]));
-        args.extend(RECIPIENTS.iter().map(|r| format!("{r}.pem")));
-        args.push(cert.clone());
-        args
+        let recipients = RECIPIENTS.iter().chain([&identity.name]);
+        output(args)
+            .into_iter()
+            .chain(recipients.map(|r| format!("{r}.pem")))
+            .collect()
     };
     match op {
-        Op::Sign => vec![sign(&files[0], Some(out))],
-        Op::Verify => vec![owned(&[
-            "cms", "-verify", "-in", &files[1], "-CAfile", "ca.pem", "-out", out,
-        ])],
+        Op::Sign => vec![output(cms::sign(identity.name, &files[0]))],
+        Op::Verify => vec![output(cms::verify(&files[1]))],
         Op::Encrypt => vec![encrypt(Some(&files[0]))],
-        Op::Decrypt => vec![owned(&[
-            "cms", "-decrypt", "-in", &files[2], "-recip", &cert, "-inkey", &key, "-out", out,
-        ])],
-        Op::SignEncrypt => vec![sign(&files[0], None), encrypt(None)],
+        Op::Decrypt => vec![output(cms::decrypt(identity.name, &files[2]))],
+        Op::SignEncrypt => vec![cms::sign(identity.name, &files[0]), encrypt(None)],
     }
 }
 
@@ -588,12 +566,12 @@ fn run(args: Args) -> Result<(), String> {
         .tempdir()
         .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     eprintln!("keys and certificates in {}…", work.path().display());
-    let pki = pki::Pki::create(work.path().join("pki"))?;
+    let pki = pki::create(work.path());
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let home = daemon::Home::new(
         daemon_binary.clone(),
         work.path().join("d"),
-        &pki.path("ca.pem"),
+        &pki.dir().join("ca.pem"),
     )?;
 
     // Set up once: identities, recipients, and the signed and encrypted inputs.
@@ -605,7 +583,7 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let mut key_ids = Vec::new();
         for identity in &IDENTITIES {
-            let p12 = std::fs::read(pki.path(&format!("{}.p12", identity.name)))
+            let p12 = std::fs::read(pki.dir().join(format!("{}.p12", identity.name)))
                 .map_err(|e| e.to_string())?;
             let imported = client
                 .call::<key::ImportPkcs12>(&key::ImportPkcs12Params {
@@ -618,8 +596,8 @@ fn run(args: Args) -> Result<(), String> {
             key_ids.push(imported.identity.key_id);
         }
         for recipient in RECIPIENTS {
-            let pem =
-                std::fs::read(pki.path(&format!("{recipient}.pem"))).map_err(|e| e.to_string())?;
+            let pem = std::fs::read(pki.dir().join(format!("{recipient}.pem")))
+                .map_err(|e| e.to_string())?;
             client
                 .call::<cert::Import>(&cert::ImportParams { data: pem.into() })
                 .await
@@ -651,7 +629,8 @@ fn run(args: Args) -> Result<(), String> {
                     format!("{}-{s}.enc.eml", identity.name),
                 ];
                 for (file, data) in files.iter().zip([&plain, &signed, &encrypted]) {
-                    std::fs::write(pki.path(file), data.as_slice()).map_err(|e| e.to_string())?;
+                    std::fs::write(pki.dir().join(file), data.as_slice())
+                        .map_err(|e| e.to_string())?;
                 }
                 per_size.push(Inputs {
                     plain,
@@ -696,8 +675,8 @@ fn run(args: Args) -> Result<(), String> {
                     [&input.plain, &input.signed, &input.encrypted][which],
                 )),
                 Transfer::Path => Input::Files {
-                    input: pki.path(&input.files[which]),
-                    output: pki.path(DAEMON_OUT),
+                    input: pki.dir().join(&input.files[which]),
+                    output: pki.dir().join(DAEMON_OUT),
                 },
             },
             plain_tail: cells::tail(&input.plain),
@@ -711,7 +690,11 @@ fn run(args: Args) -> Result<(), String> {
         let cells = measure_daemon(&home, &runtime, &key_ids[i], job, columns, duration, ticks)?;
         let pipeline = openssl_pipeline(op, identity, &input.files, "out.eml");
         let openssl = Outcome::of(cells::openssl_cell(
-            &pki.dir, &pipeline, duration, true, ticks,
+            pki.dir(),
+            &pipeline,
+            duration,
+            true,
+            ticks,
         ));
         Ok(Row {
             identity: i,
@@ -922,7 +905,7 @@ struct Huge<'a> {
 /// by path both ways (a 1 GiB message cannot go through one 64 MiB frame), with the daemon's
 /// peak memory. Both verify the same message, signed (detached) by openssl beforehand.
 fn huge_rows(
-    pki: &pki::Pki,
+    pki: &Ca,
     huge: &Huge<'_>,
     [limits, awslc]: [&speed::Limits; 2],
     duration: Duration,
@@ -947,7 +930,7 @@ fn huge_rows(
     // then decrypts it) and judges the signer's address.
     let write_plain = |identity: &IdentitySpec| -> Result<Vec<u8>, String> {
         eprintln!("writing a 1 GiB message from {}…", identity.label);
-        let file = std::fs::File::create(pki.path(plain)).map_err(|e| e.to_string())?;
+        let file = std::fs::File::create(pki.dir().join(plain)).map_err(|e| e.to_string())?;
         let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
         message(
             &format!("{} <{}@example.com>", identity.label, identity.name),
@@ -956,7 +939,7 @@ fn huge_rows(
         )
         .and_then(|()| writer.flush())
         .map_err(|e| e.to_string())?;
-        let mut file = std::fs::File::open(pki.path(plain)).map_err(|e| e.to_string())?;
+        let mut file = std::fs::File::open(pki.dir().join(plain)).map_err(|e| e.to_string())?;
         file.seek(SeekFrom::End(-64)).map_err(|e| e.to_string())?;
         let mut tail = Vec::new();
         file.read_to_end(&mut tail).map_err(|e| e.to_string())?;
@@ -981,8 +964,7 @@ fn huge_rows(
                 let from = format!("{}@example.com", identity.name);
                 let mut sign = openssl_pipeline(Op::Sign, identity, &files, &signed).remove(0);
                 sign.extend(["-from".to_owned(), from]);
-                let args: Vec<&str> = sign.iter().map(String::as_str).collect();
-                pki::openssl(&pki.dir, &args)?;
+                openssl(pki.dir(), &sign);
             }
             let out = if op == Op::Encrypt {
                 encrypted.as_str()
@@ -991,13 +973,17 @@ fn huge_rows(
             };
             let pipeline = openssl_pipeline(op, identity, &files, out);
             let openssl = Outcome::of(cells::openssl_cell(
-                &pki.dir, &pipeline, duration, false, ticks,
+                pki.dir(),
+                &pipeline,
+                duration,
+                false,
+                ticks,
             ));
             // The daemon decrypts what it encrypted (the same algorithm and recipients).
             let (input, output) = match op {
-                Op::Encrypt => (pki.path(plain), pki.path(&ours)),
-                Op::Verify => (pki.path(&signed), pki.path("out.eml")),
-                _ => (pki.path(&ours), pki.path("out.eml")),
+                Op::Encrypt => (pki.dir().join(plain), pki.dir().join(&ours)),
+                Op::Verify => (pki.dir().join(&signed), pki.dir().join("out.eml")),
+                _ => (pki.dir().join(&ours), pki.dir().join("out.eml")),
             };
             let job = Arc::new(Job {
                 op,
@@ -1034,11 +1020,11 @@ fn huge_rows(
             eprintln!("{}", report::progress(&row, 1));
             rows.push(row);
         }
-        let _ = std::fs::remove_file(pki.path(&encrypted));
-        let _ = std::fs::remove_file(pki.path(&ours));
-        let _ = std::fs::remove_file(pki.path(&signed));
-        let _ = std::fs::remove_file(pki.path("out.eml"));
+        let _ = std::fs::remove_file(pki.dir().join(&encrypted));
+        let _ = std::fs::remove_file(pki.dir().join(&ours));
+        let _ = std::fs::remove_file(pki.dir().join(&signed));
+        let _ = std::fs::remove_file(pki.dir().join("out.eml"));
     }
-    let _ = std::fs::remove_file(pki.path(plain));
+    let _ = std::fs::remove_file(pki.dir().join(plain));
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! status lines, and the agent killed at the end. Shared by the gpgsm interoperability tests
 //! and the company CA's PKCS#12 test.
 
-use crate::{P12_PASSWORD as PASSWORD, Pki, mime, run};
+use crate::{P12_PASSWORD as PASSWORD, mime};
+use mailseal_test_support::ca::Ca;
+use mailseal_test_support::run;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -40,7 +42,7 @@ pub struct Gnupg {
 
 impl Gnupg {
     /// A home trusting the test CA of `pki`.
-    pub fn new(pki: &Pki) -> Self {
+    pub fn new(pki: &Ca) -> Self {
         Self::trusting(&pki.dir().join("ca.pem"))
     }
 

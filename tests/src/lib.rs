@@ -1,5 +1,6 @@
 //! Test support for the end-to-end tests: build and start the real binaries, talk to them raw
-//! or through the protocol client, and make keys and certificates with the real `openssl`.
+//! or through the protocol client, and give them the keys and certificates that
+//! `mailseal-test-support` makes with the real `openssl`.
 #![forbid(unsafe_code)]
 
 use std::io::Write;
@@ -14,6 +15,7 @@ pub mod slapd;
 pub use mailseal_protocol::Client;
 use mailseal_protocol::methods::{cert, key};
 use mailseal_protocol::{ClientError, RpcError, Secret};
+use mailseal_test_support::ca::Ca;
 
 /// Path of a workspace binary (`mailseald`, `mailseal`), built fresh on first use so the tests
 /// never run against a stale build.
@@ -227,25 +229,6 @@ impl Drop for TestDaemon {
     }
 }
 
-/// Runs `command` to its end and returns its standard output, panicking with the command and
-/// its standard error unless it exits 0: when a peer refuses, its own words are the diagnosis.
-pub fn run(command: &mut Command) -> Vec<u8> {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?} does not run: {e}"));
-    assert!(
-        out.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// Runs `openssl` in `dir`, panicking with its stderr on failure.
-pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    run(Command::new("openssl").args(args).current_dir(dir))
-}
-
 /// The error the daemon answered `result` with, panicking on success or on any other failure:
 /// the tests of refusals check what the daemon said, not that the connection held.
 pub fn daemon_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> RpcError {
@@ -255,93 +238,13 @@ pub fn daemon_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> RpcEr
     }
 }
 
-/// The SoftHSM2 PKCS#11 module as Debian installs it.
-pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
-
-/// A SoftHSM2 token directory of its own with one empty token: a real PKCS#11 card for tests.
-pub struct SoftHsm {
-    /// The `SOFTHSM2_CONF` file naming the token directory.
-    pub conf: PathBuf,
-}
-
-impl SoftHsm {
-    /// A token `label` with user PIN `pin` (SO PIN 1234) in `dir/tokens`; `None`, saying
-    /// "skipped", when SoftHSM2 is not installed.
-    pub fn new(dir: &Path, label: &str, pin: &str) -> Option<Self> {
-        if !Path::new(SOFTHSM).exists()
-            || Command::new("softhsm2-util")
-                .arg("--version")
-                .output()
-                .is_err()
-        {
-            println!("skipped: SoftHSM2 is not installed (CI installs softhsm2)");
-            return None;
-        }
-        let tokens = dir.join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        let conf = dir.join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
-        let hsm = Self { conf };
-        hsm.softhsm(&[
-            "--init-token",
-            "--free",
-            "--label",
-            label,
-            "--so-pin",
-            "1234",
-            "--pin",
-            pin,
-        ]);
-        Some(hsm)
-    }
-
-    /// The environment a daemon needs to see the token.
-    pub fn env(&self) -> [(&str, &str); 1] {
-        [("SOFTHSM2_CONF", self.conf.to_str().unwrap())]
-    }
-
-    /// Runs `softhsm2-util` on this token directory.
-    pub fn softhsm(&self, args: &[&str]) {
-        run(Command::new("softhsm2-util")
-            .args(args)
-            .env("SOFTHSM2_CONF", &self.conf));
-    }
-}
-
 /// The password of the PKCS#12 files that [`Pki::import_pkcs12`] and [`Pki::daemon`] import:
 /// one for all, since no test is about a particular password there.
 pub const P12_PASSWORD: &str = "pw";
 
-/// How long a certificate issued by [`Pki::issue`] is valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Validity<'a> {
-    /// From now on for this many days (`openssl x509 -days`).
-    Days(u32),
-    /// From the first to the second date (`YYYYMMDDHHMMSSZ`), for certificates that have
-    /// expired or are not valid yet; only `openssl ca` takes explicit dates.
-    Between(&'a str, &'a str),
-}
-
-/// The extensions of an S/MIME user certificate for `email` (subjectAltName, critical keyUsage
-/// `key_usage`, extendedKeyUsage emailProtection) for [`Pki::issue`]: the profile the daemon
-/// requires (RFC 8550), so a test varies only the key usage it is about.
-pub fn email_extensions(email: &str, key_usage: &str) -> String {
-    format!(
-        "subjectAltName=email:{email}\nkeyUsage=critical,{key_usage}\nextendedKeyUsage=emailProtection\n"
-    )
-}
-
-/// A throwaway CA and users made with `openssl` in a temporary directory.
-pub struct Pki {
-    dir: tempfile::TempDir,
-}
+/// The [`Ca`] of a test and the daemons of its users. It derefs to the CA, so that a test
+/// makes certificates and runs openssl on it directly; what is here needs a daemon.
+pub struct Pki(Ca);
 
 impl Default for Pki {
     fn default() -> Self {
@@ -349,191 +252,18 @@ impl Default for Pki {
     }
 }
 
+impl std::ops::Deref for Pki {
+    type Target = Ca;
+
+    fn deref(&self) -> &Ca {
+        &self.0
+    }
+}
+
 impl Pki {
-    /// A new CA (`ca.pem`, `ca.key`) in a fresh directory.
+    /// A new CA in a fresh directory.
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        openssl(
-            dir.path(),
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=Test CA",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-        Self { dir }
-    }
-
-    /// The directory with every file made.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Writes `data` to the file `name` in [`Self::dir`] and returns `name`, to hand the file
-    /// to a command run there.
-    pub fn write(&self, name: &str, data: &[u8]) -> String {
-        std::fs::write(self.dir().join(name), data).unwrap();
-        name.to_owned()
-    }
-
-    /// A new unencrypted key `<name>.key` (`rsa:2048` or `ec` for P-256) and a certificate
-    /// request `<name>.csr` for it with `subject` (`/CN=…`): apart from [`Self::issue`], so
-    /// that requests made elsewhere (on a card, for a key in gpg-agent) are issued the same way.
-    pub fn request(&self, name: &str, subject: &str, key: &str) {
-        let (key_file, csr) = (format!("{name}.key"), format!("{name}.csr"));
-        let mut args = vec![
-            "req", "-new", "-nodes", "-subj", subject, "-keyout", &key_file, "-out", &csr,
-        ];
-        match key {
-            "ec" => args.extend(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
-            rsa => args.extend(["-newkey", rsa]),
-        }
-        openssl(self.dir(), &args);
-    }
-
-    /// Issues the certificate `<name>.pem` for the request `<name>.csr` with exactly the
-    /// `extensions` (lines of an OpenSSL extension file, e.g. [`email_extensions`]), valid as
-    /// `validity` says. `extra` are further options of the signing command (`openssl x509
-    /// -req` for [`Validity::Days`], `openssl ca` for [`Validity::Between`]), such as
-    /// `-inform DER` or `-force_pubkey`.
-    pub fn issue(
-        &self,
-        name: &str,
-        extensions: &str,
-        validity: Validity<'_>,
-        extra: &[&str],
-    ) -> PathBuf {
-        let (csr, ext, cert) = (
-            format!("{name}.csr"),
-            format!("{name}.ext"),
-            format!("{name}.pem"),
-        );
-        self.write(&ext, extensions.as_bytes());
-        let days;
-        let mut args = match validity {
-            Validity::Days(n) => {
-                days = n.to_string();
-                vec![
-                    "x509",
-                    "-req",
-                    "-CA",
-                    "ca.pem",
-                    "-CAkey",
-                    "ca.key",
-                    "-CAcreateserial",
-                    "-days",
-                    &days,
-                ]
-            }
-            Validity::Between(start, end) => {
-                self.ca_database();
-                vec![
-                    "ca",
-                    "-batch",
-                    "-notext",
-                    "-config",
-                    "ca.cnf",
-                    "-cert",
-                    "ca.pem",
-                    "-keyfile",
-                    "ca.key",
-                    "-startdate",
-                    start,
-                    "-enddate",
-                    end,
-                ]
-            }
-        };
-        args.extend(["-in", &csr, "-extfile", &ext, "-out", &cert]);
-        args.extend_from_slice(extra);
-        openssl(self.dir(), &args);
-        self.dir().join(cert)
-    }
-
-    /// The configuration, index and serial file `openssl ca` needs, made once.
-    fn ca_database(&self) {
-        if self.dir().join("ca.cnf").exists() {
-            return;
-        }
-        self.write(
-            "ca.cnf",
-            b"[ca]\ndefault_ca = CA_default\n[CA_default]\ndir = .\ndatabase = index.txt\n\
-              new_certs_dir = .\nserial = serial\npolicy = policy_any\ndefault_md = sha256\n\
-              [policy_any]\ncommonName = supplied\n",
-        );
-        self.write("index.txt", b"");
-        self.write("serial", b"1000\n");
-    }
-
-    /// A user `name` with key `<name>.key` (`rsa:2048` or `ec` P-256) and certificate
-    /// `<name>.pem` for `email`, issued by the CA.
-    pub fn user(&self, name: &str, email: &str, key: &str) -> PathBuf {
-        // RSA keys encrypt by key transport, EC keys by key agreement (RFC 8550 §4.4.2).
-        let usage = if key == "ec" {
-            "digitalSignature,keyAgreement"
-        } else {
-            "digitalSignature,keyEncipherment"
-        };
-        self.user_with(name, email, key, usage, Validity::Days(30))
-    }
-
-    /// A user as [`Self::user`] makes one, but with the key usage bits `key_usage` and
-    /// `validity` given: the certificates a daemon has to judge and refuse (signing only,
-    /// expired, not yet valid).
-    pub fn user_with(
-        &self,
-        name: &str,
-        email: &str,
-        key: &str,
-        key_usage: &str,
-        validity: Validity<'_>,
-    ) -> PathBuf {
-        self.request(name, &format!("/CN={name}"), key);
-        self.issue(name, &email_extensions(email, key_usage), validity, &[])
-    }
-
-    /// A PKCS#12 file `<name>.p12` of the user's key, certificate and the CA, under `password`,
-    /// with extra `openssl pkcs12 -export` options (e.g. legacy algorithms).
-    pub fn pkcs12(&self, name: &str, password: &str, extra: &[&str]) -> PathBuf {
-        let (key, cert, out) = (
-            format!("{name}.key"),
-            format!("{name}.pem"),
-            format!("{name}.p12"),
-        );
-        let pass = format!("pass:{password}");
-        let mut args = vec![
-            "pkcs12",
-            "-export",
-            "-inkey",
-            &key,
-            "-in",
-            &cert,
-            "-certfile",
-            "ca.pem",
-            "-name",
-            name,
-            "-passout",
-            &pass,
-            "-out",
-            &out,
-        ];
-        args.extend_from_slice(extra);
-        openssl(self.dir(), &args);
-        self.dir().join(out)
+        Self(Ca::new())
     }
 
     /// The `config.toml` line that makes a daemon trust this CA, so that certificates it
@@ -587,68 +317,6 @@ impl Pki {
                 .unwrap();
         }
         (daemon, client)
-    }
-
-    /// What OpenSSL, checking the signature against this CA, finds signed in `signed` (an
-    /// S/MIME message): the proof that another implementation accepts it.
-    pub fn openssl_verify(&self, signed: &[u8]) -> Vec<u8> {
-        let file = self.write("openssl-verify.eml", signed);
-        openssl(
-            self.dir(),
-            &["cms", "-verify", "-in", &file, "-CAfile", "ca.pem"],
-        )
-    }
-
-    /// A mail OpenSSL signs as the user `signer` of this CA (`<signer>.pem` and `.key`, the CA
-    /// in the signature), From `<signer>@example.com` To ann, with the file `input` (in this
-    /// directory) as its content and `extra` options (`-out`, `-nodetach`, …): a
-    /// correspondent's signed mail made by another implementation.
-    pub fn openssl_sign_to_ann(
-        &self,
-        signer: &str,
-        input: &str,
-        subject: &str,
-        extra: &[&str],
-    ) -> Vec<u8> {
-        let (cert, key, from) = (
-            format!("{signer}.pem"),
-            format!("{signer}.key"),
-            format!("{signer}@example.com"),
-        );
-        let mut args = vec![
-            "cms",
-            "-sign",
-            "-in",
-            input,
-            "-signer",
-            &cert,
-            "-inkey",
-            &key,
-            "-certfile",
-            "ca.pem",
-            "-from",
-            &from,
-            "-to",
-            "ann@example.com",
-            "-subject",
-            subject,
-        ];
-        args.extend_from_slice(extra);
-        openssl(self.dir(), &args)
-    }
-
-    /// What OpenSSL, as the user `recipient` of this CA (`<recipient>.pem` and `.key`), reads
-    /// in the encrypted S/MIME message `encrypted`: the proof that a correspondent with
-    /// another implementation can read what was encrypted to them.
-    pub fn openssl_decrypt(&self, encrypted: &[u8], recipient: &str) -> Vec<u8> {
-        let file = self.write("openssl-decrypt.eml", encrypted);
-        let (cert, key) = (format!("{recipient}.pem"), format!("{recipient}.key"));
-        openssl(
-            self.dir(),
-            &[
-                "cms", "-decrypt", "-in", &file, "-recip", &cert, "-inkey", &key,
-            ],
-        )
     }
 }
 

@@ -1,7 +1,8 @@
 //! A private OpenLDAP `slapd` for tests, started on free loopback ports with a configuration
 //! of its own: shared by the directory lookup tests and the company CA's publishing test.
 
-use crate::{Pki, Validity, run};
+use mailseal_test_support::ca::{Ca, Validity};
+use mailseal_test_support::run;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -178,7 +179,7 @@ fn ldif(entries: &[Entry<'_>]) -> String {
 }
 
 /// A TLS server certificate for 127.0.0.1 issued by the test CA: (certificate, key) files.
-pub fn server_certificate(pki: &Pki) -> (PathBuf, PathBuf) {
+pub fn server_certificate(pki: &Ca) -> (PathBuf, PathBuf) {
     pki.request("server", "/CN=127.0.0.1", "rsa:2048");
     let cert = pki.issue(
         "server",

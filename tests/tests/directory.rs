@@ -5,11 +5,13 @@
 
 use mailseal_protocol::methods::cert::{self, CertSource, DirectoryStatus, FindResult};
 use mailseal_protocol::{Client, ClientError, ErrorKind};
+use mailseal_test_support::ca::Validity;
+use mailseal_test_support::openssl;
 use mailseal_tests::rpc::{self, open, ping};
 use mailseal_tests::slapd::{
     Entry, ROOT_DN, ROOT_PASSWORD, SLAPD, SUFFIX, Slapd, server_certificate,
 };
-use mailseal_tests::{Pki, TestDaemon, Validity, daemon_error, openssl};
+use mailseal_tests::{Pki, TestDaemon, daemon_error};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -31,11 +31,12 @@
 use mailseal_protocol::methods::cert;
 use mailseal_protocol::methods::report::{CheckName, Outcome, Verdict};
 use mailseal_protocol::methods::smime::{ContentEncryption, SignatureMode};
+use mailseal_test_support::ca::{Validity, email_extensions};
 use mailseal_tests::gnupg::{Gnupg, has_status, path_str, sha1_fingerprint, status_lines};
 use mailseal_tests::rpc::{
     check, decrypt, encrypt, only_encryption, only_signature, open, sign, verify,
 };
-use mailseal_tests::{Pki, Validity, email_extensions, mime, require_gnupg};
+use mailseal_tests::{Pki, mime, require_gnupg};
 use std::path::{Path, PathBuf};
 
 /// The password of every PKCS#12 file here, and so of gpgsm's imported keys: the one the

@@ -3,7 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mailseal_tests::{Pki, TestDaemon, binary, openssl};
+use mailseal_test_support::openssl;
+use mailseal_tests::{Pki, TestDaemon, binary};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

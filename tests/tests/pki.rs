@@ -12,12 +12,12 @@ use mailseal_protocol::methods::report::{CheckName, Outcome, Verdict};
 use mailseal_protocol::methods::smime::SignatureMode;
 use mailseal_protocol::methods::{ca, cert, key, token};
 use mailseal_protocol::{Client, Secret};
+use mailseal_test_support::openssl;
+use mailseal_test_support::softhsm::{self, Slots, SoftHsm};
 use mailseal_tests::gnupg::{Gnupg, path_str};
 use mailseal_tests::rpc::{card_key_and_request, check, decrypt, only_signature, sign, verify};
 use mailseal_tests::slapd::{Entry, ROOT_DN, ROOT_PASSWORD, SUFFIX, Slapd, server_certificate};
-use mailseal_tests::{
-    Pki, SOFTHSM, SoftHsm, TestDaemon, daemon_error, mime, openssl, require_gnupg,
-};
+use mailseal_tests::{Pki, TestDaemon, daemon_error, mime, require_gnupg};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -481,12 +481,14 @@ fn a_pkcs12_for_gnupg_imports_into_gpgsm_which_signs_and_decrypts_with_it() {
 #[tokio::test]
 async fn a_request_made_on_a_card_gets_a_certificate_that_signs_on_the_card() {
     let ca = Ca::new("");
-    let Some(hsm) = SoftHsm::new(ca.work.path(), "card", "5678") else {
+    let Some(hsm) = SoftHsm::new(ca.work.path(), Slots::Fixed) else {
         return;
     };
+    hsm.init_token("card");
     let user = TestDaemon::start_with_env(
         &format!(
-            "pkcs11_modules = [{SOFTHSM:?}]\ntrusted_ca_files = [{:?}]\n",
+            "pkcs11_modules = [{:?}]\ntrusted_ca_files = [{:?}]\n",
+            softhsm::MODULE,
             ca.path("root.pem")
         ),
         &hsm.env(),
@@ -495,7 +497,7 @@ async fn a_request_made_on_a_card_gets_a_certificate_that_signs_on_the_card() {
     client
         .call::<token::Login>(&token::LoginParams {
             token: "card".into(),
-            pin: Secret::new("5678".into()),
+            pin: Secret::new(softhsm::USER_PIN.into()),
         })
         .await
         .unwrap();
@@ -564,15 +566,18 @@ async fn a_request_made_on_a_card_gets_a_certificate_that_signs_on_the_card() {
 #[tokio::test]
 async fn a_ca_whose_keys_are_on_a_card_signs_with_them_after_login() {
     let work = tempfile::tempdir().unwrap();
-    let Some(hsm) = SoftHsm::new(work.path(), "ca-card", "5678") else {
+    let Some(hsm) = SoftHsm::new(work.path(), Slots::Fixed) else {
         return;
     };
-    let daemon =
-        TestDaemon::start_with_env(&format!("pkcs11_modules = [{SOFTHSM:?}]\n"), &hsm.env());
+    hsm.init_token("ca-card");
+    let daemon = TestDaemon::start_with_env(
+        &format!("pkcs11_modules = [{:?}]\n", softhsm::MODULE),
+        &hsm.env(),
+    );
     let mut client = daemon.client().await;
     let login = token::LoginParams {
         token: "ca-card".into(),
-        pin: Secret::new("5678".into()),
+        pin: Secret::new(softhsm::USER_PIN.into()),
     };
     client.call::<token::Login>(&login).await.unwrap();
     let mut ids = Vec::new();

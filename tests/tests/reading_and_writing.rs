@@ -6,8 +6,9 @@ use mailseal_protocol::Client;
 use mailseal_protocol::ErrorKind;
 use mailseal_protocol::methods::mime;
 use mailseal_protocol::methods::policy::{self, ComposeResult};
+use mailseal_test_support::openssl;
 use mailseal_tests::rpc::decrypt;
-use mailseal_tests::{Pki, TestDaemon, daemon_error, openssl};
+use mailseal_tests::{Pki, TestDaemon, daemon_error};
 use std::process::Stdio;
 
 async fn compose(client: &mut Client, from: &str, recipients: &[&str]) -> ComposeResult {

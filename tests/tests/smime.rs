@@ -5,10 +5,11 @@ use mailseal_protocol::methods::key;
 use mailseal_protocol::methods::report::{CheckName, Outcome, Verdict};
 use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, SignatureMode};
 use mailseal_protocol::{Client, ErrorKind};
+use mailseal_test_support::openssl;
 use mailseal_tests::rpc::{
     check, decrypt, encrypt, only_encryption, only_signature, open, sign, sign_encrypt,
 };
-use mailseal_tests::{Pki, TestDaemon, daemon_error, mime, openssl};
+use mailseal_tests::{Pki, TestDaemon, daemon_error, mime};
 use std::path::Path;
 
 const MESSAGE: &str = "From: Ann <ann@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: numbers\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHello Bob,\r\nGrüße from Ann.\r\n";

@@ -6,10 +6,12 @@
 use mailseal_protocol::methods::report::{CheckName, Outcome, Verdict};
 use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, SignatureMode};
 use mailseal_protocol::{DEFAULT_MAX_FRAME, ErrorKind};
+use mailseal_test_support::ca::Validity;
+use mailseal_test_support::openssl;
 use mailseal_tests::rpc::{
     check, encrypt, only_encryption, only_signature, open, sign, sign_encrypt, verify,
 };
-use mailseal_tests::{Pki, TestDaemon, Validity, daemon_error, mime, openssl};
+use mailseal_tests::{Pki, TestDaemon, daemon_error, mime};
 use std::time::Instant;
 
 /// The validity of a certificate that expired years ago.

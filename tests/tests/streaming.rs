@@ -10,8 +10,9 @@ use mailseal_protocol::methods::stream;
 use mailseal_protocol::methods::transfer::{AbsolutePath, Delivered, Output, Payload, StreamId};
 use mailseal_protocol::methods::{Empty, Method, daemon};
 use mailseal_protocol::{Client, ErrorKind, Progress};
+use mailseal_test_support::openssl;
 use mailseal_tests::rpc::{only_encryption, only_signature};
-use mailseal_tests::{Pki, TestDaemon, daemon_error, openssl};
+use mailseal_tests::{Pki, TestDaemon, daemon_error};
 use std::path::{Path, PathBuf};
 
 const FRAME: usize = 64 * 1024;

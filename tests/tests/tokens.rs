@@ -4,13 +4,14 @@
 use mailseal_protocol::methods::smime::SignatureMode;
 use mailseal_protocol::methods::{Empty, KeyLocation, identity, token};
 use mailseal_protocol::{Client, ClientError, ErrorKind, Secret};
+use mailseal_test_support::ca::{Validity, email_extensions};
+use mailseal_test_support::openssl;
+use mailseal_test_support::softhsm::{self, Slots, SoftHsm};
 use mailseal_tests::rpc::{self, card_key_and_request, decrypt, ping};
-use mailseal_tests::{
-    Pki, SOFTHSM, SoftHsm, TestDaemon, Validity, daemon_error, email_extensions, openssl, run,
-};
+use mailseal_tests::{Pki, TestDaemon, daemon_error};
 use std::process::Command;
 
-const PIN: &str = "5678";
+const PIN: &str = softhsm::USER_PIN;
 const MESSAGE: &str = "From: Carl <carl@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: from the card\r\n\r\nsigned on a card\r\n";
 
 /// A SoftHSM2 token `card`, and a CA whose user carl's key and certificate are on it.
@@ -22,72 +23,25 @@ struct Card {
 impl Card {
     fn new() -> Option<Self> {
         let pki = Pki::new();
-        let hsm = SoftHsm::new(pki.dir(), "card", PIN)?;
-        let card = Self { pki, hsm };
-        card.pki.user("carl", "carl@example.com", "rsa:2048");
-        card.pki.user("bob", "bob@example.com", "rsa:2048");
-        let dir = card.pki.dir();
-        openssl(
-            dir,
-            &[
-                "pkcs8", "-topk8", "-nocrypt", "-in", "carl.key", "-outform", "DER", "-out",
-                "carl.p8",
-            ],
+        let hsm = SoftHsm::new(pki.dir(), Slots::Fixed)?;
+        hsm.init_token("card");
+        pki.user("carl", "carl@example.com", "rsa:2048");
+        pki.user("bob", "bob@example.com", "rsa:2048");
+        hsm.write_identity(
+            "card",
+            "01",
+            "carl",
+            "carl.key",
+            "carl.pem",
+            &["--usage-sign", "--usage-decrypt"],
         );
-        openssl(
-            dir,
-            &[
-                "pkey", "-in", "carl.key", "-pubout", "-outform", "DER", "-out", "carl.pub",
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "x509", "-in", "carl.pem", "-outform", "DER", "-out", "carl.der",
-            ],
-        );
-        for (file, kind, usage) in [
-            ("carl.p8", "privkey", "--usage-sign"),
-            ("carl.pub", "pubkey", "--usage-sign"),
-            ("carl.der", "cert", "--usage-sign"),
-        ] {
-            let mut args = vec![
-                "--write-object",
-                file,
-                "--type",
-                kind,
-                "--id",
-                "01",
-                "--label",
-                "carl",
-            ];
-            if kind == "privkey" {
-                args.extend([usage, "--usage-decrypt"]);
-            }
-            card.tool(&args);
-        }
-        Some(card)
-    }
-
-    fn tool(&self, args: &[&str]) {
-        run(Command::new("pkcs11-tool")
-            .current_dir(self.pki.dir())
-            .args([
-                "--module",
-                SOFTHSM,
-                "--token-label",
-                "card",
-                "--login",
-                "--pin",
-                PIN,
-            ])
-            .args(args)
-            .env("SOFTHSM2_CONF", &self.hsm.conf));
+        Some(Self { pki, hsm })
     }
 
     fn daemon(&self, extra: &str) -> TestDaemon {
         let config = format!(
-            "pkcs11_modules = [{SOFTHSM:?}]\n{}{extra}",
+            "pkcs11_modules = [{:?}]\n{}{extra}",
+            softhsm::MODULE,
             self.pki.trust_config()
         );
         TestDaemon::start_with_env(&config, &self.hsm.env())
@@ -218,7 +172,7 @@ async fn the_pin_cache_expires_and_a_removed_card_is_a_clean_error() {
 
     // The card goes away mid-session: a typed error, and the daemon goes on serving.
     login(&mut client, PIN).await.unwrap();
-    card.hsm.softhsm(&["--delete-token", "--token", "card"]);
+    card.hsm.delete_token("card");
     let error = daemon_error(sign(&mut client).await);
     assert!(
         matches!(

@@ -1,14 +1,19 @@
-//! Test helpers shared by every Mailseal crate's tests: keys, certificates and signed
-//! messages made by the real `openssl` in temporary directories, and the shared RFC 9216
-//! corpus.
+//! Test helpers shared by every Mailseal crate's tests and by the benchmark: keys,
+//! certificates and signed messages made by the real `openssl` in temporary directories,
+//! SoftHSM2 tokens as real PKCS#11 cards, and the shared RFC 9216 corpus.
 //!
-//! It depends on no Mailseal crate and hands out only `x509-cert` types and bytes, so the
-//! engine crates can use it in their own unit tests without a dependency cycle.
+//! It depends on no Mailseal crate and hands out only `x509-cert` types, bytes and paths, so
+//! the engine crates can use it in their own unit tests without a dependency cycle. What
+//! needs a Mailseal type (a daemon, a protocol client, an engine key) stays with its user.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ca;
+pub mod cms;
 pub mod pki;
+pub mod softhsm;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use x509_cert::Certificate;
@@ -30,19 +35,30 @@ pub fn rfc9216(sub: &str) -> Option<PathBuf> {
     }
 }
 
-/// Runs `openssl` with `args` in `dir`, panicking with its stderr on failure.
-pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
+/// Runs `command` to its end and returns its standard output, panicking with the command and
+/// its output unless it exits 0: when a tool refuses, its own words are the diagnosis (some,
+/// like `pkcs11-tool`, say them on standard output).
+pub fn run(command: &mut Command) -> Vec<u8> {
+    let out = command
         .output()
-        .expect("openssl runs");
+        .unwrap_or_else(|e| panic!("{command:?} does not run: {e}"));
     assert!(
         out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "{command:?}: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        if out.stderr.is_empty() {
+            String::from_utf8_lossy(&out.stdout)
+        } else {
+            Default::default()
+        }
     );
     out.stdout
+}
+
+/// Runs `openssl` with `args` in `dir` (see [`run`]); `args` may be borrowed or owned, as
+/// the command lines of [`cms`] are owned.
+pub fn openssl<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Vec<u8> {
+    run(Command::new("openssl").args(args).current_dir(dir))
 }
 
 /// A temporary directory to make keys and certificates in with `openssl`.

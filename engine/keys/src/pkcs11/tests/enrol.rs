@@ -7,7 +7,7 @@ use crate::pkcs11::{Pkcs11, TokenError};
 use aws_lc_rs::digest;
 use const_oid::db::rfc5912;
 use der::{Decode, DecodePem};
-use mailseal_test_support::openssl;
+use mailseal_test_support::{TempPki, openssl};
 use spki::SubjectPublicKeyInfoOwned;
 use std::process::Command;
 use std::time::Duration;
@@ -36,24 +36,10 @@ fn verified_request(hsm: &SoftHsm, request: &[u8]) -> String {
 /// Issues a certificate for the request, copying its extensions, from a throwaway CA.
 fn issue(hsm: &SoftHsm, request: &[u8]) -> Certificate {
     let file = hsm.file("request.der", request);
-    openssl(
-        hsm.dir(),
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=Test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-    );
+    let ca = TempPki::new();
+    ca.self_signed("ec", "/CN=Test CA", None);
+    let path = |file: &str| ca.dir().join(file).to_str().expect("UTF-8 path").to_owned();
+    let (ca_cert, ca_key) = (path("cert.pem"), path("key.pem"));
     openssl(
         hsm.dir(),
         &[
@@ -64,9 +50,9 @@ fn issue(hsm: &SoftHsm, request: &[u8]) -> Certificate {
             "-in",
             &file,
             "-CA",
-            "ca.pem",
+            &ca_cert,
             "-CAkey",
-            "ca.key",
+            &ca_key,
             "-set_serial",
             "7",
             "-days",
@@ -189,20 +175,8 @@ fn generated_keys_get_requests_and_certificates() {
         enrol(hsm, &pkcs11, KeyAlgorithm::EcP384, "p384");
         assert_eq!(pkcs11.identities().len(), 3);
         // The private keys are generated sensitive and never extractable.
-        let listing = Command::new("pkcs11-tool")
-            .args([
-                "--module",
-                super::SOFTHSM,
-                "--token-label",
-                "L",
-                "--login",
-                "--pin",
-                "5678",
-                "-O",
-            ])
-            .output()
-            .unwrap();
-        let listing = String::from_utf8_lossy(&listing.stdout);
+        let listing = hsm.tool("L", &["-O"]);
+        let listing = String::from_utf8_lossy(&listing);
         assert_eq!(listing.matches("never extractable").count(), 3, "{listing}");
     });
 }
@@ -237,7 +211,7 @@ fn enrolment_refusals() {
             Err(TokenError::Certificate { .. })
         ));
         // A certificate for a key that is not on the card.
-        let stranger = mailseal_test_support::TempPki::new().self_signed("ec", "/CN=x", None);
+        let stranger = TempPki::new().self_signed("ec", "/CN=x", None);
         assert!(matches!(
             pkcs11.import_certificate("L", &stranger),
             Err(TokenError::KeyNotFound { .. })

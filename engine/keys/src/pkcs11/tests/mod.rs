@@ -9,27 +9,24 @@ use super::{Pkcs11, TokenError};
 use crate::KeyId;
 use crate::pkcs12::PrivateKeyDer;
 use crate::software::SoftwareKey;
-use der::Decode;
-use mailseal_test_support::openssl;
+use mailseal_test_support::softhsm::{self, Slots};
+use mailseal_test_support::{openssl, parse_pem};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use x509_cert::Certificate;
 
-/// SoftHSM2's module, loaded directly.
-pub(super) const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 /// The user PIN every test token gets.
-pub(super) const PIN: &[u8] = b"5678";
+pub(super) const PIN: &[u8] = softhsm::USER_PIN.as_bytes();
 /// Set in a child process to the one test it runs.
 const CHILD_TEST: &str = "MAILSEAL_SOFTHSM_TEST";
 /// The child's token directory's parent.
 const CHILD_DIR: &str = "MAILSEAL_SOFTHSM_DIR";
 
-/// A test's SoftHSM2 configuration and scratch directory.
-pub(super) struct SoftHsm {
-    dir: PathBuf,
-}
+/// A test's SoftHSM2 tokens and scratch directory, with what these tests do on them that
+/// needs this crate's types (loading the module, software keys).
+pub(super) struct SoftHsm(softhsm::SoftHsm);
 
 /// Runs `body` against a fresh SoftHSM2 token directory, in a child process of this test
 /// binary. SoftHSM2 reads `SOFTHSM2_CONF` once per process and keeps its tokens for the
@@ -44,31 +41,18 @@ pub(super) fn isolated(body: impl FnOnce(&SoftHsm)) {
     assert_ne!(name, "main", "run from a libtest test thread");
     if std::env::var(CHILD_TEST).as_deref() == Ok(name.as_str()) {
         let dir = PathBuf::from(std::env::var_os(CHILD_DIR).expect("the parent sets it"));
-        body(&SoftHsm { dir });
-        return;
-    }
-    let tool = Command::new("softhsm2-util").arg("--version").output();
-    if !Path::new(SOFTHSM).exists() || tool.is_err() {
-        println!("skipped: SoftHSM2 ({SOFTHSM}, softhsm2-util) is not installed");
+        body(&SoftHsm(softhsm::SoftHsm::existing(&dir)));
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(dir.path().join("tokens")).expect("token dir");
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n\
-             slots.removable = true\n",
-            dir.path().join("tokens").display()
-        ),
-    )
-    .expect("config");
+    let Some(hsm) = softhsm::SoftHsm::new(dir.path(), Slots::Removable) else {
+        return;
+    };
     let out = Command::new(std::env::current_exe().expect("test binary"))
         .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_TEST, &name)
         .env(CHILD_DIR, dir.path())
-        .env("SOFTHSM2_CONF", &conf)
+        .envs(hsm.env())
         .output()
         .expect("the test binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -111,31 +95,27 @@ impl Identity {
 
 impl SoftHsm {
     pub(super) fn dir(&self) -> &Path {
-        &self.dir
+        self.0.dir()
     }
 
-    /// Initializes a token in the next free slot (SO PIN 1234, user PIN 5678).
+    /// Initializes a token in the next free slot (user PIN [`PIN`]).
     pub(super) fn init_token(&self, label: &str) {
-        run(Command::new("softhsm2-util").args([
-            "--init-token",
-            "--free",
-            "--label",
-            label,
-            "--so-pin",
-            "1234",
-            "--pin",
-            "5678",
-        ]));
+        self.0.init_token(label);
     }
 
     /// Deletes the token, as if the card were pulled out.
     pub(super) fn delete_token(&self, label: &str) {
-        run(Command::new("softhsm2-util").args(["--delete-token", "--token", label]));
+        self.0.delete_token(label);
+    }
+
+    /// Runs `pkcs11-tool` on token `token`, logged in; its output.
+    pub(super) fn tool(&self, token: &str, args: &[&str]) -> Vec<u8> {
+        self.0.tool(token, args)
     }
 
     /// SoftHSM2 loaded directly.
     pub(super) fn load(&self, pin_cache: Duration) -> Pkcs11 {
-        Pkcs11::load(&[PathBuf::from(SOFTHSM)], pin_cache)
+        Pkcs11::load(&[PathBuf::from(softhsm::MODULE)], pin_cache)
     }
 
     /// Makes a key of `kind` and a certificate `CN=name` with `openssl`, and writes the
@@ -154,30 +134,8 @@ impl SoftHsm {
             Some(option) => genpkey.extend(["-algorithm", "EC", "-pkeyopt", option]),
         }
         openssl(self.dir(), &genpkey);
-        let pkcs8 = format!("{name}.key.der");
-        let public_der = format!("{name}.pub.der");
         let public_pem = format!("{name}.pub.pem");
         let cert_pem = format!("{name}.crt.pem");
-        let cert_der = format!("{name}.crt.der");
-        openssl(
-            self.dir(),
-            &[
-                "pkcs8", "-topk8", "-nocrypt", "-in", &key, "-outform", "DER", "-out", &pkcs8,
-            ],
-        );
-        openssl(
-            self.dir(),
-            &[
-                "pkey",
-                "-in",
-                &key,
-                "-pubout",
-                "-outform",
-                "DER",
-                "-out",
-                &public_der,
-            ],
-        );
         openssl(
             self.dir(),
             &["pkey", "-in", &key, "-pubout", "-out", &public_pem],
@@ -191,82 +149,19 @@ impl SoftHsm {
                 "30", "-out", &cert_pem,
             ],
         );
-        openssl(
-            self.dir(),
-            &[
-                "x509", "-in", &cert_pem, "-outform", "DER", "-out", &cert_der,
-            ],
-        );
         let usage: &[&str] = match kind {
             Kind::Rsa2048 => &["--usage-sign", "--usage-decrypt"],
             _ => &["--usage-sign", "--usage-derive"],
         };
-        self.tool(
-            token,
-            &[
-                &[
-                    "--write-object",
-                    &pkcs8,
-                    "--type",
-                    "privkey",
-                    "--id",
-                    id,
-                    "--label",
-                    name,
-                ],
-                usage,
-            ]
-            .concat(),
-        );
-        self.tool(
-            token,
-            &[
-                "--write-object",
-                &public_der,
-                "--type",
-                "pubkey",
-                "--id",
-                id,
-                "--label",
-                name,
-            ],
-        );
-        self.tool(
-            token,
-            &[
-                "--write-object",
-                &cert_der,
-                "--type",
-                "cert",
-                "--id",
-                id,
-                "--label",
-                name,
-            ],
-        );
-        let der = std::fs::read(self.dir().join(&pkcs8)).expect("key");
+        let der = self
+            .0
+            .write_identity(token, id, name, &key, &cert_pem, usage);
+        let pem = std::fs::read(self.dir().join(&cert_pem)).expect("certificate");
         Identity {
-            certificate: Certificate::from_der(&std::fs::read(self.dir().join(&cert_der)).unwrap())
-                .expect("certificate"),
+            certificate: parse_pem(&pem),
             software: SoftwareKey::from_pkcs8(&PrivateKeyDer::new(der)).expect("software key"),
             public_pem: self.dir().join(public_pem),
         }
-    }
-
-    /// Runs `pkcs11-tool` on token `token`, logged in.
-    pub(super) fn tool(&self, token: &str, args: &[&str]) {
-        run(Command::new("pkcs11-tool")
-            .current_dir(self.dir())
-            .args([
-                "--module",
-                SOFTHSM,
-                "--token-label",
-                token,
-                "--login",
-                "--pin",
-                "5678",
-            ])
-            .args(args));
     }
 
     /// Writes `data` to a file in the scratch directory and returns its name.
@@ -293,16 +188,6 @@ impl SoftHsm {
         let out = openssl(self.dir(), &args);
         assert_eq!(String::from_utf8_lossy(&out).trim(), "Verified OK");
     }
-}
-
-fn run(command: &mut Command) {
-    let out = command.output().expect("tool runs");
-    assert!(
-        out.status.success(),
-        "{command:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The serial number of the token labelled `label`.

@@ -1,10 +1,11 @@
 //! Discovery, login, the PIN cache, wrong PINs, card removal and module loading.
 
-use super::{Kind, PIN, SOFTHSM, assert_pin_required, isolated, key, serial};
+use super::{Kind, PIN, assert_pin_required, isolated, key, serial};
 use crate::backend::{Hash, KeyAlgorithm, KeyError, SignatureScheme};
 use crate::pkcs11::{Pkcs11, TokenError};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
+use mailseal_test_support::softhsm::MODULE as SOFTHSM;
 use std::path::PathBuf;
 use std::time::Duration;
 
