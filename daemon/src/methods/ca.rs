@@ -191,9 +191,7 @@ pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResu
             key,
             Replacing::Active(FromWire::from_wire(params.if_active)),
         ).map_err(rpc)?;
-        if !outcome.replaced.is_empty() {
-            crl::publish(&authority, &issuer).map_err(rpc)?;
-        }
+        crl::publish_if_replaced(&authority, &issuer, &outcome).map_err(rpc)?;
         for issued in &outcome.issued {
             tracing::info!(serial = %issued.record.serial, kind = subject.kind().as_str(), "issued a certificate");
         }
