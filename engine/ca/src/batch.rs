@@ -232,15 +232,18 @@ impl OutDir {
     /// Creates `path` (and its parents) or checks the existing one.
     ///
     /// # Errors
-    /// [`BatchError::Exposed`] for a directory others can read; [`BatchError::Store`] if it
+    /// [`BatchError::Exposed`] for a directory others can read; [`BatchError::OutDir`] if it
     /// cannot be created.
     pub fn prepare(path: &Path) -> Result<Self, BatchError> {
-        create_private_dir(path).map_err(StoreError::io("create", path))?;
+        create_private_dir(path)
+            .map_err(StoreError::io("create", path))
+            .map_err(BatchError::OutDir)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(path)
-                .map_err(StoreError::io("read", path))?
+                .map_err(StoreError::io("read", path))
+                .map_err(BatchError::OutDir)?
                 .permissions()
                 .mode();
             if mode & 0o077 != 0 {
@@ -380,7 +383,10 @@ pub enum BatchError {
         /// Its permission bits.
         mode: u32,
     },
-    /// The output directory or the password list could not be written.
+    /// The output directory cannot be created or used.
+    #[error(transparent)]
+    OutDir(StoreError),
+    /// The password list could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// [`Watch::stop`] said stop; what was done is in the directory and the list.
