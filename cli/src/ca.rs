@@ -1,18 +1,21 @@
 //! `mailseal ca …`: the company CA for IT — create it, issue (one user, or a batch from a CSV
-//! file), renew, revoke, publish CRLs, list. Every command is `ca.*` calls to the daemon; the
-//! CA password is sent only when the daemon says the CA key is locked.
+//! file), renew, revoke, publish CRLs, list. Every command is `ca.*` calls to the daemon, which
+//! also runs batches (`ca.batch`: the rules are `mailseal-ca`'s, for any IT tool); this file
+//! only parses arguments and shows results. The CA password is sent only when the daemon says
+//! the CA key is locked.
 
 use crate::exit::CliError;
+use crate::mail::absolute;
 use crate::output::{certificate, print};
+use crate::progress::Bar;
 use crate::{Context, secrets};
 use clap::{Subcommand, ValueEnum};
 use mailseal_protocol::methods::Method;
 use mailseal_protocol::methods::ca::{
-    self, CaEntry, CertificateKind, IfActive, KeyAlgorithm, KeySource, Pkcs12Format,
-    RevocationReason, Status, Usage,
+    self, BatchResult, BatchUsers, CaEntry, CertificateKind, IfActive, KeyAlgorithm, KeySource,
+    Pkcs12Format, RevocationReason, Status, Usage,
 };
-use mailseal_protocol::{ClientError, ErrorKind, Secret};
-use std::collections::HashMap;
+use mailseal_protocol::{ClientError, ErrorKind, Progress, Secret};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -305,10 +308,32 @@ async fn signed<M: Method>(
     password: &mut CaPassword,
     params: impl Fn(Option<Secret>) -> M::Params,
 ) -> Result<M::Result, CliError> {
-    match ctx.client.call::<M>(&params(None)).await {
+    signed_with_bar::<M>(ctx, password, None, params).await
+}
+
+/// [`signed`], drawing the daemon's progress notifications on `bar`.
+async fn signed_with_bar<M: Method>(
+    ctx: &mut Context,
+    password: &mut CaPassword,
+    mut bar: Option<Bar>,
+    params: impl Fn(Option<Secret>) -> M::Params,
+) -> Result<M::Result, CliError> {
+    let mut draw = |progress: &Progress| {
+        if let Some(bar) = bar.as_mut() {
+            bar.update(progress);
+        }
+    };
+    match ctx
+        .client
+        .call_with_progress::<M>(&params(None), &mut draw)
+        .await
+    {
         Err(ClientError::Daemon(error)) if matches!(error.kind, ErrorKind::KeyLocked { .. }) => {
             let secret = password.get()?;
-            Ok(ctx.client.call::<M>(&params(Some(secret))).await?)
+            Ok(ctx
+                .client
+                .call_with_progress::<M>(&params(Some(secret)), &mut draw)
+                .await?)
         }
         other => Ok(other?),
     }
@@ -405,19 +430,31 @@ impl CaCommand {
                 p12_format,
                 password_file,
             } => {
-                let users = read_users(&file, kind.into())?;
+                let (users, out_dir) = (BatchUsers::Path(absolute(&file)?), absolute(&out_dir)?);
                 let mut password = CaPassword::new(password_file);
-                let keys = BatchKeys {
-                    algorithm: algorithm.into(),
-                    format: p12_format.into(),
-                };
-                let summary = batch(ctx, &users, keys, &out_dir, &mut password).await?;
-                print(ctx.json, &summary, BatchSummary::describe);
-                if !summary.failed.is_empty() {
+                let progress = !ctx.json && std::io::stderr().is_terminal();
+                let bar = progress.then(|| Bar::counting("users"));
+                let result = signed_with_bar::<ca::Batch>(ctx, &mut password, bar, |ca_password| {
+                    ca::BatchParams {
+                        users: users.clone(),
+                        out_dir: out_dir.clone(),
+                        kind: Some(kind.into()),
+                        algorithm: Some(algorithm.into()),
+                        pkcs12_format: p12_format.into(),
+                        ca_password,
+                        progress,
+                    }
+                })
+                .await?;
+                print(ctx.json, &result, describe_batch);
+                if !result.failed.is_empty() {
+                    let users = result.issued.len()
+                        + result.reissued.len()
+                        + result.skipped.len()
+                        + result.failed.len();
                     return Err(CliError::Local(format!(
-                        "{} of {} users failed",
-                        summary.failed.len(),
-                        users.len()
+                        "{} of {users} users failed",
+                        result.failed.len()
                     )));
                 }
             }
@@ -656,399 +693,32 @@ fn describe_entry(entry: &CaEntry) -> String {
     )
 }
 
-/// One row of a batch file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct User {
-    line: usize,
-    email: String,
-    name: Option<String>,
-    organization: Option<String>,
-    kind: CertificateKind,
-}
-
-/// What a batch did, user by user.
-#[derive(Debug, Default, serde::Serialize)]
-struct BatchSummary {
-    issued: Vec<String>,
-    /// Issued again because an earlier, interrupted run left a certificate whose PKCS#12 file
-    /// never reached the output directory (the old one is revoked as superseded).
-    reissued: Vec<String>,
-    skipped: Vec<String>,
-    failed: Vec<BatchFailure>,
-    out_dir: String,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct BatchFailure {
-    line: usize,
-    email: String,
-    error: String,
-}
-
-impl BatchSummary {
-    fn describe(&self) -> String {
-        let mut text = format!(
-            "issued {}, skipped {} (they already have their certificate), failed {}\n",
-            self.issued.len() + self.reissued.len(),
-            self.skipped.len(),
-            self.failed.len()
-        );
-        if !self.reissued.is_empty() {
-            text.push_str(&format!(
-                "{} of them again: an interrupted run had recorded a certificate whose file never reached {} (now revoked as superseded)\n",
-                self.reissued.len(),
-                self.out_dir
-            ));
-        }
-        if !self.issued.is_empty() || !self.reissued.is_empty() {
-            text.push_str(&format!(
-                "PKCS#12 files and passwords are in {}; hand each file and its password out by different channels\n",
-                self.out_dir
-            ));
-        }
-        for failure in &self.failed {
-            text.push_str(&format!(
-                "  line {}: {}: {}\n",
-                failure.line, failure.email, failure.error
-            ));
-        }
-        text
-    }
-}
-
-/// The keys a batch makes.
-#[derive(Debug, Clone, Copy)]
-struct BatchKeys {
-    algorithm: KeyAlgorithm,
-    format: Pkcs12Format,
-}
-
-/// Issues to every user; a failure for one user is recorded and the batch goes on.
-async fn batch(
-    ctx: &mut Context,
-    users: &[User],
-    keys: BatchKeys,
-    out_dir: &Path,
-    password: &mut CaPassword,
-) -> Result<BatchSummary, CliError> {
-    create_private_dir(out_dir)?;
-    let mut summary = BatchSummary {
-        out_dir: out_dir.display().to_string(),
-        ..BatchSummary::default()
-    };
-    let progress = std::io::stderr().is_terminal() && !ctx.json;
-    // Which line's user each file name belongs to: two users must never share files.
-    let mut stems: HashMap<String, usize> = HashMap::new();
-    for (done, user) in users.iter().enumerate() {
-        if progress {
-            progress_bar(done, users.len(), &user.email);
-        }
-        if let Some(first) = stems.insert(file_stem(&user.email), user.line) {
-            summary.failed.push(BatchFailure {
-                line: user.line,
-                email: user.email.clone(),
-                error: format!(
-                    "its files would be the same as those of the user on line {first}; give each address once"
-                ),
-            });
-            continue;
-        }
-        match batch_one(ctx, user, keys, out_dir, password).await {
-            Ok(Outcome::Issued) => summary.issued.push(user.email.clone()),
-            Ok(Outcome::Reissued) => summary.reissued.push(user.email.clone()),
-            Ok(Outcome::Skipped) => summary.skipped.push(user.email.clone()),
-            // Without the daemon or the CA password nothing else can succeed either.
-            Err(
-                error @ CliError::Client(
-                    ClientError::Connect { .. } | ClientError::Closed | ClientError::Frame(_),
-                ),
-            ) => return Err(error),
-            Err(CliError::Client(ClientError::Daemon(e)))
-                if matches!(e.kind, ErrorKind::WrongPassword) =>
-            {
-                return Err(CliError::Client(ClientError::Daemon(e)));
-            }
-            Err(error) => summary.failed.push(BatchFailure {
-                line: user.line,
-                email: user.email.clone(),
-                error: error.to_string(),
-            }),
-        }
-    }
-    if progress {
-        progress_bar(users.len(), users.len(), "");
-        eprintln!();
-    }
-    write_password_list(out_dir)?;
-    Ok(summary)
-}
-
-enum Outcome {
-    Issued,
-    Reissued,
-    Skipped,
-}
-
-/// The name of a user's files in the output directory: the address in lower case (addresses
-/// are the same person in any case), characters other than `@._-+` and ASCII letters and
-/// digits as `_`.
-fn file_stem(email: &str) -> String {
-    email
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "@._-+".contains(c) {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// One user: a certificate already delivered (its PKCS#12 file is in the directory) is kept;
-/// one recorded by the CA whose file is missing (a run killed between the two) is replaced.
-/// The password file is written before the PKCS#12 file, so a PKCS#12 file in the directory
-/// always has its password beside it.
-async fn batch_one(
-    ctx: &mut Context,
-    user: &User,
-    keys: BatchKeys,
-    out_dir: &Path,
-    password: &mut CaPassword,
-) -> Result<Outcome, CliError> {
-    let stem = file_stem(&user.email);
-    let p12 = out_dir.join(format!("{stem}.p12"));
-    let delivered = p12.exists();
-    let pkcs12_password = random_password()?;
-    let result = signed::<ca::Issue>(ctx, password, |ca_password| ca::IssueParams {
-        kind: user.kind,
-        email: user.email.clone(),
-        name: user.name.clone(),
-        organization: user.organization.clone(),
-        key: KeySource::Generate {
-            algorithm: keys.algorithm,
-            pkcs12_password: pkcs12_password.clone(),
-            dual: false,
-            pkcs12_format: keys.format,
-        },
-        if_active: if delivered {
-            IfActive::Skip
-        } else {
-            IfActive::Replace
-        },
-        ca_password,
-    })
-    .await?;
-    let Some(issued) = result.issued.first() else {
-        return Ok(Outcome::Skipped);
-    };
-    let pkcs12 = issued
-        .pkcs12
-        .as_ref()
-        .ok_or_else(|| CliError::Local("the daemon returned no PKCS#12 file".into()))?;
-    write_private(
-        &out_dir.join(format!("{stem}.password")),
-        format!("{}\n", pkcs12_password.expose()).as_bytes(),
-    )?;
-    write_private(&p12, pkcs12.as_slice())?;
-    Ok(if result.replaced.is_empty() {
-        Outcome::Issued
-    } else {
-        Outcome::Reissued
-    })
-}
-
-/// `passwords.csv`: every PKCS#12 file in the directory with its password, for IT to hand
-/// out (file by one channel, password by another).
-fn write_password_list(out_dir: &Path) -> Result<(), CliError> {
-    let mut rows = Vec::new();
-    let entries = std::fs::read_dir(out_dir)
-        .map_err(|e| CliError::Local(format!("cannot read {}: {e}", out_dir.display())))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "p12") {
-            let stem = path
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let secret = std::fs::read_to_string(out_dir.join(format!("{stem}.password")))
-                .map(Secret::new)
-                .map_err(|e| CliError::Local(format!("cannot read the password of {stem}: {e}")))?;
-            rows.push(format!(
-                "{stem},{stem}.p12,{}\n",
-                secret.expose().trim_end()
-            ));
-        }
-    }
-    rows.sort();
-    let text = Secret::new(format!("email,file,password\n{}", rows.concat()));
-    write_private(&out_dir.join("passwords.csv"), text.expose().as_bytes())
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), CliError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| CliError::Local(format!("cannot create {}: {e}", dir.display())))?;
-    // It may have existed: private keys and passwords go only into a directory no one else
-    // can read.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir)
-            .map_err(|e| CliError::Local(format!("cannot use {}: {e}", dir.display())))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            return Err(CliError::Local(format!(
-                "{} can be read by others (mode {:o}); use a new directory or chmod 700 it",
-                dir.display(),
-                mode & 0o777
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// 20 characters from a 32-letter alphabet without look-alikes (100 bits from the OS's
-/// generator), in groups of five for reading out.
-fn random_password() -> Result<Secret, CliError> {
-    const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| CliError::Local(format!("the system's random generator failed: {e}")))?;
-    let mut text = String::with_capacity(23);
-    for (i, byte) in bytes.iter().enumerate() {
-        if i > 0 && i % 5 == 0 {
-            text.push('-');
-        }
-        text.push(char::from(ALPHABET[usize::from(byte & 31)]));
-    }
-    Ok(Secret::new(text))
-}
-
-fn progress_bar(done: usize, total: usize, current: &str) {
-    const WIDTH: usize = 30;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-    eprint!(
-        "\r[{}{}] {done}/{total} {current:<40.40}",
-        "#".repeat(filled),
-        " ".repeat(WIDTH - filled)
+/// A batch's summary: counts, then each failure with its line.
+fn describe_batch(result: &BatchResult) -> String {
+    let issued = result.issued.len() + result.reissued.len();
+    let mut text = format!(
+        "issued {issued}, skipped {} (they already have their certificate), failed {}\n",
+        result.skipped.len(),
+        result.failed.len()
     );
-}
-
-/// Reads the batch CSV (RFC 4180: quoted fields may hold commas and doubled quotes).
-fn read_users(file: &Path, default_kind: CertificateKind) -> Result<Vec<User>, CliError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| CliError::Local(format!("cannot read {}: {e}", file.display())))?;
-    parse_users(&text, default_kind)
-        .map_err(|e| CliError::Local(format!("{}: {e}", file.display())))
-}
-
-fn parse_users(text: &str, default_kind: CertificateKind) -> Result<Vec<User>, String> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or("the file is empty")?;
-    let header: Vec<String> = split_csv(header)?
-        .into_iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
-    let column = |name: &str| header.iter().position(|h| h == name);
-    let email = column("email").ok_or("the header has no email column")?;
-    let (name, org, kind) = (column("name"), column("organization"), column("kind"));
-    let mut users = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (index, line) in lines {
-        let line_no = index + 1;
-        let fields = split_csv(line).map_err(|e| format!("line {line_no}: {e}"))?;
-        let get = |i: Option<usize>| {
-            i.and_then(|i| fields.get(i))
-                .map(|f| f.trim().to_owned())
-                .filter(|f| !f.is_empty())
-        };
-        let address = get(Some(email)).ok_or(format!("line {line_no}: no email"))?;
-        let kind = match get(kind).as_deref() {
-            None => default_kind,
-            Some("mailbox") => CertificateKind::Mailbox,
-            Some("individual") => CertificateKind::Individual,
-            Some("organization") => CertificateKind::Organization,
-            Some(other) => return Err(format!("line {line_no}: unknown kind {other:?}")),
-        };
-        if !seen.insert((address.to_ascii_lowercase(), kind)) {
-            return Err(format!("line {line_no}: {address} appears twice"));
-        }
-        users.push(User {
-            line: line_no,
-            email: address,
-            name: get(name),
-            organization: get(org),
-            kind,
-        });
+    if !result.reissued.is_empty() {
+        text.push_str(&format!(
+            "{} of them again: an interrupted run had recorded a certificate whose file never reached {} (now revoked as superseded)\n",
+            result.reissued.len(),
+            result.out_dir
+        ));
     }
-    Ok(users)
-}
-
-fn split_csv(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
-        }
+    if issued > 0 {
+        text.push_str(&format!(
+            "PKCS#12 files and passwords are in {}; hand each file and its password out by different channels\n",
+            result.out_dir
+        ));
     }
-    if quoted {
-        return Err("unterminated quote".into());
+    for failure in &result.failed {
+        text.push_str(&format!(
+            "  line {}: {}: {}\n",
+            failure.line, failure.email, failure.error
+        ));
     }
-    fields.push(field);
-    Ok(fields)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_rows_with_quotes_and_defaults() {
-        let users = parse_users(
-            "Email,Name,Organization,Kind\nann@example.com,\"Ann, Jr.\",\"Example \"\"Corp\"\"\",organization\nbob@example.com,Bob,,\n",
-            CertificateKind::Individual,
-        )
-        .unwrap();
-        assert_eq!(users[0].name.as_deref(), Some("Ann, Jr."));
-        assert_eq!(users[0].organization.as_deref(), Some("Example \"Corp\""));
-        assert_eq!(users[0].kind, CertificateKind::Organization);
-        assert_eq!(users[1].kind, CertificateKind::Individual);
-        assert_eq!(users[1].organization, None);
-        assert_eq!(users[1].line, 3);
-        assert!(parse_users("name\nx\n", CertificateKind::Mailbox).is_err());
-        assert!(parse_users("email\na@x.org\nA@x.org\n", CertificateKind::Mailbox).is_err());
-    }
-
-    #[test]
-    fn random_passwords_differ_and_use_the_alphabet() {
-        let a = random_password().unwrap();
-        let b = random_password().unwrap();
-        assert_ne!(a, b);
-        assert_eq!(a.expose().len(), 23);
-        assert!(
-            a.expose()
-                .chars()
-                .all(|c| c == '-' || c.is_ascii_alphanumeric())
-        );
-    }
+    text
 }

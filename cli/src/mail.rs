@@ -36,7 +36,8 @@ struct Input {
     size: u64,
 }
 
-fn absolute(path: &Path) -> Result<AbsolutePath, CliError> {
+/// `path` made absolute, as the daemon (in another working directory) must be given it.
+pub fn absolute(path: &Path) -> Result<AbsolutePath, CliError> {
     std::path::absolute(path)
         .ok()
         .and_then(AbsolutePath::new)

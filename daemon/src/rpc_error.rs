@@ -6,6 +6,7 @@
 use crate::certs::publish::PublishError;
 use crate::own_identities::KeyUnavailable;
 use mailseal_ca::PkiError;
+use mailseal_ca::batch::BatchError;
 use mailseal_files::StoreError;
 use mailseal_keys::backend::KeyError;
 use mailseal_keys::pkcs11::TokenError;
@@ -194,6 +195,21 @@ impl ToRpc for PkiError {
                 tracing::error!(error = %message, "CA failure");
                 ErrorKind::Internal
             }
+        };
+        RpcError::new(kind, message)
+    }
+}
+
+impl ToRpc for BatchError {
+    fn to_rpc(self) -> RpcError {
+        let error = self;
+        let message = error.to_string();
+        let kind = match error {
+            BatchError::Exposed { .. } | BatchError::OutDir(_) => ErrorKind::BadPath {
+                field: "params.out_dir".into(),
+            },
+            BatchError::Store(store) => return store.to_rpc(),
+            _ => ErrorKind::Internal,
         };
         RpcError::new(kind, message)
     }

@@ -74,6 +74,17 @@ same_variants! {
     ca::IfActive => wire_ca::IfActive { Fail, Skip, Replace }
 }
 
+impl ToWire for ca::batch::Failure {
+    type Wire = wire_ca::BatchFailure;
+    fn to_wire(self) -> wire_ca::BatchFailure {
+        wire_ca::BatchFailure {
+            line: self.line,
+            email: self.email,
+            error: self.error.to_string(),
+        }
+    }
+}
+
 impl ToWire for engine::Check {
     type Wire = wire_report::Check;
     fn to_wire(self) -> wire_report::Check {

@@ -15,14 +15,15 @@ use serde_json::Value;
 /// The method name of progress notifications.
 pub const PROGRESS: &str = "progress";
 
-/// Bytes done of total for one request; `done` never decreases and never exceeds `total`.
+/// How far one request has got: bytes of the input for `smime.*`, users for `ca.batch`;
+/// `done` never decreases and never exceeds `total`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     /// The request this is about.
     pub id: Id,
-    /// Bytes of the input processed so far.
+    /// Units (bytes, users) done so far.
     pub done: u64,
-    /// Bytes of the input in all.
+    /// Units in all.
     pub total: u64,
 }
 

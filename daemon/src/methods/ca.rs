@@ -1,5 +1,5 @@
-//! `ca.init`, `ca.issue`, `ca.renew`, `ca.revoke`, `ca.crl`, `ca.list`: the company CA in
-//! `daemon::pki`, for IT. Key generation, KDFs, signing and SQLite all block, so each request
+//! `ca.init`, `ca.issue`, `ca.batch`, `ca.renew`, `ca.revoke`, `ca.crl`, `ca.list`,
+//! `ca.publish`: the company CA of `mailseal-ca`, for IT. Key generation, KDFs, signing and SQLite all block, so each request
 //! runs off the async workers.
 //!
 //! The issuing CA key is unlocked into the daemon's key cache (under its key id) for
@@ -10,24 +10,28 @@ use super::blocking;
 use crate::certs::publish;
 use crate::rpc_error::{ToRpc, rpc};
 use crate::state::Daemon;
+use crate::transfer::progress::Reporter;
+use crate::transfer::{Caller, Session, files};
 use crate::wire::describe;
 use crate::wire::{FromWire, ToWire};
 use der::{Decode, EncodePem};
 use mailseal_ca as ca;
 use mailseal_ca::PkiError;
 use mailseal_ca::authority::{Authority, InitKeys, InitRequest, KeyStorage};
+use mailseal_ca::batch::{self, OutDir};
 use mailseal_ca::db::{Record, StoredStatus};
 use mailseal_ca::issue::{self, KeyRequest, Password, Replacing, unix};
 use mailseal_ca::profile::Subject;
 use mailseal_ca::signer::CaSigner;
 use mailseal_ca::{crl, csr};
 use mailseal_protocol::methods::ca::{
-    CaEntry, CaKeys, CrlParams, CrlResult, InitParams, InitResult, IssueParams, IssueResult,
-    Issued, KeySource, ListParams, ListResult, PublishFailure, PublishParams, PublishResult,
-    RenewParams, RevokeParams, RevokeResult, Status,
+    BatchParams, BatchResult, BatchUsers, CaEntry, CaKeys, CrlParams, CrlResult, InitParams,
+    InitResult, IssueParams, IssueResult, Issued, KeySource, ListParams, ListResult,
+    PublishFailure, PublishParams, PublishResult, RenewParams, RevokeParams, RevokeResult, Status,
 };
 use mailseal_protocol::{ErrorKind, RpcError, Secret};
 use rcgen::Issuer;
+use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
@@ -191,9 +195,7 @@ pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResu
             key,
             Replacing::Active(FromWire::from_wire(params.if_active)),
         ).map_err(rpc)?;
-        if !outcome.replaced.is_empty() {
-            crl::publish(&authority, &issuer).map_err(rpc)?;
-        }
+        crl::publish_if_replaced(&authority, &issuer, &outcome).map_err(rpc)?;
         for issued in &outcome.issued {
             tracing::info!(serial = %issued.record.serial, kind = subject.kind().as_str(), "issued a certificate");
         }
@@ -204,6 +206,100 @@ pub async fn issue(daemon: Arc<Daemon>, params: IssueParams) -> Result<IssueResu
         })
     })
     .await
+}
+
+/// Issues to every user of a CSV file into a directory of PKCS#12 files and passwords (the
+/// rules are `mailseal_ca::batch`'s). The file and the directory are checked before the CA key
+/// is asked for, so a bad file never needs the CA password.
+pub async fn batch(
+    daemon: Arc<Daemon>,
+    caller: Caller,
+    params: BatchParams,
+) -> Result<BatchResult, RpcError> {
+    let mut watcher = Watcher {
+        reporter: caller.reporter(params.progress).every(1),
+        session: caller.session,
+    };
+    blocking(move || {
+        let kind = params
+            .kind
+            .map_or(ca::CertificateKind::Individual, FromWire::from_wire);
+        let rows = match &params.users {
+            BatchUsers::Csv(text) => batch::parse(text, kind).map_err(|e| bad_users("the CSV", e)),
+            BatchUsers::Path(path) => {
+                let path = path.as_path();
+                let field = "params.users.path";
+                let mut text = String::new();
+                files::open_input(path, field)?
+                    .read_to_string(&mut text)
+                    .map_err(|e| {
+                        RpcError::new(
+                            ErrorKind::BadPath {
+                                field: field.to_owned(),
+                            },
+                            format!("{field}: cannot read {}: {e}", path.display()),
+                        )
+                    })?;
+                batch::parse(&text, kind).map_err(|e| bad_users(&path.display().to_string(), e))
+            }
+        }?;
+        let out = OutDir::prepare(params.out_dir.as_path()).map_err(rpc)?;
+        let authority = daemon.ca.get().map_err(rpc)?;
+        let issuer = issuer(&daemon, &authority, params.ca_password.as_ref())?;
+        let keys = batch::Keys {
+            algorithm: params
+                .algorithm
+                .map_or(ca::KeyAlgorithm::Rsa3072, FromWire::from_wire),
+            format: FromWire::from_wire(params.pkcs12_format),
+        };
+        let summary =
+            batch::run(&authority, &issuer, &rows, keys, &out, &mut watcher).map_err(rpc)?;
+        tracing::info!(
+            issued = summary.issued.len(),
+            reissued = summary.reissued.len(),
+            skipped = summary.skipped.len(),
+            failed = summary.failed.len(),
+            "issued a batch"
+        );
+        Ok(BatchResult {
+            issued: summary.issued,
+            reissued: summary.reissued,
+            skipped: summary.skipped,
+            failed: summary.failed.into_iter().map(ToWire::to_wire).collect(),
+            out_dir: out.path().display().to_string(),
+        })
+    })
+    .await
+}
+
+/// A batch file that cannot be used, named by `source` (its path, or "the CSV").
+fn bad_users(source: &str, error: batch::CsvError) -> RpcError {
+    RpcError::new(
+        ErrorKind::bad_input("params.users"),
+        format!("{source}: {error}"),
+    )
+}
+
+/// How a batch in the daemon is watched: progress notifications to a client that asked for
+/// them, and a stop once the connection has ended (nobody is left to hand the files to, or the
+/// daemon is stopping).
+struct Watcher {
+    reporter: Reporter,
+    session: Arc<Session>,
+}
+
+impl batch::Watch for Watcher {
+    fn progress(&mut self, done: usize, total: usize) {
+        if done == 0 {
+            self.reporter.start(total as u64);
+        } else {
+            self.reporter.reach(done as u64);
+        }
+    }
+
+    fn stop(&self) -> bool {
+        self.session.ended()
+    }
 }
 
 /// Renews an active certificate, optionally with a new key.

@@ -82,6 +82,42 @@ mod tests {
         assert_eq!(refused.kind, ErrorKind::bad_input("params.output"));
     }
 
+    /// `ca.batch` writes private keys and their passwords into a directory of the caller's
+    /// choosing: an add-on must not reach it, whether it names its users by path or inline.
+    #[test]
+    fn ca_batch_is_refused_through_the_bridge_in_every_form() {
+        use mailseal_protocol::methods::Method;
+        use mailseal_protocol::methods::ca::{Batch, BatchParams, BatchUsers};
+        use mailseal_protocol::methods::transfer::AbsolutePath;
+        let out_dir = AbsolutePath::new("/home/ann/.mozilla").unwrap();
+        for users in [
+            BatchUsers::Csv("email\nann@example.com\n".into()),
+            BatchUsers::Path(AbsolutePath::new("/home/ann/users.csv").unwrap()),
+        ] {
+            let params = BatchParams {
+                users,
+                out_dir: out_dir.clone(),
+                kind: None,
+                algorithm: None,
+                pkcs12_format: Default::default(),
+                ca_password: None,
+                progress: true,
+            };
+            let refused = refusal(Batch::NAME, &serde_json::to_value(&params).unwrap()).unwrap();
+            assert_eq!(
+                refused.kind,
+                ErrorKind::UnknownMethod {
+                    method: "ca.batch".into()
+                }
+            );
+            assert!(
+                refused
+                    .message
+                    .contains("not available to mail-client add-ons")
+            );
+        }
+    }
+
     #[test]
     fn the_bridge_passes_exactly_the_tables_add_on_methods() {
         let passed: Vec<&str> = METHODS

@@ -92,6 +92,7 @@ handlers! {
     mime::Display => call(methods::mime::display_message),
     ca::Init => call(methods::ca::init),
     ca::Issue => call(methods::ca::issue),
+    ca::Batch => call_as(methods::ca::batch),
     ca::Renew => call(methods::ca::renew),
     ca::Revoke => call(methods::ca::revoke),
     ca::Crl => call(methods::ca::crl),

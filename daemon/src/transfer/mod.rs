@@ -20,6 +20,7 @@ use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 use streams::StreamTable;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// What a request knows about the connection it came on: the connection's streams, the way
@@ -33,6 +34,9 @@ pub struct Session {
     outgoing: mpsc::Sender<Vec<u8>>,
     /// The connection's requests in flight, each a task on the connection's thread.
     requests: TaskTracker,
+    /// Cancelled when the connection stops reading requests: the client hung up or the
+    /// daemon is stopping.
+    ended: CancellationToken,
 }
 
 impl Session {
@@ -42,6 +46,7 @@ impl Session {
             streams,
             outgoing,
             requests: TaskTracker::new(),
+            ended: CancellationToken::new(),
         }
     }
 
@@ -51,10 +56,19 @@ impl Session {
         self.requests.spawn(request);
     }
 
-    /// Waits until every request already spawned is answered; no more may be spawned.
+    /// Waits until every request already spawned is answered; no more may be spawned. Called
+    /// when the connection stops reading, which is when [`Session::ended`] becomes true.
     pub async fn finish_requests(&self) {
+        self.ended.cancel();
         self.requests.close();
         self.requests.wait().await;
+    }
+
+    /// Whether the connection has stopped reading requests: the client hung up or the daemon
+    /// is stopping. A long request made of independent steps (`ca.batch`) stops between steps
+    /// then, instead of working on for nobody or holding up the daemon's exit.
+    pub fn ended(&self) -> bool {
+        self.ended.is_cancelled()
     }
 
     /// Whether the request asking is the only one of its connection in flight: then it may

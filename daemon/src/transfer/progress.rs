@@ -1,7 +1,7 @@
 //! Progress of one request, sent as `progress` notifications when the client asked.
 //!
 //! Progress counts the bytes of the input the engine has taken in: the furthest point it has
-//! read to, as it may read the input in passes. Notifications are sent at
+//! read to, as it may read the input in passes (`ca.batch` counts users instead). Notifications are sent at
 //! most every [`STEP`] bytes (and at the start and end), so a huge message costs a few hundred
 //! small frames, not one per read.
 
@@ -16,6 +16,8 @@ pub const STEP: u64 = 4 << 20;
 #[derive(Debug)]
 pub struct Reporter {
     target: Option<(Arc<Session>, Id)>,
+    /// The least progress worth a notification.
+    step: u64,
     done: u64,
     total: u64,
     reported: u64,
@@ -26,13 +28,20 @@ impl Reporter {
     pub fn new(session: &Arc<Session>, id: &Id, wanted: bool) -> Self {
         Self {
             target: wanted.then(|| (Arc::clone(session), id.clone())),
+            step: STEP,
             done: 0,
             total: 0,
             reported: 0,
         }
     }
 
-    /// Starts counting towards `total` bytes.
+    /// Reports every `step` units instead of every [`STEP`] bytes: for requests that count
+    /// something other than bytes (`ca.batch` counts users, each worth a notification).
+    pub fn every(self, step: u64) -> Self {
+        Self { step, ..self }
+    }
+
+    /// Starts counting towards `total` units (bytes, unless [`Reporter::every`] says otherwise).
     pub fn start(&mut self, total: u64) {
         self.total = total;
         self.done = 0;
@@ -48,7 +57,7 @@ impl Reporter {
             return;
         }
         self.done = position;
-        if self.done - self.reported >= STEP || self.done == self.total {
+        if self.done - self.reported >= self.step || self.done == self.total {
             self.reported = self.done;
             self.send();
         }

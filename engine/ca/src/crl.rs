@@ -9,7 +9,7 @@
 use super::PkiError;
 use super::authority::{Authority, CRL_FILE};
 use super::db::StoredStatus;
-use super::issue::unix;
+use super::issue::{Outcome, unix};
 use super::signer::CaSigner;
 use crate::vocabulary::RevocationReason;
 use mailseal_files::StoreError;
@@ -92,6 +92,22 @@ pub fn publish(
         revoked,
         path,
     })
+}
+
+/// Publishes a fresh CRL when an issuance revoked the certificates it replaced
+/// (`IfActive::Replace`), so that they are listed at once rather than at the next CRL.
+///
+/// # Errors
+/// As [`publish`].
+pub fn publish_if_replaced(
+    authority: &Authority,
+    issuer: &Issuer<'_, CaSigner>,
+    outcome: &Outcome,
+) -> Result<(), PkiError> {
+    if !outcome.replaced.is_empty() {
+        publish(authority, issuer)?;
+    }
+    Ok(())
 }
 
 fn reason_code(reason: RevocationReason) -> rcgen::RevocationReason {

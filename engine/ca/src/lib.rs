@@ -7,12 +7,14 @@
 //! software or card, behind the key trait, as rcgen's signer), `authority` (the CA directory:
 //! creating and unlocking the CA), `db` (issued serials, status and revocations in SQLite,
 //! crash-safe), `csr` (checking a holder's request), `issue` (making certificates and PKCS#12
-//! files), `crl` (signing CRLs). PKCS#12 writing lives beside the
+//! files), `crl` (signing CRLs), `batch` (issuing to every user of a CSV file into a
+//! directory of PKCS#12 files and passwords). PKCS#12 writing lives beside the
 //! reader in `mailseal_keys::pkcs12::write`, so that both share one ASN.1 and KDF implementation.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod authority;
+pub mod batch;
 pub mod crl;
 pub mod csr;
 pub mod db;

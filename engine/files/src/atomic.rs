@@ -5,17 +5,33 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
 
 /// Replaces `path` with `contents` atomically; the file is readable by its owner only.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    stage(path, contents)?.commit()
+}
+
+/// A write prepared by [`stage`]: the contents are on disk under a temporary name beside the
+/// target, and [`Staged::commit`] renames them into place. Dropped uncommitted, the temporary
+/// file is removed and the target left as it was.
+///
+/// For writers that must be able to call a write off until the last moment: all the slow
+/// part (writing and flushing) is done when the decision is taken, and the rename is instant.
+#[derive(Debug)]
+#[must_use = "a staged write does nothing until it is committed"]
+pub struct Staged {
+    temp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+/// Writes `contents` to a temporary file beside `path`, readable by its owner only, and
+/// flushes it; nothing is visible at `path` until [`Staged::commit`].
+pub fn stage(path: &Path, contents: &[u8]) -> io::Result<Staged> {
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
@@ -24,13 +40,39 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     // Unique per process and per write, so concurrent writers never share a temp file.
     let serial = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
     temp_name.push(format!(".{}.{serial}.tmp", std::process::id()));
-    let temp = dir.join(temp_name);
-    let result = write_new(&temp, contents).and_then(|()| fs::rename(&temp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    let staged = Staged {
+        temp: parent(path).join(temp_name),
+        target: path.to_owned(),
+        committed: false,
+    };
+    // On failure `staged` is dropped, which removes whatever was written.
+    write_new(&staged.temp, contents)?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// Renames the contents over the target and flushes the directory, so that the new file
+    /// survives a crash.
+    pub fn commit(mut self) -> io::Result<()> {
+        fs::rename(&self.temp, &self.target)?;
+        self.committed = true;
+        sync_dir(parent(&self.target))
     }
-    result?;
-    sync_dir(dir)
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// The directory `path` is in (the current one for a bare file name).
+fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Removes `path` and makes the removal durable.
@@ -93,6 +135,19 @@ mod tests {
         }
         remove_durably(&path).unwrap();
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_staged_write_shows_only_once_committed_and_leaves_nothing_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ann.p12");
+        drop(stage(&path, b"called off").unwrap());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        let staged = stage(&path, b"delivered").unwrap();
+        assert!(!path.exists());
+        staged.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"delivered");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -8,5 +8,5 @@
 mod atomic;
 mod error;
 
-pub use atomic::{create_private_dir, remove_durably, sync_dir, write_atomically};
+pub use atomic::{Staged, create_private_dir, remove_durably, stage, sync_dir, write_atomically};
 pub use error::StoreError;

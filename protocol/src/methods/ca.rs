@@ -7,6 +7,7 @@
 //! `key_cache_seconds` like any key, so a batch sends it once. Without it, and with the key
 //! not unlocked, they fail with `key_locked` naming the issuing CA's key id.
 
+use super::transfer::AbsolutePath;
 use super::{CertificateInfo, Method};
 use crate::{Base64Bytes, Secret};
 use serde::{Deserialize, Serialize};
@@ -358,6 +359,92 @@ impl Method for Renew {
     type Result = IssueResult;
 }
 
+/// `ca.batch`: issue to every user of a CSV file, writing a PKCS#12 file and its random
+/// password per user into a private directory, with a progress notification per user. Users
+/// who already have their certificate and its file are skipped, so it can be run again after
+/// a failure or an interruption.
+///
+/// ```text
+/// → {"jsonrpc":"2.0","id":47,"method":"ca.batch","params":{"users":{"path":"/home/it/users.csv"},"out_dir":"/home/it/out",
+///     "algorithm":"ec-p256","progress":true}}
+/// ← {"jsonrpc":"2.0","method":"progress","params":{"id":47,"done":0,"total":3}}
+/// ← …
+/// ← {"jsonrpc":"2.0","id":47,"result":{"issued":["ann@example.com"],"reissued":[],"skipped":["bob@example.com"],
+///     "failed":[{"line":4,"email":"cy@example.com","error":"name is not allowed in a mailbox certificate (S/MIME BR strict profile)"}],"out_dir":"/home/it/out"}}
+/// ```
+#[derive(Debug)]
+pub struct Batch;
+
+/// The users of a batch: a CSV text with a header naming `email` and optionally `name`,
+/// `organization` and `kind`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum BatchUsers {
+    /// The file's text.
+    Csv(String),
+    /// A file of the user's, read by the daemon (which runs as the same user).
+    Path(AbsolutePath),
+}
+
+/// Parameters of [`Batch`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchParams {
+    /// Who to issue to.
+    pub users: BatchUsers,
+    /// Where the files go: created 0700 (refused if it exists and others can read it), every
+    /// file in it 0600.
+    pub out_dir: AbsolutePath,
+    /// The profile of rows without a kind; default `individual`.
+    #[serde(default)]
+    pub kind: Option<CertificateKind>,
+    /// The keys' type; default `rsa-3072`.
+    #[serde(default)]
+    pub algorithm: Option<KeyAlgorithm>,
+    /// The PKCS#12 encryption.
+    #[serde(default)]
+    pub pkcs12_format: Pkcs12Format,
+    /// The issuing CA key's password, unless it is unlocked.
+    #[serde(default)]
+    pub ca_password: Option<Secret>,
+    /// Send a `progress` notification after each user (`done` and `total` count users).
+    #[serde(default)]
+    pub progress: bool,
+}
+
+/// A user a batch could not issue to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchFailure {
+    /// The line of the CSV file (the header is line 1).
+    pub line: usize,
+    /// The address.
+    pub email: String,
+    /// Why.
+    pub error: String,
+}
+
+/// Result of [`Batch`]: every user of the file in exactly one list (addresses as written).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchResult {
+    /// Issued, with `<email>.p12` and `<email>.password` written.
+    pub issued: Vec<String>,
+    /// Issued again: an earlier, interrupted run recorded a certificate whose PKCS#12 file
+    /// never reached the directory; that one is now revoked as superseded.
+    pub reissued: Vec<String>,
+    /// Already had an active certificate and its file.
+    pub skipped: Vec<String>,
+    /// Could not be issued; the others were.
+    pub failed: Vec<BatchFailure>,
+    /// The output directory, with `passwords.csv` listing every file and its password.
+    pub out_dir: String,
+}
+
+impl Method for Batch {
+    const NAME: &'static str = "ca.batch";
+    type Params = BatchParams;
+    type Result = BatchResult;
+}
+
 /// `ca.revoke`: revoke a certificate and publish a new CRL.
 ///
 /// ```text
@@ -499,6 +586,23 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn batch_users_are_a_csv_text_or_an_absolute_path_and_passwords_stay_hidden() {
+        let params: BatchParams = serde_json::from_value(serde_json::json!({
+            "users": {"csv": "email\nann@example.com\n"}, "out_dir": "/home/it/out",
+            "ca_password": "hunter2"
+        }))
+        .unwrap();
+        assert!(matches!(params.users, BatchUsers::Csv(_)));
+        assert_eq!((params.kind, params.algorithm), (None, None));
+        assert!(!params.progress);
+        assert!(!format!("{params:?}").contains("hunter2"));
+        let relative = serde_json::from_value::<BatchParams>(serde_json::json!({
+            "users": {"path": "users.csv"}, "out_dir": "/home/it/out"
+        }));
+        assert!(relative.is_err());
     }
 }
 

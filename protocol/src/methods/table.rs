@@ -57,6 +57,7 @@ macro_rules! for_each_method {
             mime::Display => THUNDERBIRD,
             ca::Init => LOCAL,
             ca::Issue => LOCAL,
+            ca::Batch => LOCAL,
             ca::Renew => LOCAL,
             ca::Revoke => LOCAL,
             ca::Crl => LOCAL,
@@ -170,7 +171,7 @@ mod tests {
         for method in METHODS {
             assert!(seen.insert(method.name), "{} twice", method.name);
         }
-        assert_eq!(METHODS.len(), 37);
+        assert_eq!(METHODS.len(), 38);
     }
 
     #[test]
