@@ -11,7 +11,9 @@
 //! Names are looked up on a thread of our own, given up at the deadline ([`Lookup`]).
 //! ureq's own resolver is bounded the same way; ours is plugged in so that the failure says
 //! the lookup was slow, an IP address needs no thread, and a lookup that never answers can be
-//! tested.
+//! tested. The resolver trait and the crypto-provider setting are in ureq's `unversioned` API,
+//! which may change in a minor release: Cargo.lock pins the version, and such a change shows
+//! as a build error on update, never as a silent difference.
 
 use super::{Fetch, FetchError};
 use std::io;
