@@ -8,6 +8,7 @@ use mailseal_keys::backend::PrivateKeyOps;
 use mailseal_keys::pkcs11::Pkcs11;
 use mailseal_keys::store::IdentityStore;
 use mailseal_pkix::describe::parse_certificates;
+use mailseal_pkix::fetch::{Fetch, HttpFetch};
 use mailseal_pkix::issuers::Issuers;
 use mailseal_pkix::revocation::Revocation;
 use mailseal_pkix::store::CertStore;
@@ -76,11 +77,12 @@ impl Daemon {
             }
             None => None,
         };
-        let mut revocation = Revocation::new(
-            config.revocation,
-            Duration::from_secs(config.revocation_timeout_seconds),
-        )
-        .keeping_crls_in(data_dir.join("crls"));
+        // One HTTP client for revocation and issuers (each keeps its own failure memory).
+        let http: Arc<dyn Fetch> = Arc::new(HttpFetch::new(Duration::from_secs(
+            config.revocation_timeout_seconds,
+        )));
+        let mut revocation = Revocation::with_fetch(config.revocation, Arc::clone(&http))
+            .keeping_crls_in(data_dir.join("crls"));
         if let Some(dir) = &config.crl_dir {
             revocation = revocation.with_local_crls(dir);
         }
@@ -105,10 +107,7 @@ impl Daemon {
             anchors,
             directory,
             revocation,
-            issuers: Issuers::new(
-                Duration::from_secs(config.revocation_timeout_seconds),
-                config.fetch_issuers,
-            ),
+            issuers: Issuers::with_fetch(http, config.fetch_issuers),
             started: Instant::now(),
             ca: mailseal_ca::authority::CaHandle::new(config.ca_dir(), config.ca.settings()),
             data_dir,

@@ -15,10 +15,11 @@
 //! so they come from a trusted CA.
 
 use super::describe::{parse_certificates, signed_data_certificates};
-use super::fetch::{Cache, Fetcher, Request, access_urls};
+use super::fetch::{Cache, Fetch, Fetcher, HttpFetch, Request, access_urls};
 use super::path::{self, PathResult};
 use crate::Outcome;
 use const_oid::db::rfc5912;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
 
@@ -38,11 +39,17 @@ pub struct Issuers {
 }
 
 impl Issuers {
-    /// A fetcher giving each request `timeout`; when not `enabled`, nothing is fetched.
+    /// Fetching over HTTP with `timeout` per request; when not `enabled`, nothing is fetched.
     pub fn new(timeout: Duration, enabled: bool) -> Self {
+        Self::with_fetch(Arc::new(HttpFetch::new(timeout)), enabled)
+    }
+
+    /// Fetching with `fetch` (a gateway's own client, a local one in tests); when not
+    /// `enabled`, nothing is fetched.
+    pub fn with_fetch(fetch: Arc<dyn Fetch>, enabled: bool) -> Self {
         Self {
             enabled,
-            fetcher: Fetcher::new(timeout),
+            fetcher: Fetcher::new(fetch),
             cache: Cache::new(),
         }
     }
@@ -118,7 +125,8 @@ impl Issuers {
         }
         let answer = self
             .fetcher
-            .fetch("issuer server", url, Request::Get, MAX_ANSWER, now)?;
+            .fetch("issuer server", url, Request::Get, MAX_ANSWER, now)
+            .map_err(|failed| failed.to_string())?;
         let certificates = parse_certificates(&answer)
             .or_else(|_| signed_data_certificates(&answer))
             .map_err(|e| format!("the issuer certificate from {url} is unreadable: {e}"))?;

@@ -9,7 +9,7 @@
 //!   (completing a chain from the known certificates and caIssuers), `revocation` (CRL and
 //!   OCSP under a [`revocation::RevocationPolicy`]), each check's [`Outcome`].
 //! - Keeping: `store` (other people's certificates on disk), `system_store` (the operating
-//!   system's trust anchors), `fetch` (HTTP downloads with deadlines and size caps).
+//!   system's trust anchors), `fetch` (the `Fetch` trait, and HTTP downloads with deadlines and size caps).
 //!
 //! Everything here is synchronous and knows nothing of the daemon, its protocol or its
 //! configuration file, so a mail gateway or a certificate service can link it alone.

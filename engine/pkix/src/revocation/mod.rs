@@ -3,8 +3,8 @@
 //! IT placed in `crl_dir` (no network needed), from the OCSP responders the certificate names (one small signed answer
 //! about exactly this certificate), then from its CRL distribution points (a whole list, but
 //! one that serves every certificate of that CA until its nextUpdate). Answers are cached until
-//! their nextUpdate; requests go through [`Fetcher`] (timeout, size cap, failures remembered
-//! for 30 seconds).
+//! their nextUpdate; requests go through a [`Fetcher`] over any [`Fetch`] (the product's
+//! [`HttpFetch`] by default: deadline, size cap), which remembers failures for 30 seconds.
 //!
 //! What an unanswerable question means is the company's policy (`revocation` in the
 //! configuration, [`RevocationPolicy`]): under `soft-fail` (the default) the report says "not
@@ -22,7 +22,7 @@ mod disk;
 mod ocsp;
 
 use super::describe::Fingerprint;
-use super::fetch::{Cache, Fetcher, Request, access_urls};
+use super::fetch::{Cache, Fetch, Fetcher, HttpFetch, Request, access_urls};
 use super::path::name;
 use const_oid::db::rfc5912;
 use disk::CrlDir;
@@ -97,11 +97,17 @@ pub struct Revocation {
 }
 
 impl Revocation {
-    /// A checker applying `policy`, giving each request `timeout`.
+    /// A checker applying `policy`, fetching over HTTP with `timeout` per request.
     pub fn new(policy: RevocationPolicy, timeout: Duration) -> Self {
+        Self::with_fetch(policy, Arc::new(HttpFetch::new(timeout)))
+    }
+
+    /// A checker applying `policy`, fetching CRLs and OCSP answers with `fetch` (a gateway's
+    /// own client, a local one in tests).
+    pub fn with_fetch(policy: RevocationPolicy, fetch: Arc<dyn Fetch>) -> Self {
         Self {
             policy,
-            fetcher: Fetcher::new(timeout),
+            fetcher: Fetcher::new(fetch),
             ocsp: Cache::new(),
             crls: Cache::new(),
             disk: None,
@@ -266,7 +272,8 @@ impl Revocation {
         };
         let response = self
             .fetcher
-            .fetch("OCSP responder", url, request, MAX_OCSP, now)?;
+            .fetch("OCSP responder", url, request, MAX_OCSP, now)
+            .map_err(|failed| failed.to_string())?;
         let (status, next_update) = ocsp::answer(&query, &response, url, issuer, now)?;
         if let Some(until) = next_update {
             self.ocsp.put(key, status.clone(), until, now);
@@ -291,9 +298,10 @@ impl Revocation {
                 let list = match kept {
                     Some(list) => list,
                     None => {
-                        let der =
-                            self.fetcher
-                                .fetch("CRL server", url, Request::Get, MAX_CRL, now)?;
+                        let der = self
+                            .fetcher
+                            .fetch("CRL server", url, Request::Get, MAX_CRL, now)
+                            .map_err(|failed| failed.to_string())?;
                         let list = crl::parse(&der, url)?;
                         crl::verified(&list, url, issuer, now)?;
                         if let Some(disk) = &self.disk {
