@@ -59,13 +59,7 @@ fn cargo() -> Command {
 /// Every workspace crate's direct normal dependencies that are Mailseal crates.
 fn mailseal_dependencies() -> BTreeMap<String, BTreeSet<String>> {
     let out = cargo()
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--locked",
-        ])
+        .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
         .output()
         .expect("cargo metadata runs");
     assert!(
@@ -110,14 +104,7 @@ fn every_crate_depends_only_on_the_crates_below_it() {
 fn linked(package: &str) -> BTreeSet<String> {
     let out = cargo()
         .args([
-            "tree",
-            "--locked",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-            "-p",
-            package,
+            "tree", "--locked", "-e", "normal", "--prefix", "none", "-p", package,
         ])
         .output()
         .expect("cargo tree runs");
