@@ -17,9 +17,9 @@
 //! Not done: delta and indirect CRLs, the revocation of a delegated OCSP responder's own
 //! certificate.
 
-mod crl;
+pub mod crl;
 mod disk;
-mod ocsp;
+pub mod ocsp;
 
 use super::describe::Fingerprint;
 use super::fetch::{Cache, Fetch, Fetcher, HttpFetch, Request, access_urls};
