@@ -269,3 +269,146 @@ async fn answered_even_on_panic(id: Id, handling: impl Future<Output = Response>
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::server::idle::Connections;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+    use tokio::time::Instant;
+
+    /// A daemon with `config`'s limits serving one end of an in-memory connection; the other
+    /// end, and the serving, which ends when the connection is closed.
+    fn connect(
+        dir: &tempfile::TempDir,
+        config: Config,
+        buffer: usize,
+    ) -> (DuplexStream, tokio::task::JoinHandle<()>) {
+        let daemon = Arc::new(
+            Daemon::open(Config {
+                data_dir: Some(dir.path().to_owned()),
+                pkcs11_modules: Some(Vec::new()),
+                ..config
+            })
+            .unwrap(),
+        );
+        streams::reset_dir(dir.path()).unwrap();
+        let (client, server) = tokio::io::duplex(buffer);
+        let place = Place {
+            shutdown: CancellationToken::new(),
+            registered: Connections::new().register(1),
+            streams: StreamLimits::roomy(),
+        };
+        (client, tokio::spawn(serve(server, daemon, place)))
+    }
+
+    /// Everything the daemon wrote until it closed the connection.
+    async fn rest(mut client: DuplexStream) -> String {
+        let mut out = String::new();
+        client.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_is_closed_after_the_idle_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            idle_timeout_seconds: 600,
+            ..Config::default()
+        };
+        let (mut client, served) = connect(&dir, config, 4096);
+        let start = Instant::now();
+        client
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.ping\",\"params\":{}}\n")
+            .await
+            .unwrap();
+        // Answered, then nothing more: closed once the timeout has passed since the reply.
+        let closed = tokio::time::timeout(Duration::from_secs(3600), rest(client)).await;
+        let out = closed.expect("an idle connection stays open");
+        assert!(out.contains("\"result\":{}"), "{out}");
+        let idle = start.elapsed();
+        assert!(
+            (Duration::from_secs(600)..Duration::from_secs(601)).contains(&idle),
+            "{idle:?}"
+        );
+        served.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_trickling_in_is_cut_off_at_the_frame_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            frame_timeout_seconds: 60,
+            ..Config::default()
+        };
+        let (client, served) = connect(&dir, config, 4096);
+        let (mut from_daemon, mut to_daemon) = tokio::io::split(client);
+        let start = Instant::now();
+        // Slow-loris: one byte every 2 seconds, never a whole request.
+        let trickle = tokio::spawn(async move {
+            for byte in b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.ping\"".repeat(10) {
+                if to_daemon.write_all(&[byte]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
+        let mut out = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(3600),
+            from_daemon.read_to_string(&mut out),
+        )
+        .await
+        .expect("a trickling client keeps its connection")
+        .unwrap();
+        assert!(
+            out.contains(r#""kind":"limit_exceeded","limit":"frame_timeout_seconds""#),
+            "{out}"
+        );
+        assert!(start.elapsed() <= Duration::from_secs(61), "{:?}", start.elapsed());
+        trickle.abort();
+        served.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unread_replies_stop_the_reading_of_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            max_unsent_reply_bytes: 100,
+            ..Config::default()
+        };
+        // Room in the socket for about two replies the client does not read.
+        let (client, served) = connect(&dir, config, 128);
+        let (from_daemon, mut to_daemon) = tokio::io::split(client);
+        let sent = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&sent);
+        let sender = tokio::spawn(async move {
+            for id in 0..200 {
+                let ping = format!(
+                    "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"daemon.ping\",\"params\":{{}}}}\n"
+                );
+                to_daemon.write_all(ping.as_bytes()).await.unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Each reply is 35 bytes: the daemon reads requests while at most 100 bytes of
+        // replies wait, plus what the socket buffers hold. Before, it read on until 64
+        // replies waited, whatever their size.
+        let read = sent.load(Ordering::SeqCst);
+        assert!(read < 16, "the daemon read {read} requests whose replies nobody read");
+        drop(from_daemon);
+        sender.abort();
+        drop(served);
+    }
+
+    #[test]
+    fn a_large_frames_buffer_is_given_back() {
+        let mut frame = vec![7u8; 8 * 1024 * 1024];
+        recycle(&mut frame);
+        assert!(frame.is_empty());
+        assert!(frame.capacity() <= FRAME_BUFFER_KEPT, "{}", frame.capacity());
+    }
+}
