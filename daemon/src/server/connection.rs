@@ -367,7 +367,11 @@ mod tests {
             out.contains(r#""kind":"limit_exceeded","limit":"frame_timeout_seconds""#),
             "{out}"
         );
-        assert!(start.elapsed() <= Duration::from_secs(61), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() <= Duration::from_secs(61),
+            "{:?}",
+            start.elapsed()
+        );
         trickle.abort();
         served.await.unwrap();
     }
@@ -398,7 +402,10 @@ mod tests {
         // replies wait, plus what the socket buffers hold. Before, it read on until 64
         // replies waited, whatever their size.
         let read = sent.load(Ordering::SeqCst);
-        assert!(read < 16, "the daemon read {read} requests whose replies nobody read");
+        assert!(
+            read < 16,
+            "the daemon read {read} requests whose replies nobody read"
+        );
         drop(from_daemon);
         sender.abort();
         drop(served);
@@ -409,6 +416,10 @@ mod tests {
         let mut frame = vec![7u8; 8 * 1024 * 1024];
         recycle(&mut frame);
         assert!(frame.is_empty());
-        assert!(frame.capacity() <= FRAME_BUFFER_KEPT, "{}", frame.capacity());
+        assert!(
+            frame.capacity() <= FRAME_BUFFER_KEPT,
+            "{}",
+            frame.capacity()
+        );
     }
 }
