@@ -18,6 +18,12 @@ use std::path::{Path, PathBuf};
 /// max_frame_bytes = 67108864
 /// max_connections = 512
 /// shutdown_grace_seconds = 10
+/// idle_timeout_seconds = 600
+/// frame_timeout_seconds = 60
+/// max_unsent_reply_bytes = 16777216
+/// max_streams_per_connection = 64
+/// max_stream_bytes_per_connection = 4294967296
+/// max_open_streams = 1024
 /// trusted_ca_files = ["/etc/mailseal/company-ca.pem"]
 /// system_trust_store = false
 /// pkcs11_modules = ["/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"]
@@ -49,6 +55,22 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a stopping daemon waits for requests in flight.
     pub shutdown_grace_seconds: u64,
+    /// A connection with nothing in flight that sends no request for this long is closed (and
+    /// one whose client reads no reply for this long): each holds one of `max_connections`.
+    pub idle_timeout_seconds: u64,
+    /// A request must arrive whole within this many seconds of its first byte, so that a
+    /// client trickling bytes (slow-loris) cannot hold a connection and its buffer forever.
+    pub frame_timeout_seconds: u64,
+    /// While the replies waiting for a connection's client to read them exceed this many
+    /// bytes, the daemon reads no further request from it (backpressure).
+    pub max_unsent_reply_bytes: usize,
+    /// Streams (`stream.open`, `output: {"stream": true}`) one connection may have open.
+    pub max_streams_per_connection: usize,
+    /// Bytes all open streams of one connection may hold together.
+    pub max_stream_bytes_per_connection: u64,
+    /// Streams open at once over all connections: each holds an open file. Lowered at start to
+    /// what the open-file limit leaves after every connection's share (see `server::thread`).
+    pub max_open_streams: usize,
     /// PEM files of the certification authorities whose users' signatures are trusted (the
     /// company CA); a signature chaining to none of them fails the `chain` check.
     pub trusted_ca_files: Vec<PathBuf>,
@@ -322,6 +344,12 @@ impl Default for Config {
             max_frame_bytes: DEFAULT_MAX_FRAME,
             max_connections: 512,
             shutdown_grace_seconds: 10,
+            idle_timeout_seconds: 600,
+            frame_timeout_seconds: 60,
+            max_unsent_reply_bytes: 16 * 1024 * 1024,
+            max_streams_per_connection: 64,
+            max_stream_bytes_per_connection: 4 * 1024 * 1024 * 1024,
+            max_open_streams: 1024,
             trusted_ca_files: Vec::new(),
             system_trust_store: false,
             pkcs11_modules: None,
@@ -435,6 +463,14 @@ impl Config {
         }
         if self.max_connections == 0 {
             return Err("max_connections must be at least 1".into());
+        }
+        if self.idle_timeout_seconds == 0 || self.frame_timeout_seconds == 0 {
+            return Err("idle_timeout_seconds and frame_timeout_seconds must be at least 1".into());
+        }
+        if self.max_streams_per_connection == 0 || self.max_open_streams == 0 {
+            return Err(
+                "max_streams_per_connection and max_open_streams must be at least 1".into(),
+            );
         }
         if !(1..=60).contains(&self.revocation_timeout_seconds) {
             return Err("revocation_timeout_seconds must be between 1 and 60".into());

@@ -116,6 +116,18 @@ pub enum ErrorKind {
         /// The id the client sent.
         stream: String,
     },
+    /// A limit of the daemon or of a bridge was reached (too many open streams, too many stream
+    /// bytes, no descriptors to spare, too many wrong passphrases in a row); nothing was done.
+    /// Closing streams, or waiting, helps; protocol/README.md ("Limits") lists every limit.
+    LimitExceeded {
+        /// Which limit: its config key (e.g. `max_streams_per_connection`) or, for a bridge's
+        /// fixed limits, its name there.
+        limit: String,
+        /// When a retry can succeed, for a back-off; absent when that depends on other work
+        /// finishing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_seconds: Option<u64>,
+    },
     /// A kind this client does not know yet, sent by a newer daemon; the code and message still
     /// say what happened.
     #[serde(other)]
@@ -134,6 +146,7 @@ impl ErrorKind {
             Self::FrameTooLarge { .. } => -32001,
             Self::UnsupportedVersion { .. } => -32002,
             Self::DaemonUnavailable => -32003,
+            Self::LimitExceeded { .. } => -32004,
             Self::KeyLocked { .. } => 1001,
             Self::PinRequired { .. } => 1002,
             Self::WrongPassword => 1003,
@@ -285,6 +298,14 @@ mod tests {
                 field: "params.message.path".into(),
             },
             ErrorKind::UnknownStream { stream: "s".into() },
+            ErrorKind::LimitExceeded {
+                limit: "max_streams_per_connection".into(),
+                retry_after_seconds: None,
+            },
+            ErrorKind::LimitExceeded {
+                limit: "unlock_backoff".into(),
+                retry_after_seconds: Some(4),
+            },
         ];
         let mut codes: Vec<i64> = kinds.iter().map(ErrorKind::code).collect();
         for kind in kinds {
@@ -295,7 +316,7 @@ mod tests {
         }
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), 22, "every kind has its own code");
+        assert_eq!(codes.len(), 23, "every kind has its own code");
     }
 
     #[test]

@@ -6,10 +6,11 @@
 //! (`/proc`, util-linux `prlimit`).
 #![cfg(target_os = "linux")]
 
-use mailseal_protocol::Client;
-use mailseal_protocol::methods::{Empty, daemon};
-use mailseal_tests::TestDaemon;
+use mailseal_protocol::methods::{Empty, daemon, stream};
+use mailseal_protocol::{Client, ErrorKind};
+use mailseal_tests::{TestDaemon, daemon_error};
 use std::process::Command;
+use std::time::Duration;
 
 const CONNECTIONS: usize = 100;
 /// What the daemon budgets per connection (`DESCRIPTORS_PER_CONNECTION`).
@@ -99,4 +100,42 @@ async fn the_daemon_makes_room_for_its_connections_or_says_it_cannot() {
     assert!(log.contains("LimitNOFILE"), "{log}");
     let mut client = daemon.client().await;
     assert!(client.call::<daemon::Status>(&Empty {}).await.is_ok());
+    drop((client, daemon));
+
+    // Streams hold a file each: a client opening them in a loop is refused while every
+    // connection still has its share. 20 connections and the base take 376 of the 400 files;
+    // 24 are left for streams. Before, it opened streams until the daemon had no descriptor
+    // left, after which accept failed and every new client hung.
+    const FEW: usize = 20;
+    let daemon = TestDaemon::start(&format!(
+        "max_connections = {FEW}\nmax_streams_per_connection = 10000\n"
+    ));
+    let mut greedy = daemon.client().await;
+    let mut opened = 0;
+    let refused = loop {
+        match greedy.call::<stream::Open>(&Empty {}).await {
+            Ok(_) => opened += 1,
+            Err(refused) => break daemon_error::<()>(Err(refused)),
+        }
+        assert!(opened <= 1000, "streams without end");
+    };
+    assert_eq!(
+        refused.kind,
+        ErrorKind::LimitExceeded {
+            limit: "max_open_streams".into(),
+            retry_after_seconds: None
+        },
+        "{refused:?}"
+    );
+    assert_eq!(opened, 400 - BASE - PER_CONNECTION * FEW);
+    daemon.wait_for_log("leaves room for 24 open streams");
+    let mut clients = Vec::new();
+    for _ in 0..FEW - 1 {
+        let served = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut client = daemon.client().await;
+            client.call::<daemon::Status>(&Empty {}).await.unwrap();
+            client
+        });
+        clients.push(served.await.expect("a new client is served"));
+    }
 }

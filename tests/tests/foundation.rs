@@ -170,6 +170,63 @@ async fn an_oversized_frame_is_refused_and_the_daemon_serves_others() {
 }
 
 #[tokio::test]
+async fn idle_connections_are_closed_and_give_their_slot_to_a_new_client() {
+    // Every slot taken by clients that send nothing: the newcomer takes the place of the one
+    // idle longest. Before, it waited for as long as they liked.
+    let daemon = TestDaemon::start("max_connections = 2\nidle_timeout_seconds = 600\n");
+    let mut first = Raw::connect(&daemon).await;
+    assert_eq!(
+        first
+            .call(r#"{"jsonrpc":"2.0","id":1,"method":"daemon.ping"}"#)
+            .await["result"],
+        json!({})
+    );
+    let mut second = Raw::connect(&daemon).await;
+    assert_eq!(
+        second
+            .call(r#"{"jsonrpc":"2.0","id":1,"method":"daemon.ping"}"#)
+            .await["result"],
+        json!({})
+    );
+    let newcomer = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut client = daemon.client().await;
+        ping(&mut client).await;
+    });
+    newcomer
+        .await
+        .expect("a new client is served while idle ones hold every slot");
+    assert!(
+        first.reply().await.is_none(),
+        "the connection idle longest was closed"
+    );
+    assert_eq!(
+        second
+            .call(r#"{"jsonrpc":"2.0","id":2,"method":"daemon.ping"}"#)
+            .await["result"],
+        json!({})
+    );
+    drop(daemon);
+
+    // The idle timeout, and a request that never arrives whole (a byte every 2 s, the frame
+    // timeout 1 s), answered with limit_exceeded.
+    let daemon = TestDaemon::start("idle_timeout_seconds = 1\nframe_timeout_seconds = 1\n");
+    let mut idle = Raw::connect(&daemon).await;
+    let mut slow = Raw::connect(&daemon).await;
+    slow.send(b"{").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    slow.send(b"\"").await;
+    let cut = slow.reply().await.expect("an error before closing");
+    assert_eq!(kind(&cut), "limit_exceeded");
+    assert_eq!(cut["error"]["data"]["limit"], "frame_timeout_seconds");
+    assert!(slow.reply().await.is_none());
+    assert!(
+        idle.reply().await.is_none(),
+        "closed after a second of nothing"
+    );
+    ping_ok(&daemon).await;
+}
+
+#[tokio::test]
 async fn pipelined_requests_run_concurrently_on_one_connection() {
     let daemon = TestDaemon::start("");
     let mut raw = Raw::connect(&daemon).await;

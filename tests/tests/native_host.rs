@@ -226,3 +226,16 @@ fn register_writes_the_host_manifest_for_the_user() {
     assert_eq!(relative.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&relative.stderr).contains("absolute path"));
 }
+
+#[test]
+fn the_bridge_connects_again_when_the_daemon_closed_its_idle_connection() {
+    let daemon = TestDaemon::start("idle_timeout_seconds = 1\n");
+    let mut port = Port::open(&daemon);
+    let (hello, _) = port.call(1, "daemon.hello", json!({"protocol_versions": [1]}));
+    assert_eq!(hello["result"]["protocol_version"], 1);
+    // The add-on is quiet for longer than the idle timeout: the daemon closes the bridge's
+    // connection, and the next request still gets its answer, not daemon_unavailable.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (pong, _) = port.call(2, "daemon.ping", json!({}));
+    assert_eq!(pong["result"], json!({}), "{pong}");
+}

@@ -71,7 +71,7 @@ fn failed(why: &str) -> RpcError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::streams::StreamTable;
+    use crate::transfer::streams::{StreamLimits, StreamTable};
     use std::sync::Arc;
     use std::thread::{self, ThreadId};
     use tokio::sync::{Notify, oneshot};
@@ -79,7 +79,10 @@ mod tests {
     /// A connection's session, as on the connection's own (current-thread) runtime.
     fn session() -> Arc<Session> {
         let (outgoing, _) = tokio::sync::mpsc::channel(1);
-        let streams = StreamTable::new(std::env::temp_dir().join("mailseal-unused-streams"));
+        let streams = StreamTable::new(
+            std::env::temp_dir().join("mailseal-unused-streams"),
+            StreamLimits::roomy(),
+        );
         Arc::new(Session::new(streams, outgoing))
     }
 

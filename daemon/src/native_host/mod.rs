@@ -4,15 +4,17 @@
 //! JSON-RPC request of the Mailseal protocol, relayed over the daemon's socket, and its reply
 //! comes back (chunked when over Thunderbird's 1 MiB limit, see [`framing`]). The host decides
 //! nothing about mail: it carries bytes, says when the daemon cannot be reached, and passes only
-//! what an add-on needs (see `allowed`).
+//! what an add-on needs (see `allowed`), within limits on streams and guesses (see `limits`).
 
 mod allowed;
 pub mod framing;
+pub mod limits;
 pub mod register;
 
 use framing::{Incoming, frames_for, read_message, write_message};
+use limits::Limits;
 use mailseal_protocol::{
-    Client, ClientError, DEFAULT_MAX_FRAME, ErrorKind, Request, Response, RpcError,
+    Client, ClientError, DEFAULT_MAX_FRAME, ErrorKind, Request, Response, ResponseBody, RpcError,
 };
 use serde_json::json;
 use std::io;
@@ -39,6 +41,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut daemon: Option<Client> = None;
+    let mut limits = Limits::default();
     while let Some(incoming) = read_message(input, DEFAULT_MAX_FRAME).await? {
         let reply = match incoming {
             Incoming::TooLarge { length } => Response::error(
@@ -55,7 +58,20 @@ where
             Incoming::Message(bytes) => match Request::parse(&bytes) {
                 Ok(request) => match allowed::refusal(&request.method, &request.params) {
                     Some(refused) => Response::error(Some(request.id), refused),
-                    None => relay(&mut daemon, socket, request).await,
+                    None => match limits.check(&request.method, &request.params) {
+                        Err(refused) => Response::error(Some(request.id), refused),
+                        Ok(expect) => {
+                            let reply = relay(&mut daemon, &mut limits, socket, request).await;
+                            limits.learn(
+                                expect,
+                                match &reply.body {
+                                    ResponseBody::Result(result) => Ok(result),
+                                    ResponseBody::Error(error) => Err(error),
+                                },
+                            );
+                            reply
+                        }
+                    },
                 },
                 Err((id, error)) => Response::error(id, error),
             },
@@ -70,24 +86,46 @@ where
 }
 
 /// Sends one request to the daemon, connecting (again) when needed.
-async fn relay(daemon: &mut Option<Client>, socket: &Path, request: Request) -> Response {
+///
+/// A connection the daemon closed while the add-on was quiet (idle for
+/// `idle_timeout_seconds`, or closed to make room for another client) fails the next request
+/// before the daemon reads it: that request is sent once more on a new connection. A request
+/// the daemon did read is not repeated twice by this: the daemon closes only connections with
+/// nothing in flight, and one that stopped or crashed meanwhile lost its streams anyway.
+async fn relay(
+    daemon: &mut Option<Client>,
+    limits: &mut Limits,
+    socket: &Path,
+    request: Request,
+) -> Response {
     let Request {
         id, method, params, ..
     } = request;
-    if daemon.is_none() {
-        match Client::connect(socket).await {
-            Ok(client) => *daemon = Some(client),
-            Err(e) => return Response::error(Some(id), unavailable(&e)),
+    let mut retry = daemon.is_some().then(|| params.clone());
+    let mut params = params;
+    loop {
+        if daemon.is_none() {
+            match Client::connect(socket).await {
+                Ok(client) => {
+                    *daemon = Some(client);
+                    limits.reconnected();
+                }
+                Err(e) => return Response::error(Some(id), unavailable(&e)),
+            }
         }
-    }
-    let client = daemon.as_mut().expect("connected above");
-    match client.request(&method, params).await {
-        Ok(result) => Response::result(id, result),
-        Err(ClientError::Daemon(error)) => Response::error(Some(id), error),
-        Err(e) => {
-            // The connection broke (daemon stopped or restarted): reconnect next time.
-            *daemon = None;
-            Response::error(Some(id), unavailable(&e))
+        let client = daemon.as_mut().expect("connected above");
+        match client.request(&method, params).await {
+            Ok(result) => return Response::result(id, result),
+            Err(ClientError::Daemon(error)) => return Response::error(Some(id), error),
+            Err(e) => {
+                // The connection broke (daemon stopped, restarted, or closed it as idle):
+                // connect again, now or next time.
+                *daemon = None;
+                match retry.take() {
+                    Some(again) => params = again,
+                    None => return Response::error(Some(id), unavailable(&e)),
+                }
+            }
         }
     }
 }

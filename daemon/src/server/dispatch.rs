@@ -204,7 +204,7 @@ fn decode_params<P: serde::de::DeserializeOwned>(params: Value) -> Result<P, Rpc
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::transfer::streams::StreamTable;
+    use crate::transfer::streams::{StreamLimits, StreamTable};
     use mailseal_protocol::Id;
     use mailseal_protocol::methods::METHODS;
     use mailseal_protocol::methods::key::UnlockParams;
@@ -222,7 +222,7 @@ mod tests {
             .unwrap(),
         );
         let (outgoing, _) = tokio::sync::mpsc::channel(1);
-        let streams = StreamTable::new(dir.path().join("streams"));
+        let streams = StreamTable::new(dir.path().join("streams"), StreamLimits::roomy());
         let session = Arc::new(Session::new(streams, outgoing));
         let ask = |method: &'static str| {
             let caller = Caller {

@@ -2,11 +2,13 @@
 mod connection;
 pub mod dispatch;
 pub mod endpoint;
+mod idle;
 mod peer;
 mod shutdown;
 mod thread;
 
 use crate::state::Daemon;
+use crate::transfer::streams::{OpenStreams, StreamLimits};
 use endpoint::{EndpointError, claim};
 use interprocess::local_socket::tokio::prelude::*;
 use std::sync::Arc;
@@ -26,22 +28,34 @@ pub async fn run(daemon: Daemon) -> Result<(), EndpointError> {
     spawn_token_poller(Arc::clone(&daemon), shutdown.clone());
     spawn_expiry_watch(Arc::clone(&daemon), shutdown.clone());
     // Room for every connection before saying ready: clients may connect at once.
-    if let Some(fit) = thread::raise_descriptor_limit(daemon.config.max_connections) {
+    let config = &daemon.config;
+    let descriptors =
+        thread::raise_descriptor_limit(config.max_connections, config.max_open_streams);
+    if let Some(fit) = descriptors.connections_fit {
         tracing::warn!(
-            max_connections = daemon.config.max_connections,
+            max_connections = config.max_connections,
             "the open-file limit leaves room for about {fit} connections at once; raise it (LimitNOFILE=) or lower max_connections"
         );
     }
+    if descriptors.streams < config.max_open_streams {
+        tracing::warn!(
+            max_open_streams = config.max_open_streams,
+            "the open-file limit leaves room for {} open streams besides the connections; raise it (LimitNOFILE=)",
+            descriptors.streams
+        );
+    }
+    let streams = StreamLimits {
+        streams: config.max_streams_per_connection,
+        bytes: config.max_stream_bytes_per_connection,
+        everywhere: OpenStreams::new(descriptors.streams),
+    };
     tracing::info!(socket = %daemon.socket.display(), version = env!("CARGO_PKG_VERSION"), "ready");
 
     let connections = TaskTracker::new();
+    let open = idle::Connections::new();
     let slots = Arc::new(Semaphore::new(daemon.config.max_connections));
     let mut next_connection: u64 = 0;
     loop {
-        let slot = tokio::select! {
-            () = shutdown.cancelled() => break,
-            slot = Arc::clone(&slots).acquire_owned() => slot.expect("semaphore never closed"),
-        };
         let stream = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -60,11 +74,28 @@ pub async fn run(daemon: Daemon) -> Result<(), EndpointError> {
             tracing::warn!(parent: &span, "refused a connection: {why}");
             continue;
         }
-        let (daemon, shutdown) = (Arc::clone(&daemon), shutdown.clone());
+        // Every slot taken: the connection idle longest makes room; when all are busy, the
+        // newcomer waits for one to finish.
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                open.close_longest_idle();
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    slot = Arc::clone(&slots).acquire_owned() => slot.expect("semaphore never closed"),
+                }
+            }
+        };
+        let place = connection::Place {
+            shutdown: shutdown.clone(),
+            registered: open.register(next_connection),
+            streams: streams.clone(),
+        };
+        let daemon = Arc::clone(&daemon);
         let (tracked, inside) = (connections.token(), span.clone());
         let serve = move |stream| {
             let served = async move {
-                connection::serve(stream, daemon, shutdown).await;
+                connection::serve(stream, daemon, place).await;
                 drop((slot, tracked));
             };
             tracing::Instrument::instrument(served, inside)

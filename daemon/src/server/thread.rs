@@ -15,7 +15,9 @@
 //! the client reading a reply does not wake this thread.
 //!
 //! Each connection costs a thread and, on Linux, [`DESCRIPTORS_PER_CONNECTION`] open files:
-//! [`raise_descriptor_limit`] makes room for the configured number of connections.
+//! [`raise_descriptor_limit`] makes room for the configured number of connections and sets
+//! the budget of open streams from what is left, so that the descriptors of every connection
+//! slot stay reserved however many streams clients open.
 
 use super::connection::IN_FLIGHT_PER_CONNECTION;
 use interprocess::local_socket::tokio::prelude::*;
@@ -61,33 +63,86 @@ where
 #[cfg(unix)]
 pub const DESCRIPTORS_PER_CONNECTION: usize = 6;
 
-/// Raises the soft limit on open descriptors (often 1024) toward what `max_connections`
-/// connections need, within the hard limit; returns how many connections fit when even the
-/// hard limit is too low for them all.
+/// What the open-file limit leaves for connections and streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Descriptors {
+    /// How many connections fit, when fewer than `max_connections` do.
+    pub connections_fit: Option<usize>,
+    /// How many streams may be open at once over all connections (each holds a file):
+    /// `max_open_streams`, or what the limit leaves once every connection has its share.
+    pub streams: usize,
+}
+
+/// Open files for everything but connections and streams: the stores, the listener, the
+/// lock, logs, fetches, and the files requests in flight are reading and writing.
 #[cfg(unix)]
-pub fn raise_descriptor_limit(max_connections: usize) -> Option<usize> {
+const BASE: u64 = 256;
+
+/// Raises the soft limit on open descriptors (often 1024) toward what `max_connections`
+/// connections and `max_open_streams` streams need, within the hard limit, and shares out
+/// what it reached: connections first, so that streams (which one client can open in a loop)
+/// never take the room of connections, then streams.
+#[cfg(unix)]
+pub fn raise_descriptor_limit(max_connections: usize, max_open_streams: usize) -> Descriptors {
     use rustix::process::{Resource, getrlimit, setrlimit};
-    const PER_CONNECTION: u64 = DESCRIPTORS_PER_CONNECTION as u64;
-    /// The stores, the listener, the lock, logs, fetches and files being written.
-    const BASE: u64 = 256;
-    let wanted = PER_CONNECTION
+    let wanted = (DESCRIPTORS_PER_CONNECTION as u64)
         .saturating_mul(max_connections as u64)
-        .saturating_add(BASE);
+        .saturating_add(BASE)
+        .saturating_add(max_open_streams as u64);
     let mut limit = getrlimit(Resource::Nofile);
     let soft = limit.current.unwrap_or(u64::MAX);
-    if soft >= wanted {
-        return None;
-    }
-    let hard = limit.maximum.unwrap_or(u64::MAX);
-    limit.current = Some(wanted.min(hard));
-    let reached = match setrlimit(Resource::Nofile, limit) {
-        Ok(()) => wanted.min(hard),
-        Err(_) => soft,
+    let reached = if soft >= wanted {
+        soft
+    } else {
+        let hard = limit.maximum.unwrap_or(u64::MAX);
+        limit.current = Some(wanted.min(hard));
+        match setrlimit(Resource::Nofile, limit) {
+            Ok(()) => wanted.min(hard),
+            Err(_) => soft,
+        }
     };
-    (reached < wanted).then(|| (reached.saturating_sub(BASE) / PER_CONNECTION) as usize)
+    share(reached, max_connections, max_open_streams)
+}
+
+/// How `reached` open files are shared between connections and streams.
+#[cfg(unix)]
+fn share(reached: u64, max_connections: usize, max_open_streams: usize) -> Descriptors {
+    const PER_CONNECTION: u64 = DESCRIPTORS_PER_CONNECTION as u64;
+    let for_connections = PER_CONNECTION.saturating_mul(max_connections as u64);
+    let room = reached.saturating_sub(BASE);
+    Descriptors {
+        connections_fit: (room < for_connections).then_some((room / PER_CONNECTION) as usize),
+        streams: usize::try_from(room.saturating_sub(for_connections))
+            .unwrap_or(usize::MAX)
+            .min(max_open_streams),
+    }
 }
 
 #[cfg(windows)]
-pub fn raise_descriptor_limit(_max_connections: usize) -> Option<usize> {
-    None
+pub fn raise_descriptor_limit(_max_connections: usize, max_open_streams: usize) -> Descriptors {
+    Descriptors {
+        connections_fit: None,
+        streams: max_open_streams,
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_have_their_share_before_streams_get_any() {
+        // Room for everything.
+        let all = share(6 * 512 + 256 + 1024, 512, 1024);
+        assert_eq!((all.connections_fit, all.streams), (None, 1024));
+        // A limit too low for both: streams get only what connections leave.
+        let tight = share(6 * 100 + 256 + 40, 100, 1024);
+        assert_eq!((tight.connections_fit, tight.streams), (None, 40));
+        // Too low even for the connections: no streams at all.
+        let starved = share(400, 100, 1024);
+        assert_eq!(
+            (starved.connections_fit, starved.streams),
+            (Some((400 - 256) / 6), 0)
+        );
+    }
 }

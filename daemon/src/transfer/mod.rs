@@ -18,8 +18,9 @@ use std::fs::File;
 use std::future::Future;
 use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use streams::StreamTable;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -31,7 +32,9 @@ pub struct Session {
     /// The streams this connection opened.
     pub streams: StreamTable,
     /// Frames to write to the client, in order, before and with the replies.
-    outgoing: mpsc::Sender<Vec<u8>>,
+    outgoing: mpsc::Sender<Outgoing>,
+    /// What of `outgoing` the client has not read yet.
+    unsent: Arc<Unsent>,
     /// The connection's requests in flight, each a task on the connection's thread.
     requests: TaskTracker,
     /// Cancelled when the connection stops reading requests: the client hung up or the
@@ -39,15 +42,65 @@ pub struct Session {
     ended: CancellationToken,
 }
 
+/// A frame on its way to the client.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// The JSON text, without its newline.
+    pub frame: Vec<u8>,
+    /// For a reply, its request's place among those in flight: a request counts until its
+    /// reply is written, so that replies a client leaves unread hold up its further requests
+    /// instead of piling up in memory.
+    pub slot: Option<OwnedSemaphorePermit>,
+}
+
+/// The bytes of frames queued for a client and not yet written to it, which the connection
+/// keeps under `max_unsent_reply_bytes` by reading no request while they are over it.
+#[derive(Debug, Default)]
+pub struct Unsent {
+    bytes: AtomicUsize,
+    drained: Notify,
+}
+
+impl Unsent {
+    /// The bytes queued and not yet written.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Waits until at most `limit` bytes are unsent.
+    pub async fn below(&self, limit: usize) {
+        while self.bytes() > limit {
+            self.drained.notified().await;
+        }
+    }
+
+    /// Records that `frame` was written (or dropped with the connection).
+    pub fn written(&self, frame: &[u8]) {
+        self.bytes.fetch_sub(frame.len(), Ordering::AcqRel);
+        // A stored permit if the reader is not waiting yet: no wake-up is lost.
+        self.drained.notify_one();
+    }
+
+    fn queued(&self, frame: &[u8]) {
+        self.bytes.fetch_add(frame.len(), Ordering::AcqRel);
+    }
+}
+
 impl Session {
     /// A session whose frames go to `outgoing`, with streams kept in `streams`.
-    pub fn new(streams: StreamTable, outgoing: mpsc::Sender<Vec<u8>>) -> Self {
+    pub fn new(streams: StreamTable, outgoing: mpsc::Sender<Outgoing>) -> Self {
         Self {
             streams,
             outgoing,
+            unsent: Arc::default(),
             requests: TaskTracker::new(),
             ended: CancellationToken::new(),
         }
+    }
+
+    /// What the client has not read yet, for the connection's writer and reader.
+    pub fn unsent(&self) -> Arc<Unsent> {
+        Arc::clone(&self.unsent)
     }
 
     /// Runs a request of this connection as a task of its own, beside the connection's other
@@ -78,16 +131,23 @@ impl Session {
         self.requests.len() <= 1
     }
 
-    /// Queues a frame for the client; waits while the client is slow to read.
-    pub async fn send(&self, frame: Vec<u8>) {
+    /// Queues a reply for the client, holding `slot` until it is written; waits while the
+    /// client is slow to read.
+    pub async fn send(&self, frame: Vec<u8>, slot: Option<OwnedSemaphorePermit>) {
+        self.unsent.queued(&frame);
         // A closed channel means the client went away; there is nobody left to tell.
-        let _ = self.outgoing.send(frame).await;
+        if let Err(unsent) = self.outgoing.send(Outgoing { frame, slot }).await {
+            self.unsent.written(&unsent.0.frame);
+        }
     }
 
     /// Queues a frame if there is room right now: for notifications, which a slow client may
     /// miss rather than hold up the work.
     fn offer(&self, frame: Vec<u8>) {
-        let _ = self.outgoing.try_send(frame);
+        self.unsent.queued(&frame);
+        if let Err(refused) = self.outgoing.try_send(Outgoing { frame, slot: None }) {
+            self.unsent.written(&refused.into_inner().frame);
+        }
     }
 }
 
@@ -291,11 +351,17 @@ impl Sink {
             }
             SinkKind::Stream {
                 file,
-                session: _,
+                session,
                 stream,
             } => {
-                file.into_inner()
-                    .map_err(|e| streams::internal("write", e.into_error()))?;
+                let delivered = file
+                    .into_inner()
+                    .map_err(|e| streams::internal("write", e.into_error()))
+                    .and_then(|_| session.streams.count_written(&stream, bytes));
+                if let Err(e) = delivered {
+                    let _ = session.streams.close(&stream);
+                    return Err(e);
+                }
                 Ok(Delivered::Stream { stream, bytes })
             }
         }
