@@ -43,9 +43,9 @@ pub enum ClientError {
     },
     /// The socket cannot be trusted to lead to the user's own daemon; nothing was sent to it.
     #[error(
-        "refusing to talk to {}: {why}; another user may be impersonating your daemon: remove \
-         it (or have an administrator remove it), or point XDG_RUNTIME_DIR at a private \
-         directory of your own",
+        "refusing to talk to {}: {why}; another user may be impersonating your daemon: have \
+         that directory or socket removed (by an administrator if it is not yours), or point \
+         XDG_RUNTIME_DIR at a private directory of your own",
         path.display()
     )]
     Untrusted {

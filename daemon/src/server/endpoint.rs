@@ -30,8 +30,9 @@ pub enum EndpointError {
     /// The socket's directory is not the user's own private directory: another user could
     /// put a socket of theirs in its place.
     #[error(
-        "refusing to listen on {}: {why}; remove it (or have an administrator remove it), or \
-         point XDG_RUNTIME_DIR (or --socket) at a private directory of your own",
+        "refusing to listen on {}: {why}; have that directory removed (by an administrator if \
+         it is not yours), or point XDG_RUNTIME_DIR (or --socket) at a private directory of \
+         your own",
         socket.display()
     )]
     InsecureDirectory {
