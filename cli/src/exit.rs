@@ -9,7 +9,8 @@ Exit codes:
   0  success
   1  other failure (I/O, unexpected reply)
   2  bad command line
-  3  the daemon is not running, not reachable, or dropped the connection
+  3  the daemon is not running, not reachable, did not answer in time, dropped the
+     connection, or the socket is not your own daemon's (nothing was sent)
   4  the daemon refused the input (bad file, bad parameter)
   5  wrong password, passphrase or PIN
   6  a key is locked, a smart card needs its PIN, or its PIN is locked
@@ -36,7 +37,11 @@ pub fn code_for(error: &CliError) -> ExitCode {
         CliError::Local(_) => 1,
         CliError::BadSignature(_) => 8,
         CliError::Client(
-            ClientError::Connect { .. } | ClientError::Closed | ClientError::Frame(_),
+            ClientError::Connect { .. }
+            | ClientError::Untrusted { .. }
+            | ClientError::TimedOut { .. }
+            | ClientError::Closed
+            | ClientError::Frame(_),
         ) => 3,
         CliError::Client(ClientError::Daemon(rpc)) => match rpc.kind {
             ErrorKind::BadInput { .. } | ErrorKind::FrameTooLarge { .. } => 4,

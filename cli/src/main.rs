@@ -16,7 +16,7 @@ mod secrets;
 mod token;
 
 use clap::Parser;
-use mailseal_protocol::{Client, ClientError, default_socket_path};
+use mailseal_protocol::{CONNECT_TIMEOUT, Client, ClientError, default_socket_path};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Parser)]
 #[command(name = "mailseal", version, after_help = exit::HELP)]
 struct Cli {
-    /// The daemon's socket [default: $XDG_RUNTIME_DIR/mailseal/mailseal.sock].
+    /// The daemon's socket, in a directory of your own that others cannot write to; nothing is
+    /// sent to a socket elsewhere or to one another user listens on [default:
+    /// $XDG_RUNTIME_DIR/mailseal/mailseal.sock, else $TMPDIR/mailseal-<uid>/mailseal.sock].
     #[arg(long, global = true, env = "MAILSEAL_SOCKET")]
     socket: Option<PathBuf>,
     /// Print results as JSON for scripts.
@@ -35,6 +37,18 @@ struct Cli {
     /// starting it).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
     wait: u64,
+    /// Give up (exit code 3) when the daemon takes longer than this many seconds to accept the
+    /// connection and answer its greeting, e.g. when it is stuck; the requests themselves have
+    /// no time limit.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSEAL_CONNECT_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = CONNECT_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    connect_timeout: u64,
     #[command(subcommand)]
     command: commands::Command,
 }
@@ -57,7 +71,11 @@ fn main() -> ExitCode {
             // The demo starts daemons of its own.
             return demo::run().await;
         }
-        let client = connect(&socket, Duration::from_secs(cli.wait)).await?;
+        let limits = Limits {
+            wait: Duration::from_secs(cli.wait),
+            answer: Duration::from_secs(cli.connect_timeout),
+        };
+        let client = connect(&socket, limits).await?;
         let mut context = Context {
             client,
             json: cli.json,
@@ -73,12 +91,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// Connects and says hello, retrying for `wait` while nobody listens yet.
-async fn connect(socket: &Path, wait: Duration) -> Result<Client, exit::CliError> {
-    let deadline = Instant::now() + wait;
+/// How long [`connect`] waits.
+struct Limits {
+    /// For a daemon to listen at all (`--wait`).
+    wait: Duration,
+    /// For one that listens to answer (`--connect-timeout`).
+    answer: Duration,
+}
+
+/// Connects and says hello, retrying for `limits.wait` while nobody listens yet; a daemon that
+/// listens but does not answer within `limits.answer` is not waited for again.
+async fn connect(socket: &Path, limits: Limits) -> Result<Client, exit::CliError> {
+    let deadline = Instant::now() + limits.wait;
     loop {
-        match Client::connect_and_hello(socket, concat!("mailseal-cli/", env!("CARGO_PKG_VERSION")))
-            .await
+        match Client::connect_and_hello_within(
+            socket,
+            concat!("mailseal-cli/", env!("CARGO_PKG_VERSION")),
+            limits.answer,
+        )
+        .await
         {
             Ok((client, _hello)) => return Ok(client),
             Err(ClientError::Connect { .. }) if Instant::now() < deadline => {

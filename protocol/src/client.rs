@@ -1,4 +1,7 @@
 //! An async client for the daemon, used by the CLI, the native-messaging host and the tests.
+//!
+//! It sends nothing until it knows it reached the user's own daemon (see [`Client::connect`]),
+//! and gives up on a daemon that does not answer its greeting in time.
 
 use crate::error::RpcError;
 use crate::framing::{DEFAULT_MAX_FRAME, FrameError, FrameReader, READ_BUFFER, write_frame};
@@ -6,6 +9,7 @@ use crate::message::{Id, Response, ResponseBody};
 use crate::methods::Method;
 use crate::methods::daemon::{Hello, HelloParams, HelloResult};
 use crate::progress::{Progress, ServerMessage};
+use crate::socket::UntrustedSocket;
 use crate::transport::{Connection, Detached};
 use crate::version::SUPPORTED_VERSIONS;
 use interprocess::local_socket::tokio::prelude::*;
@@ -16,7 +20,13 @@ use std::collections::HashMap;
 use std::io;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio::io::BufReader;
+
+/// How long [`Client::connect`] and [`Client::connect_and_hello`] wait for the daemon: ample
+/// for a daemon that works (it answers `daemon.hello` in about a millisecond, even under load),
+/// short enough that a script finds out when it is stuck rather than hanging with it.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a call did not produce a result.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +40,31 @@ pub enum ClientError {
         /// What the OS said.
         #[source]
         source: io::Error,
+    },
+    /// The socket cannot be trusted to lead to the user's own daemon; nothing was sent to it.
+    #[error(
+        "refusing to talk to {}: {why}; another user may be impersonating your daemon: have \
+         that directory or socket removed (by an administrator if it is not yours), or point \
+         XDG_RUNTIME_DIR at a private directory of your own",
+        path.display()
+    )]
+    Untrusted {
+        /// The socket path.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        why: UntrustedSocket,
+    },
+    /// The daemon did not accept the connection or answer `daemon.hello` in time.
+    #[error(
+        "the mailseal daemon at {} did not answer within {after:?}: it is stuck or overloaded",
+        path.display()
+    )]
+    TimedOut {
+        /// The socket path.
+        path: PathBuf,
+        /// How long the client waited.
+        after: Duration,
     },
     /// The connection broke or a reply could not be read.
     #[error("lost the connection to the daemon: {0}")]
@@ -89,18 +124,66 @@ struct Outgoing<'a, P: ?Sized> {
 }
 
 impl Client {
-    /// Connects to the daemon's socket (see [`crate::default_socket_path`]).
+    /// Connects to the daemon's socket (see [`crate::default_socket_path`]), giving up after
+    /// [`CONNECT_TIMEOUT`].
+    ///
+    /// On Unix, before anything is sent: the socket's directory must pass
+    /// [`crate::check_socket_dir`] (checked before connecting), and the process listening must
+    /// run as this process's user (checked on the connection, so a socket swapped in between
+    /// is caught too). Otherwise [`ClientError::Untrusted`]: whoever else listens there would
+    /// receive the passphrases sent next. On Windows the pipe server is not checked (see
+    /// `protocol/README.md`).
     pub async fn connect(path: &Path) -> Result<Self, ClientError> {
+        within(path, CONNECT_TIMEOUT, Self::open(path)).await
+    }
+
+    /// Connects and negotiates the protocol version with `daemon.hello`, giving up after
+    /// [`CONNECT_TIMEOUT`].
+    pub async fn connect_and_hello(
+        path: &Path,
+        client_name: &str,
+    ) -> Result<(Self, HelloResult), ClientError> {
+        Self::connect_and_hello_within(path, client_name, CONNECT_TIMEOUT).await
+    }
+
+    /// [`Client::connect_and_hello`], giving up when connecting and the greeting together take
+    /// longer than `timeout` ([`ClientError::TimedOut`]). A daemon whose accept loop is stuck
+    /// still has connections completed by the OS, which would otherwise wait for a reply forever.
+    pub async fn connect_and_hello_within(
+        path: &Path,
+        client_name: &str,
+        timeout: Duration,
+    ) -> Result<(Self, HelloResult), ClientError> {
+        within(path, timeout, async {
+            let mut client = Self::open(path).await?;
+            let hello = client
+                .call::<Hello>(&HelloParams {
+                    client: Some(client_name.to_owned()),
+                    protocol_versions: SUPPORTED_VERSIONS.to_vec(),
+                })
+                .await?;
+            Ok((client, hello))
+        })
+        .await
+    }
+
+    /// Connects without a time limit, once the socket is known to be the user's own.
+    async fn open(path: &Path) -> Result<Self, ClientError> {
         let connect_error = |source| ClientError::Connect {
             path: path.to_owned(),
             source,
         };
+        #[cfg(unix)]
+        trusted_directory(path)?;
         let name = path
             .to_fs_name::<GenericFilePath>()
             .map_err(connect_error)?;
         let stream = LocalSocketStream::connect(name)
             .await
-            .and_then(Detached::new)
+            .map_err(connect_error)?;
+        #[cfg(unix)]
+        trusted_peer(path, &stream)?;
+        let stream = Detached::new(stream)
             .and_then(Detached::attach)
             .map_err(connect_error)?;
         Ok(Self {
@@ -113,21 +196,6 @@ impl Client {
             early: HashMap::new(),
             write_failed: None,
         })
-    }
-
-    /// Connects and negotiates the protocol version with `daemon.hello`.
-    pub async fn connect_and_hello(
-        path: &Path,
-        client_name: &str,
-    ) -> Result<(Self, HelloResult), ClientError> {
-        let mut client = Self::connect(path).await?;
-        let hello = client
-            .call::<Hello>(&HelloParams {
-                client: Some(client_name.to_owned()),
-                protocol_versions: SUPPORTED_VERSIONS.to_vec(),
-            })
-            .await?;
-        Ok((client, hello))
     }
 
     /// Calls a method with typed parameters and result.
@@ -261,5 +329,166 @@ impl Client {
         self.write_failed
             .as_ref()
             .map(|e| FrameError::from(io::Error::new(e.kind(), e.to_string())).into())
+    }
+}
+
+/// Runs `work`, or reports [`ClientError::TimedOut`] once `timeout` has passed.
+async fn within<T>(
+    path: &Path,
+    timeout: Duration,
+    work: impl Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_elapsed| {
+            Err(ClientError::TimedOut {
+                path: path.to_owned(),
+                after: timeout,
+            })
+        })
+}
+
+/// Checks the socket's directory ([`crate::check_socket_dir`]); one that cannot be looked at
+/// is reported as the daemon being unreachable, which connecting would report anyway.
+#[cfg(unix)]
+fn trusted_directory(socket: &Path) -> Result<(), ClientError> {
+    let dir = crate::socket::socket_dir(socket);
+    let meta = std::fs::symlink_metadata(dir).map_err(|source| ClientError::Connect {
+        path: socket.to_owned(),
+        source,
+    })?;
+    crate::socket::check_socket_dir(dir, &meta).map_err(|why| ClientError::Untrusted {
+        path: socket.to_owned(),
+        why,
+    })
+}
+
+/// Checks that the listening process runs as this process's effective uid (`SO_PEERCRED` on
+/// Linux, `LOCAL_PEERCRED`/`getpeereid` elsewhere, through `interprocess` as the daemon's own
+/// check does): a root-made or renamed-in socket in an otherwise good directory is caught here.
+#[cfg(unix)]
+fn trusted_peer(socket: &Path, stream: &LocalSocketStream) -> Result<(), ClientError> {
+    let me = rustix::process::geteuid().as_raw();
+    let why = match stream.peer_creds().map(|creds| creds.euid()) {
+        Ok(Some(peer)) if peer == me => return Ok(()),
+        Ok(Some(peer)) => UntrustedSocket::ForeignPeer { peer, me },
+        Ok(None) => UntrustedSocket::UnknownPeer {
+            source: io::Error::other("the OS reported no uid"),
+        },
+        Err(source) => UntrustedSocket::UnknownPeer { source },
+    };
+    Err(ClientError::Untrusted {
+        path: socket.to_owned(),
+        why,
+    })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixListener;
+
+    /// A listener at `dir/mailseal.sock` that accepts nothing by itself.
+    fn listen(dir: &Path) -> (PathBuf, UnixListener) {
+        let socket = dir.join("mailseal.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        (socket, listener)
+    }
+
+    /// Nobody connected: the client refused before `connect`, so the listener got nothing.
+    fn assert_untouched(listener: &UnixListener) {
+        let accepted = listener.accept().map(|_| ());
+        assert_eq!(
+            accepted.map_err(|e| e.kind()),
+            Err(io::ErrorKind::WouldBlock),
+            "the client connected"
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_is_sent_to_a_socket_in_a_directory_others_may_write() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("mailseal-1000");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let (socket, listener) = listen(&dir);
+        let error = Client::connect_and_hello(&socket, "test")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                ClientError::Untrusted {
+                    why: UntrustedSocket::WritableDirectory { mode: 0o777, .. },
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("others may write to the socket directory")
+                && message.contains("impersonating your daemon")
+                && message.contains("XDG_RUNTIME_DIR"),
+            "{message}"
+        );
+        assert_untouched(&listener);
+    }
+
+    #[tokio::test]
+    async fn a_symlinked_socket_directory_is_not_followed() {
+        let base = tempfile::tempdir().unwrap();
+        let real = base.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let (_, listener) = listen(&real);
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let error = Client::connect(&link.join("mailseal.sock"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                ClientError::Untrusted {
+                    why: UntrustedSocket::SymlinkDirectory { .. },
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert_untouched(&listener);
+    }
+
+    /// The OS completes connections into the listen backlog, so a daemon whose accept loop is
+    /// stuck still "accepts": the greeting's reply is what never comes.
+    #[tokio::test]
+    async fn a_daemon_that_never_answers_is_given_up_on() {
+        let base = tempfile::tempdir().unwrap();
+        let (socket, _listener) = listen(base.path());
+        let started = std::time::Instant::now();
+        let error = Client::connect_and_hello_within(&socket, "test", Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ClientError::TimedOut { after, .. } if *after == Duration::from_millis(300)),
+            "{error:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            error.to_string().contains("did not answer within 300ms"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_socket_directory_means_no_daemon() {
+        let base = tempfile::tempdir().unwrap();
+        let error = Client::connect(&base.path().join("gone").join("mailseal.sock"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ClientError::Connect { .. }), "{error:?}");
     }
 }

@@ -28,7 +28,7 @@ mod version;
 
 pub use bytes::Base64Bytes;
 #[cfg(feature = "client")]
-pub use client::{Client, ClientError};
+pub use client::{CONNECT_TIMEOUT, Client, ClientError};
 pub use error::{ErrorKind, RpcError};
 #[cfg(feature = "transport")]
 pub use framing::{DEFAULT_MAX_FRAME, FrameError, FrameReader, READ_BUFFER, write_frame};
@@ -36,8 +36,10 @@ pub use message::{Id, Request, Response, ResponseBody};
 pub use methods::Method;
 pub use progress::{PROGRESS, Progress, ServerMessage};
 pub use secret::Secret;
+#[cfg(all(feature = "transport", unix))]
+pub use socket::check_socket_dir;
 #[cfg(feature = "transport")]
-pub use socket::default_socket_path;
+pub use socket::{UntrustedSocket, default_socket_path, socket_dir};
 #[cfg(feature = "transport")]
 pub use transport::{Connection, Detached};
 pub use version::{PROTOCOL_VERSION, SUPPORTED_VERSIONS};

@@ -638,3 +638,40 @@ async fn identities_near_expiry_carry_a_warning_and_are_logged() {
         .identities;
     assert_eq!(listed[0].expiry_warning, None);
 }
+
+/// Issue 16: a daemon whose accept loop is stuck (out of descriptors) still has connections
+/// completed by the OS; `mailseal status` used to wait for the greeting's reply forever. It
+/// gives up after `--connect-timeout` with the exit code of an unreachable daemon.
+#[test]
+fn the_cli_gives_up_on_a_daemon_that_never_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("mailseal.sock");
+    let _stuck = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let mailseal = binary("mailseal");
+    let started = std::time::Instant::now();
+    let mut cli = std::process::Command::new(mailseal)
+        .arg("--socket")
+        .arg(&socket)
+        .arg("status")
+        .env("MAILSEAL_CONNECT_TIMEOUT", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while cli.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = cli.kill();
+            panic!("mailseal status still waits after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = cli.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("did not answer within 1s"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -130,11 +130,16 @@ async fn relay(
     }
 }
 
+/// `daemon_unavailable`, saying how to start the daemon unless something else listens in its
+/// place (the client refused it before relaying anything: starting a daemon would not help).
 fn unavailable(error: &ClientError) -> RpcError {
-    RpcError::new(
-        ErrorKind::DaemonUnavailable,
-        format!("{error}; start it with `systemctl --user start mailseald` (or `mailseald serve`)"),
-    )
+    let message = match error {
+        ClientError::Untrusted { .. } => error.to_string(),
+        _ => format!(
+            "{error}; start it with `systemctl --user start mailseald` (or `mailseald serve`)"
+        ),
+    };
+    RpcError::new(ErrorKind::DaemonUnavailable, message)
 }
 
 #[cfg(test)]
@@ -174,5 +179,45 @@ mod tests {
                 .contains("systemctl --user start mailseald")
         );
         assert_eq!(replies[1]["error"]["data"]["kind"], "parse_error");
+    }
+
+    /// The add-on's requests carry passphrases (`key.unlock`): none reaches a socket in a
+    /// directory others may write to.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_socket_in_a_directory_others_may_write_gets_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("mailseal-1000");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let socket = dir.join("mailseal.sock");
+        let impostor = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        impostor.set_nonblocking(true).unwrap();
+        let (mut to_host, mut host_in) = tokio::io::duplex(64 * 1024);
+        let (mut host_out, mut from_host) = tokio::io::duplex(64 * 1024);
+        write_message(&mut to_host, br#"{"jsonrpc":"2.0","id":1,"method":"key.unlock","params":{"key_id":"00","passphrase":"secret"}}"#).await.unwrap();
+        drop(to_host);
+        // Were the request relayed, the impostor's silence would hold it: fail, do not hang.
+        let relayed = run(&socket, &mut host_in, &mut host_out);
+        tokio::time::timeout(std::time::Duration::from_secs(20), relayed)
+            .await
+            .expect("the host relayed the request to the impostor")
+            .unwrap();
+        drop(host_out);
+        let Some(Incoming::Message(reply)) = read_message(&mut from_host, 1 << 20).await.unwrap()
+        else {
+            panic!("no reply")
+        };
+        let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(reply["error"]["data"]["kind"], "daemon_unavailable");
+        let message = reply["error"]["message"].as_str().unwrap();
+        assert!(message.contains("impersonating"), "{message}");
+        assert!(!message.contains("systemctl"), "{message}");
+        assert_eq!(
+            impostor.accept().map(|_| ()).map_err(|e| e.kind()),
+            Err(io::ErrorKind::WouldBlock),
+            "the host connected to the impostor"
+        );
     }
 }

@@ -4,6 +4,10 @@
 //! socket. The OS releases the lock when its holder dies, so a socket file found while holding
 //! the lock was left by a crash and is replaced; a lock held by someone else means another
 //! daemon is serving, and this one refuses to start.
+//!
+//! The directory must be the user's own, private and not a symbolic link
+//! ([`mailseal_protocol::check_socket_dir`], the rule clients apply too): in a shared `/tmp`
+//! anyone can create `mailseal-<uid>` first, and a link's owner could re-point it later.
 
 use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
@@ -23,13 +27,20 @@ pub enum EndpointError {
         /// The pid written by the running daemon, or `?`.
         pid: String,
     },
-    /// The socket's directory could be entered by other users.
-    #[error("refusing to listen in {}: {why}", dir.display())]
+    /// The socket's directory is not the user's own private directory: another user could
+    /// put a socket of theirs in its place.
+    #[error(
+        "refusing to listen on {}: {why}; have that directory removed (by an administrator if \
+         it is not yours), or point XDG_RUNTIME_DIR (or --socket) at a private directory of \
+         your own",
+        socket.display()
+    )]
     InsecureDirectory {
-        /// The directory.
-        dir: PathBuf,
-        /// What is wrong with it.
-        why: String,
+        /// The socket.
+        socket: PathBuf,
+        /// What is wrong with its directory.
+        #[source]
+        why: mailseal_protocol::UntrustedSocket,
     },
     /// A file operation failed.
     #[error("cannot {action} {}: {source}", path.display())]
@@ -147,35 +158,85 @@ fn take_lock(socket: &Path) -> Result<File, EndpointError> {
     Ok(file)
 }
 
-/// Creates the socket's directory private to the user, or checks that an existing one is ours
-/// and writable by nobody else (who could otherwise swap the socket for their own).
+/// Creates the socket's directory private to the user, or checks that an existing one is the
+/// user's own real directory and writable by nobody else (who could otherwise swap the socket
+/// for their own). A directory created by someone else in between is caught by the check that
+/// follows the creation.
 #[cfg(unix)]
 fn prepare_directory(socket: &Path) -> Result<(), EndpointError> {
-    use std::os::unix::fs::MetadataExt;
-    let dir = socket
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        mailseal_files::create_private_dir(dir).map_err(io_error("create", dir))?;
+    let dir = mailseal_protocol::socket_dir(socket);
+    let meta = match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            mailseal_files::create_private_dir(dir).map_err(io_error("create", dir))?;
+            std::fs::symlink_metadata(dir)
+        }
+        found => found,
     }
-    let meta = std::fs::metadata(dir).map_err(io_error("inspect", dir))?;
-    let me = rustix::process::geteuid().as_raw();
-    let insecure = |why: String| EndpointError::InsecureDirectory {
-        dir: dir.to_owned(),
-        why,
-    };
-    if meta.uid() != me {
-        return Err(insecure(format!(
-            "it belongs to uid {}, not to uid {me}",
-            meta.uid()
-        )));
+    .map_err(io_error("inspect", dir))?;
+    mailseal_protocol::check_socket_dir(dir, &meta).map_err(|why| {
+        EndpointError::InsecureDirectory {
+            socket: socket.to_owned(),
+            why,
+        }
+    })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use mailseal_protocol::UntrustedSocket;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn refusal(socket: &Path) -> UntrustedSocket {
+        match claim(socket) {
+            Err(EndpointError::InsecureDirectory { why, .. }) => why,
+            other => panic!("{other:?}"),
+        }
     }
-    if meta.mode() & 0o022 != 0 {
-        return Err(insecure(format!(
-            "other users may write to it (mode {:o}); use a directory only you can write to",
-            meta.mode() & 0o777
-        )));
+
+    #[tokio::test]
+    async fn a_missing_directory_is_created_private() {
+        let base = tempfile::tempdir().unwrap();
+        let socket = base.path().join("run").join("mailseal.sock");
+        let endpoint = claim(&socket).unwrap();
+        let mode = std::fs::metadata(socket.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        drop(endpoint);
     }
-    Ok(())
+
+    /// The link's owner (here the user, in `/tmp` anyone) could point it elsewhere later.
+    #[tokio::test]
+    async fn a_symlinked_directory_is_refused_even_to_a_private_one() {
+        let base = tempfile::tempdir().unwrap();
+        let real = base.path().join("real");
+        mailseal_files::create_private_dir(&real).unwrap();
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let socket = link.join("mailseal.sock");
+        assert!(matches!(
+            refusal(&socket),
+            UntrustedSocket::SymlinkDirectory { .. }
+        ));
+        let message = claim(&socket).unwrap_err().to_string();
+        assert!(
+            message.contains("is a symbolic link") && message.contains("XDG_RUNTIME_DIR"),
+            "{message}"
+        );
+        assert!(!real.join("mailseal.sock").exists());
+    }
+
+    #[tokio::test]
+    async fn a_directory_others_may_write_is_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("mailseal-1000");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            refusal(&dir.join("mailseal.sock")),
+            UntrustedSocket::WritableDirectory { mode: 0o777, .. }
+        ));
+    }
 }
