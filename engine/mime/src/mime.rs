@@ -158,7 +158,17 @@ pub enum MimeError {
     /// The header block is larger than the daemon holds in memory.
     #[error("the header block is longer than {} bytes", super::canonical::MAX_HEAD)]
     HeadTooLong,
+    /// Multiparts are nested more than [`MAX_DEPTH`] levels deep.
+    #[error("the MIME structure is nested more than {MAX_DEPTH} levels deep")]
+    TooDeep,
 }
+
+/// The most levels of multiparts inside one another that are walked: the message is level 0,
+/// the parts of its multipart body level 1, and so on. Postfix refuses mail nested deeper than
+/// 100 (`mime_nesting_limit`), so no mail that reached a mailbox through it is refused here;
+/// each level is one frame of recursion and one more pass over its part, so the bound keeps
+/// both the stack and the work (at most this many passes over the message) small.
+pub const MAX_DEPTH: usize = 100;
 
 /// A Content-Type value: `type/subtype` lowercased, and parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]

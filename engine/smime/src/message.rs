@@ -581,6 +581,75 @@ mod tests {
     }
 
     #[test]
+    fn sign_and_encrypt_refuse_deep_nesting_rather_than_overflow_the_stack() {
+        use mailseal_keys::backend::RsaPadding;
+        use mailseal_keys::pkcs12::PrivateKeyDer;
+        use mailseal_keys::software::SoftwareKey;
+        use mailseal_mime::mime::MAX_DEPTH;
+        use mailseal_test_support::hostile::nested_multipart;
+        use mailseal_test_support::{TempPki, openssl};
+
+        let pki = TempPki::new();
+        let certificate = pki.self_signed("ec", "/CN=Ann", Some("ann@example.com"));
+        let key_der = openssl(
+            pki.dir(),
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", "key.pem", "-outform", "DER",
+            ],
+        );
+        let key = SoftwareKey::from_pkcs8(&PrivateKeyDer::new(key_der)).unwrap();
+        let signer = Signer {
+            key: &key,
+            certificate: &certificate,
+            chain: &[],
+            rsa_pss: false,
+        };
+        let recipients = [Recipient {
+            certificate: &certificate,
+            rsa_padding: RsaPadding::Pkcs1v15,
+        }];
+        let scratch_dir = tempfile::tempdir().unwrap();
+        let scratch = Scratch::new(scratch_dir.path().to_owned());
+        let sign = |raw: &[u8], mode| {
+            let mut out = Vec::new();
+            sign_message(
+                &mut io::Cursor::new(raw),
+                raw.len() as u64,
+                &signer,
+                mode,
+                SystemTime::now(),
+                &scratch,
+                &mut out,
+            )
+        };
+        let encrypt = |raw: &[u8]| {
+            let mut out = Vec::new();
+            let len = raw.len() as u64;
+            encrypt_message(
+                &mut io::Cursor::new(raw),
+                len,
+                &recipients,
+                ContentEncryption::Aes256Gcm,
+                &mut out,
+            )
+        };
+        let deepest = nested_multipart(MAX_DEPTH);
+        sign(&deepest, SignatureMode::Detached).unwrap();
+        encrypt(&deepest).unwrap();
+        let too_deep = nested_multipart(5_000);
+        for mode in [SignatureMode::Detached, SignatureMode::Opaque] {
+            assert!(matches!(
+                sign(&too_deep, mode),
+                Err(MessageError::Mime(MimeError::TooDeep))
+            ));
+        }
+        assert!(matches!(
+            encrypt(&too_deep),
+            Err(MessageError::Mime(MimeError::TooDeep))
+        ));
+    }
+
+    #[test]
     fn the_inner_message_is_judged_on_whole_lines_of_a_complete_head() {
         let pkcs7 = b"From: a@x\r\nContent-Type: application/pkcs7-mime\r\n";
         // A line cut in two, or a head that may go on, decides nothing yet.
