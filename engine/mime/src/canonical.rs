@@ -9,7 +9,7 @@
 //! decide the encoding, encode), never held whole.
 
 use crate::encoders::{Base64Lines, Crlf, QuotedPrintable};
-use crate::mime::{self, Entity, Header, MAX_DEPTH, MimeError};
+use crate::mime::{self, Entity, HeadLine, Header, MAX_DEPTH, MimeError};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 /// A byte range of the source: `start..end`.
@@ -117,25 +117,28 @@ pub fn read_head<R: Read + Seek>(
     scan_lines(src, span, MAX_HEAD + 1, |start, end, line| {
         // `line` is the whole line unless it is over MAX_HEAD; then only its start is known.
         let whole = (end - start) as usize == line.len();
-        let content = line.strip_suffix(b"\n").unwrap_or(line);
-        let content = content.strip_suffix(b"\r").unwrap_or(content);
-        let continuation = matches!(content.first(), Some(b' ' | b'\t')) && seen_header;
-        if content.is_empty() {
-            head.extend_from_slice(line);
-            body_start = end;
-            return false;
+        match HeadLine::of(line, seen_header) {
+            HeadLine::End => {
+                head.extend_from_slice(line);
+                body_start = end;
+                false
+            }
+            HeadLine::Body => {
+                body_start = start;
+                false
+            }
+            HeadLine::Continuation | HeadLine::Field { .. }
+                if !whole || head.len() + line.len() > MAX_HEAD =>
+            {
+                too_long = true;
+                false
+            }
+            HeadLine::Continuation | HeadLine::Field { .. } => {
+                seen_header = true;
+                head.extend_from_slice(line);
+                true
+            }
         }
-        if !continuation && !content.contains(&b':') {
-            body_start = start;
-            return false;
-        }
-        if !whole || head.len() + line.len() > MAX_HEAD {
-            too_long = true;
-            return false;
-        }
-        seen_header = true;
-        head.extend_from_slice(line);
-        true
     })?;
     if too_long {
         return Err(MimeError::HeadTooLong.into());
