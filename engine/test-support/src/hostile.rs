@@ -36,13 +36,13 @@ pub fn unfolded_subject(lines: usize) -> String {
     words.join(" ")
 }
 
-/// A `multipart/mixed` message of `parts` parts of one byte each.
+/// A `multipart/mixed` message of a text part and `parts` attachments of one byte each.
 pub fn tiny_parts(parts: usize) -> Vec<u8> {
     let mut raw =
-        b"From: a@example.com\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"From: a@example.com\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nthe text\r\n"
             .to_vec();
     for _ in 0..parts {
-        raw.extend_from_slice(b"--b\r\n\r\nx\r\n");
+        raw.extend_from_slice(b"--b\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n");
     }
     raw.extend_from_slice(b"--b--\r\n");
     raw
