@@ -4,6 +4,7 @@
 //! key, a password or a message body.
 
 use crate::certs::publish::PublishError;
+use crate::display::DisplayError;
 use crate::own_identities::KeyUnavailable;
 use mailseal_ca::PkiError;
 use mailseal_ca::batch::BatchError;
@@ -126,6 +127,14 @@ impl ToRpc for MessageError {
             _ => ErrorKind::Internal,
         };
         RpcError::new(kind, message)
+    }
+}
+
+impl ToRpc for DisplayError {
+    fn to_rpc(self) -> RpcError {
+        let error = self;
+        // Every refusal is about the message sent: not MIME, or beyond what is shown.
+        RpcError::new(ErrorKind::bad_input("params.message"), error.to_string())
     }
 }
 

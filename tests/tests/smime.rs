@@ -5,6 +5,7 @@ use mailseal_protocol::methods::key;
 use mailseal_protocol::methods::report::{CheckName, Outcome, Verdict};
 use mailseal_protocol::methods::smime::{self, ContentEncryption, Layer, SignatureMode};
 use mailseal_protocol::{Client, ErrorKind};
+use mailseal_test_support::hostile::nested_multipart;
 use mailseal_test_support::openssl;
 use mailseal_tests::rpc::{
     check, decrypt, encrypt, only_encryption, only_signature, open, sign, sign_encrypt,
@@ -269,6 +270,29 @@ async fn deeply_nested_messages_are_refused() {
     }
     let err = daemon_error(open(&mut client, &message).await);
     assert!(err.message.contains("nested more than 10"), "{err:?}");
+}
+
+#[tokio::test]
+async fn signing_or_encrypting_deeply_nested_multiparts_is_refused_and_the_daemon_lives_on() {
+    let (_world, mut client) = World::new().await;
+    let nested = nested_multipart(5_000);
+    // From Ann to Bob: the same message from `ann@` rather than `a@`.
+    let message = [
+        &b"To: bob@example.com\r\nFrom: ann"[..],
+        nested.strip_prefix(b"From: a").unwrap(),
+    ]
+    .concat();
+    for mode in [SignatureMode::Detached, SignatureMode::Opaque] {
+        let err = daemon_error(sign(&mut client, &message, mode).await);
+        assert!(matches!(err.kind, ErrorKind::BadInput { .. }), "{err:?}");
+        assert!(err.message.contains("nested more than 100"), "{err:?}");
+    }
+    let err = daemon_error(encrypt(&mut client, &message).await);
+    assert!(err.message.contains("nested more than 100"), "{err:?}");
+    // The daemon is still there, for this client and everyone else.
+    sign(&mut client, MESSAGE.as_bytes(), SignatureMode::Detached)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

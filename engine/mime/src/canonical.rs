@@ -5,11 +5,11 @@
 //! From a whole message it keeps the content headers (adding a Content-Type when missing) and
 //! the body with CRLF line ends; 8-bit or binary leaf bodies are re-encoded in 7-bit
 //! (quoted-printable for text, base64 otherwise) so that no relay can alter them; multiparts
-//! are canonicalized part by part. Bodies are read in passes over the source (find the parts,
+//! are canonicalized part by part, at most [`MAX_DEPTH`] levels down. Bodies are read in passes over the source (find the parts,
 //! decide the encoding, encode), never held whole.
 
 use crate::encoders::{Base64Lines, Crlf, QuotedPrintable};
-use crate::mime::{self, Entity, Header, MimeError};
+use crate::mime::{self, Entity, HeadLine, Header, MAX_DEPTH, MimeError};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 /// A byte range of the source: `start..end`.
@@ -117,25 +117,28 @@ pub fn read_head<R: Read + Seek>(
     scan_lines(src, span, MAX_HEAD + 1, |start, end, line| {
         // `line` is the whole line unless it is over MAX_HEAD; then only its start is known.
         let whole = (end - start) as usize == line.len();
-        let content = line.strip_suffix(b"\n").unwrap_or(line);
-        let content = content.strip_suffix(b"\r").unwrap_or(content);
-        let continuation = matches!(content.first(), Some(b' ' | b'\t')) && seen_header;
-        if content.is_empty() {
-            head.extend_from_slice(line);
-            body_start = end;
-            return false;
+        match HeadLine::of(line, seen_header) {
+            HeadLine::End => {
+                head.extend_from_slice(line);
+                body_start = end;
+                false
+            }
+            HeadLine::Body => {
+                body_start = start;
+                false
+            }
+            HeadLine::Continuation | HeadLine::Field { .. }
+                if !whole || head.len() + line.len() > MAX_HEAD =>
+            {
+                too_long = true;
+                false
+            }
+            HeadLine::Continuation | HeadLine::Field { .. } => {
+                seen_header = true;
+                head.extend_from_slice(line);
+                true
+            }
         }
-        if !continuation && !content.contains(&b':') {
-            body_start = start;
-            return false;
-        }
-        if !whole || head.len() + line.len() > MAX_HEAD {
-            too_long = true;
-            return false;
-        }
-        seen_header = true;
-        head.extend_from_slice(line);
-        true
     })?;
     if too_long {
         return Err(MimeError::HeadTooLong.into());
@@ -151,7 +154,7 @@ pub fn canonicalize<R: Read + Seek, W: Write>(
     out: &mut W,
 ) -> Result<(), CanonicalError> {
     let mut buffered = BufWriter::with_capacity(BUFFER, out);
-    canonicalize_into(src, span, &mut buffered)?;
+    canonicalize_into(src, span, 0, &mut buffered)?;
     buffered.flush()?;
     Ok(())
 }
@@ -161,7 +164,7 @@ pub fn canonicalize<R: Read + Seek, W: Write>(
 /// the source costs less than keeping the canonical entity in a spool file.
 pub fn canonical_len<R: Read + Seek>(src: &mut R, span: Span) -> Result<u64, CanonicalError> {
     let mut counter = Counter(0);
-    canonicalize_into(src, span, &mut counter)?;
+    canonicalize_into(src, span, 0, &mut counter)?;
     Ok(counter.0)
 }
 
@@ -179,9 +182,12 @@ impl Write for Counter {
     }
 }
 
+/// Canonicalizes the entity in `span`, `depth` multiparts down from the message: recursive,
+/// one level per multipart, so refused below [`MAX_DEPTH`] before the stack runs out.
 fn canonicalize_into<R: Read + Seek, W: Write>(
     src: &mut R,
     span: Span,
+    depth: usize,
     out: &mut W,
 ) -> Result<(), CanonicalError> {
     let (head, body_start) = read_head(src, span)?;
@@ -208,12 +214,15 @@ fn canonicalize_into<R: Read + Seek, W: Write>(
         crlf.into_inner().write_all(b"\r\n")
     };
     if content_type.mime_type.starts_with("multipart/") {
+        if depth == MAX_DEPTH {
+            return Err(MimeError::TooDeep.into());
+        }
         let boundary = content_type
             .param("boundary")
             .ok_or(MimeError::Multipart("no boundary parameter"))?;
         let parts = multipart_parts(src, body, boundary)?;
         write_headers(&headers, out)?;
-        canonical_multipart(src, &parts, boundary, out)
+        canonical_multipart(src, &parts, boundary, depth + 1, out)
     } else if needs_transfer_encoding(src, body, &entity)? {
         headers.retain(|h| !h.name.eq_ignore_ascii_case("Content-Transfer-Encoding"));
         if content_type.mime_type.starts_with("text/") {
@@ -362,12 +371,13 @@ fn byte_at<R: Read + Seek>(src: &mut R, offset: u64) -> io::Result<u8> {
     Ok(byte[0])
 }
 
-/// The preamble (CRLF'd), each part canonicalized between delimiters, the closing delimiter;
-/// the epilogue is dropped.
+/// The preamble (CRLF'd), each part (at `depth`) canonicalized between delimiters, the
+/// closing delimiter; the epilogue is dropped.
 fn canonical_multipart<R: Read + Seek, W: Write>(
     src: &mut R,
     layout: &Parts,
     boundary: &str,
+    depth: usize,
     out: &mut W,
 ) -> Result<(), CanonicalError> {
     let delimiter = format!("--{boundary}");
@@ -375,7 +385,7 @@ fn canonical_multipart<R: Read + Seek, W: Write>(
     for part in &layout.parts {
         out.write_all(delimiter.as_bytes())?;
         out.write_all(b"\r\n")?;
-        canonicalize_into(src, *part, out)?;
+        canonicalize_into(src, *part, depth, out)?;
         out.write_all(b"\r\n")?;
     }
     out.write_all(delimiter.as_bytes())?;
@@ -397,6 +407,7 @@ pub fn canonical_entity(raw: &[u8]) -> Result<Vec<u8>, CanonicalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mailseal_test_support::hostile::nested_multipart;
 
     #[test]
     fn canonical_entity_reencodes_8bit_and_uses_crlf() {
@@ -559,6 +570,24 @@ mod tests {
             let span = Span::whole(raw.len() as u64);
             let counted = canonical_len(&mut io::Cursor::new(raw), span).unwrap();
             assert_eq!(counted, canonical_entity(raw).unwrap().len() as u64);
+        }
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_refused_not_a_stack_overflow() {
+        let canonical = canonical_entity(&nested_multipart(MAX_DEPTH)).unwrap();
+        assert!(String::from_utf8(canonical).unwrap().contains("innermost"));
+        for levels in [MAX_DEPTH + 1, 5_000] {
+            let raw = nested_multipart(levels);
+            let span = Span::whole(raw.len() as u64);
+            assert!(matches!(
+                canonical_entity(&raw),
+                Err(CanonicalError::Mime(MimeError::TooDeep))
+            ));
+            assert!(matches!(
+                canonical_len(&mut io::Cursor::new(&raw), span),
+                Err(CanonicalError::Mime(MimeError::TooDeep))
+            ));
         }
     }
 

@@ -19,7 +19,7 @@ use const_oid::db::rfc6268;
 use der::{Decode, SliceReader};
 use mailseal_mime::canonical::{self, CanonicalError, Span};
 use mailseal_mime::encoders::{Base64Decoder, Base64Lines, Crlf, Digesting};
-use mailseal_mime::mime::{self, Entity, MimeError};
+use mailseal_mime::mime::{self, Entity, HeadLine, MimeError};
 use mailseal_mime::scratch::{IN_MEMORY, Scratch};
 use mailseal_pkix::ber;
 use mailseal_pkix::issuers::Issuers;
@@ -235,7 +235,43 @@ fn is_layer(mime_type: &str) -> bool {
 /// once, neither spooled nor copied.
 struct Inner<'o, W> {
     scratch: &'o Scratch,
+    head: HeadScan,
     state: Option<InnerState<'o, W>>,
+}
+
+/// How far the header block of the message inside a layer has been read, line by line, so
+/// that each byte is looked at once however the message arrives (a constructed BER octet
+/// string can bring it a byte at a time): judging all that was held on every write cost the
+/// square of its length.
+#[derive(Debug, Default)]
+struct HeadScan {
+    /// Where the first line not yet judged starts.
+    line_start: usize,
+    /// How far that line has been searched for its end.
+    searched: usize,
+    /// Whether a field came before it.
+    after_field: bool,
+}
+
+impl HeadScan {
+    /// Where the header block in `held` ends (where its body starts) once a line has ended
+    /// it; `None` while it may go on. `held` only grows from one call to the next.
+    fn end(&mut self, held: &[u8]) -> Option<usize> {
+        while let Some(at) = memchr::memchr(b'\n', &held[self.searched..]) {
+            let line_end = self.searched + at + 1;
+            match HeadLine::of(&held[self.line_start..line_end], self.after_field) {
+                HeadLine::End => return Some(line_end),
+                HeadLine::Body => return Some(self.line_start),
+                HeadLine::Continuation | HeadLine::Field { .. } => {
+                    self.after_field = true;
+                    self.line_start = line_end;
+                    self.searched = line_end;
+                }
+            }
+        }
+        self.searched = held.len();
+        None
+    }
 }
 
 enum InnerState<'o, W> {
@@ -253,13 +289,16 @@ impl<'o, W: Write> Inner<'o, W> {
     fn new(prefix: Vec<u8>, scratch: &'o Scratch, out: &'o mut W) -> Self {
         Self {
             scratch,
+            head: HeadScan::default(),
             state: Some(InnerState::Deciding(prefix, out)),
         }
     }
 
-    /// Sends what is held where it belongs once its header block is complete, or `at_end`
-    /// of the message. More than [`IN_MEMORY`] without a complete header block goes to the
-    /// spool, where the next round reads it as before.
+    /// Sends what is held where it belongs once its header block is complete (judged on
+    /// whole lines: a line cut in two could look like the end of the block), or `at_end` of
+    /// the message; it is another layer when [`open_layer`] would take it off. More than
+    /// [`IN_MEMORY`] without a complete header block goes to the spool, where the next round
+    /// reads it as before.
     fn decide(&mut self, at_end: bool) -> io::Result<()> {
         let Some(InnerState::Deciding(held, _)) = &self.state else {
             return Ok(());
@@ -267,10 +306,12 @@ impl<'o, W: Write> Inner<'o, W> {
         let layer = if held.len() > IN_MEMORY {
             true
         } else {
-            match layer_ahead(held, at_end) {
-                Some(layer) => layer,
+            let head_end = match self.head.end(held) {
+                Some(end) => end,
+                None if at_end => held.len(),
                 None => return Ok(()),
-            }
+            };
+            is_layer(&mime::parse(&held[..head_end]).content_type().mime_type)
         };
         let Some(InnerState::Deciding(held, out)) = self.state.take() else {
             unreachable!("checked above");
@@ -315,24 +356,6 @@ impl<W: Write> Write for Inner<'_, W> {
             InnerState::Spool(spool) => spool.flush(),
             InnerState::Out(out) => out.flush(),
         }
-    }
-}
-
-/// Whether the message starting with `held` is another S/MIME layer, judged as
-/// [`open_layer`] judges it; `None` while its header block may go on. Only whole lines count
-/// until `at_end`: a line cut in two could look like the end of the header block.
-fn layer_ahead(held: &[u8], at_end: bool) -> Option<bool> {
-    let complete = if at_end {
-        held.len()
-    } else {
-        memchr::memrchr(b'\n', held).map_or(0, |at| at + 1)
-    };
-    let span = Span::whole(complete as u64);
-    match canonical::read_head(&mut io::Cursor::new(&held[..complete]), span) {
-        // The next round meets the same fault and reports it.
-        Err(_) => Some(true),
-        Ok((_, body_start)) if !at_end && body_start >= span.end => None,
-        Ok((head, _)) => Some(is_layer(&mime::parse(&head).content_type().mime_type)),
     }
 }
 
@@ -581,37 +604,150 @@ mod tests {
     }
 
     #[test]
+    fn sign_and_encrypt_refuse_deep_nesting_rather_than_overflow_the_stack() {
+        use mailseal_keys::backend::RsaPadding;
+        use mailseal_keys::pkcs12::PrivateKeyDer;
+        use mailseal_keys::software::SoftwareKey;
+        use mailseal_mime::mime::MAX_DEPTH;
+        use mailseal_test_support::hostile::nested_multipart;
+        use mailseal_test_support::{TempPki, openssl};
+
+        let pki = TempPki::new();
+        let certificate = pki.self_signed("ec", "/CN=Ann", Some("ann@example.com"));
+        let key_der = openssl(
+            pki.dir(),
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", "key.pem", "-outform", "DER",
+            ],
+        );
+        let key = SoftwareKey::from_pkcs8(&PrivateKeyDer::new(key_der)).unwrap();
+        let signer = Signer {
+            key: &key,
+            certificate: &certificate,
+            chain: &[],
+            rsa_pss: false,
+        };
+        let recipients = [Recipient {
+            certificate: &certificate,
+            rsa_padding: RsaPadding::Pkcs1v15,
+        }];
+        let scratch_dir = tempfile::tempdir().unwrap();
+        let scratch = Scratch::new(scratch_dir.path().to_owned());
+        let sign = |raw: &[u8], mode| {
+            let mut out = Vec::new();
+            sign_message(
+                &mut io::Cursor::new(raw),
+                raw.len() as u64,
+                &signer,
+                mode,
+                SystemTime::now(),
+                &scratch,
+                &mut out,
+            )
+        };
+        let encrypt = |raw: &[u8]| {
+            let mut out = Vec::new();
+            let len = raw.len() as u64;
+            encrypt_message(
+                &mut io::Cursor::new(raw),
+                len,
+                &recipients,
+                ContentEncryption::Aes256Gcm,
+                &mut out,
+            )
+        };
+        let deepest = nested_multipart(MAX_DEPTH);
+        sign(&deepest, SignatureMode::Detached).unwrap();
+        encrypt(&deepest).unwrap();
+        let too_deep = nested_multipart(5_000);
+        for mode in [SignatureMode::Detached, SignatureMode::Opaque] {
+            assert!(matches!(
+                sign(&too_deep, mode),
+                Err(MessageError::Mime(MimeError::TooDeep))
+            ));
+        }
+        assert!(matches!(
+            encrypt(&too_deep),
+            Err(MessageError::Mime(MimeError::TooDeep))
+        ));
+    }
+
+    /// Where `message`, written to an [`Inner`] in pieces of `piece` bytes, goes: `Some(true)`
+    /// into a spool as another layer, `Some(false)` to the output, `None` undecided; and with
+    /// `at_end`, where it goes once it is finished.
+    fn judged(message: &[u8], piece: usize, at_end: bool) -> Option<bool> {
+        let scratch_dir = tempfile::tempdir().unwrap();
+        let scratch = Scratch::new(scratch_dir.path().to_owned());
+        let mut out = Vec::new();
+        let mut inner = Inner::new(Vec::new(), &scratch, &mut out);
+        for piece in message.chunks(piece) {
+            inner.write_all(piece).unwrap();
+        }
+        if at_end {
+            let spool = inner.finish().unwrap();
+            assert_eq!(spool.is_none(), out == message);
+            return Some(spool.is_some());
+        }
+        match inner.state {
+            Some(InnerState::Deciding(..)) => None,
+            Some(InnerState::Spool(_)) => Some(true),
+            Some(InnerState::Out(_)) => Some(false),
+            None => unreachable!("set until finished"),
+        }
+    }
+
+    #[test]
     fn the_inner_message_is_judged_on_whole_lines_of_a_complete_head() {
         let pkcs7 = b"From: a@x\r\nContent-Type: application/pkcs7-mime\r\n";
-        // A line cut in two, or a head that may go on, decides nothing yet.
-        assert_eq!(layer_ahead(b"From: a@x\r\nContent-Ty", false), None);
-        assert_eq!(layer_ahead(pkcs7, false), None);
-        assert_eq!(
-            layer_ahead(&[&pkcs7[..], b"\r\nMIAG"].concat(), false),
-            None
+        for piece in [1, 7, 1 << 20] {
+            // A line cut in two, or a head that may go on, decides nothing yet.
+            assert_eq!(judged(b"From: a@x\r\nContent-Ty", piece, false), None);
+            assert_eq!(judged(pkcs7, piece, false), None);
+            assert_eq!(
+                judged(&[&pkcs7[..], b"\r\n"].concat(), piece, false),
+                Some(true)
+            );
+            assert_eq!(
+                judged(
+                    b"From: a@x\r\nContent-Type: text/plain\r\n\r\nhi\r\n",
+                    piece,
+                    false
+                ),
+                Some(false)
+            );
+            assert_eq!(
+                judged(b"From: a@x\r\nnot a header\r\n", piece, false),
+                Some(false)
+            );
+            // At the end, whatever is there decides.
+            assert_eq!(judged(pkcs7, piece, true), Some(true));
+            assert_eq!(
+                judged(
+                    b"From: a@x\r\nContent-Type: application/pkcs7-mime",
+                    piece,
+                    true
+                ),
+                Some(true)
+            );
+            assert_eq!(judged(b"Subject: no body", piece, true), Some(false));
+            assert_eq!(judged(b"", piece, true), Some(false));
+        }
+    }
+
+    #[test]
+    fn a_long_inner_head_arriving_a_byte_at_a_time_is_read_once() {
+        // 720 KB of folded Subject, under IN_MEMORY: judging all that is held on each of
+        // its 720,000 writes took hours; read once, it takes a moment.
+        let lines = 80_000;
+        let text = mailseal_test_support::hostile::folded_subject(lines);
+        assert!(text.len() < IN_MEMORY);
+        assert_eq!(judged(&text, 1, false), Some(false));
+        let layer = String::from_utf8(text).unwrap().replacen(
+            "Content-Type: text/plain",
+            "Content-Type: application/pkcs7-mime",
+            1,
         );
-        assert_eq!(
-            layer_ahead(&[&pkcs7[..], b"\r\nMIAG\r\n"].concat(), false),
-            Some(true)
-        );
-        assert_eq!(
-            layer_ahead(
-                b"From: a@x\r\nContent-Type: text/plain\r\n\r\nhi\r\n",
-                false
-            ),
-            Some(false)
-        );
-        assert_eq!(
-            layer_ahead(b"From: a@x\r\nnot a header\r\n", false),
-            Some(false)
-        );
-        // At the end, whatever is there decides.
-        assert_eq!(
-            layer_ahead(&[&pkcs7[..], b"\r\nMIAG"].concat(), true),
-            Some(true)
-        );
-        assert_eq!(layer_ahead(b"Subject: no body", true), Some(false));
-        assert_eq!(layer_ahead(b"", true), Some(false));
+        assert_eq!(judged(layer.as_bytes(), 1, false), Some(true));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod ca;
 pub mod cms;
+pub mod hostile;
 pub mod pki;
 pub mod softhsm;
 
