@@ -86,10 +86,12 @@ fn pkcs8_der(data: &[u8]) -> Result<PrivateKeyDer, RpcError> {
     if data.trim_ascii_start().starts_with(b"-----BEGIN") {
         let (label, der) = der::pem::decode_vec(data)
             .map_err(|e| bad_input("params.key", &format!("not a PEM private key: {e}")))?;
+        // The label found is not quoted: what was sent is never echoed (README, Security notes).
         if label != "PRIVATE KEY" {
             return Err(bad_input(
                 "params.key",
-                &format!("expected a PRIVATE KEY (PKCS#8), found {label}"),
+                "expected an unencrypted PKCS#8 key (PEM label PRIVATE KEY); convert other \
+                 forms with `openssl pkcs8 -topk8 -nocrypt`",
             ));
         }
         Ok(PrivateKeyDer::new(der))

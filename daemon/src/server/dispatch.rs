@@ -176,8 +176,10 @@ fn encode_result<R: serde::Serialize>(result: R) -> Result<Value, RpcError> {
 
 /// Decodes `params`, naming the offending field on failure.
 ///
-/// serde's messages quote the value it rejected ("invalid type: integer `1234`"); that value
-/// may be a PIN sent in the wrong type, so only what was expected is kept.
+/// serde's messages quote the value it rejected ("invalid type: integer `1234`", "unknown
+/// variant `hunter2`"); that value may be a PIN or passphrase sent in the wrong field or the
+/// wrong type, and error messages reach logs, so only what was expected is kept (see
+/// [`without_the_value`]).
 fn decode_params<P: serde::de::DeserializeOwned>(params: Value) -> Result<P, RpcError> {
     let params = if params.is_null() {
         Value::Object(Default::default())
@@ -191,13 +193,28 @@ fn decode_params<P: serde::de::DeserializeOwned>(params: Value) -> Result<P, Rpc
         } else {
             format!("params.{path}")
         };
-        let inner = e.into_inner().to_string();
-        let why = match inner.split_once(", expected ") {
-            Some((_, expected)) if inner.starts_with("invalid") => format!("expected {expected}"),
-            _ => inner,
-        };
+        let why = without_the_value(&e.into_inner().to_string());
         RpcError::new(ErrorKind::bad_input(&field), format!("{field}: {why}"))
     })
+}
+
+/// serde's message for a value that did not decode, less the value itself.
+///
+/// The messages that quote a value all end in what was expected: `invalid type: …, expected
+/// …`, `invalid value: …`, `invalid length …`, `unknown variant `…`, expected …`; only the
+/// part after the last `, expected ` is kept (the last, since the quoted value may itself
+/// contain those words). `unknown field`, `missing field` and `duplicate field` name a field,
+/// not a value, and stay whole; so do the messages of the protocol's own deserializers, which
+/// quote nothing.
+fn without_the_value(message: &str) -> String {
+    let quotes_a_value = ["invalid ", "unknown variant "]
+        .iter()
+        .any(|prefix| message.starts_with(prefix));
+    match message.rsplit_once(", expected ") {
+        Some((_, expected)) if quotes_a_value => format!("expected {expected}"),
+        _ if quotes_a_value => "not a value this parameter takes".to_owned(),
+        _ => message.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +282,75 @@ mod tests {
             err.message.contains("missing field `passphrase`"),
             "{}",
             err.message
+        );
+    }
+
+    /// Every parameter the hardening review found quoted back (issue 16), with a value that
+    /// must not appear in the reply.
+    #[test]
+    fn unknown_variants_and_bad_values_are_never_quoted_back() {
+        use mailseal_protocol::methods::{
+            ca::IssueParams, smime::EncryptParams, smime::SignParams,
+        };
+        const SECRET: &str = "Tr0ub4dor, expected &3";
+        let issue = |extra: Value| {
+            let mut params = json!({"kind": "mailbox", "email": "a@example.com",
+                "key": {"csr": {"request": "AAEC"}}});
+            params
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            decode_params::<IssueParams>(params).map(drop)
+        };
+        let sign = |params: Value| decode_params::<SignParams>(params).map(drop);
+        let cases = [
+            (
+                "params.mode",
+                sign(json!({"message": "AAAA", "mode": SECRET})),
+            ),
+            (
+                "params.content_encryption",
+                decode_params::<EncryptParams>(
+                    json!({"message": "AAAA", "content_encryption": SECRET}),
+                )
+                .map(drop),
+            ),
+            ("params.key", issue(json!({"key": {SECRET: {}}}))),
+            ("params.key", issue(json!({"key": SECRET}))),
+            ("params.if_active", issue(json!({"if_active": SECRET}))),
+            ("params.kind", issue(json!({"kind": SECRET}))),
+            (
+                "params.key.generate.algorithm",
+                issue(json!({"key": {"generate": {"algorithm": SECRET, "pkcs12_password": "p"}}})),
+            ),
+            (
+                "params.message",
+                sign(json!({"message": {"stream": [SECRET]}})),
+            ),
+            ("params.message", sign(json!({"message": {"path": SECRET}}))),
+        ];
+        for (field, outcome) in cases {
+            let err = outcome.unwrap_err();
+            assert_eq!(err.kind, ErrorKind::bad_input(field), "{}", err.message);
+            assert!(!err.message.contains("Tr0ub4dor"), "{}", err.message);
+            assert!(!err.message.contains("&3"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn messages_that_name_a_field_or_quote_nothing_stay_whole() {
+        assert_eq!(
+            without_the_value("unknown field `x`, expected `a` or `b`"),
+            "unknown field `x`, expected `a` or `b`"
+        );
+        assert_eq!(without_the_value("missing field `a`"), "missing field `a`");
+        assert_eq!(
+            without_the_value("the path must be absolute"),
+            "the path must be absolute"
+        );
+        assert_eq!(
+            without_the_value("invalid value: string \"pin\""),
+            "not a value this parameter takes"
         );
     }
 }
