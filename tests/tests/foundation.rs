@@ -293,6 +293,65 @@ async fn pkcs12_import_with_right_and_wrong_password() {
     assert!(!text.contains("BEGIN PRIVATE KEY") && !text.contains("correct horse"));
 }
 
+/// A key sealed under an empty passphrase opens for anyone who copies the file: every import
+/// refuses it on the field that would protect the key, and writes nothing (issue 16).
+#[tokio::test]
+async fn an_empty_passphrase_is_refused_on_import() {
+    let pki = Pki::new();
+    pki.user("ann", "ann@example.com", "ec");
+    let p12 = std::fs::read(pki.pkcs12("ann", "p12 pass", &[])).unwrap();
+    let unprotected = std::fs::read(pki.pkcs12("ann", "", &[])).unwrap();
+    let daemon = TestDaemon::start("");
+    let mut client = daemon.client().await;
+    let secret = |text: &str| Secret::new(text.into());
+
+    let import = |data: &[u8], password: &str, passphrase: Option<&str>| key::ImportPkcs12Params {
+        data: data.to_vec().into(),
+        password: secret(password),
+        passphrase: passphrase.map(secret),
+    };
+    for (params, field) in [
+        (import(&p12, "p12 pass", Some("")), "params.passphrase"),
+        (import(&unprotected, "", None), "params.password"),
+    ] {
+        let refused = daemon_error(client.call::<key::ImportPkcs12>(&params).await);
+        assert_eq!(
+            refused.kind,
+            ErrorKind::bad_input(field),
+            "{}",
+            refused.message
+        );
+        assert!(
+            refused.message.contains("non-empty passphrase"),
+            "{}",
+            refused.message
+        );
+    }
+    let refused = daemon_error(
+        client
+            .call::<key::ImportPkcs8>(&key::ImportPkcs8Params {
+                key: std::fs::read(pki.dir().join("ann.key")).unwrap().into(),
+                certificates: std::fs::read(pki.dir().join("ann.pem")).unwrap().into(),
+                passphrase: secret(""),
+            })
+            .await,
+    );
+    assert_eq!(refused.kind, ErrorKind::bad_input("params.passphrase"));
+    assert_eq!(
+        std::fs::read_dir(daemon.data_dir().join("identities"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing stored"
+    );
+
+    // A PKCS#12 file without a password is fine when a passphrase protects the stored key.
+    client
+        .call::<key::ImportPkcs12>(&import(&unprotected, "", Some("at rest")))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn identities_survive_a_restart_locked_and_unlock_with_the_passphrase() {
     let pki = Pki::new();
