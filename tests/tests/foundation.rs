@@ -510,6 +510,40 @@ async fn certificates_are_imported_listed_and_removed_through_the_cli() {
     assert_eq!(out.status.code(), Some(4));
 }
 
+/// A crash must not write the unlocked keys to a core file (issue 16): the real daemon runs
+/// with a core-file limit of 0, not dumpable, and says so in `daemon.status` and the CLI.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_daemon_writes_no_core_file_and_reports_its_protection() {
+    let daemon = TestDaemon::start("");
+    let mut client = daemon.client().await;
+    let status = client.call::<daemon::Status>(&Empty {}).await.unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", status.pid)).unwrap();
+    let core = limits
+        .lines()
+        .find(|line| line.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().skip(4).take(2).collect::<Vec<_>>(),
+        ["0", "0"],
+        "{core}"
+    );
+    assert_eq!(
+        status.process,
+        daemon::ProcessHygiene {
+            core_dumps_off: true,
+            not_dumpable: true,
+            keys_in_locked_memory: false,
+        }
+    );
+    let out = daemon.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("core dumps off: yes, not dumpable: yes, keys in locked memory: no"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn a_second_daemon_on_the_same_socket_is_refused() {
     let daemon = TestDaemon::start("");
