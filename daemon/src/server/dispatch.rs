@@ -10,6 +10,7 @@ use mailseal_protocol::{ErrorKind, Request, Response, RpcError};
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
+use zeroize::Zeroize;
 
 /// Answers one request.
 #[tracing::instrument(name = "request", skip_all, fields(id = %request.id, method = %request.method))]
@@ -180,13 +181,20 @@ fn encode_result<R: serde::Serialize>(result: R) -> Result<Value, RpcError> {
 /// variant `hunter2`"); that value may be a PIN or passphrase sent in the wrong field or the
 /// wrong type, and error messages reach logs, so only what was expected is kept (see
 /// [`without_the_value`]).
-fn decode_params<P: serde::de::DeserializeOwned>(params: Value) -> Result<P, RpcError> {
-    let params = if params.is_null() {
-        Value::Object(Default::default())
-    } else {
-        params
-    };
-    serde_path_to_error::deserialize(params).map_err(|e| {
+///
+/// The parameters are decoded from a reference and every string of them is wiped afterwards,
+/// whether decoding succeeded or not: a passphrase then lives on only in its [`Secret`]
+/// (wiped when dropped), and none is left behind in a freed `Value` (the frame it was parsed
+/// from is wiped by the connection).
+///
+/// [`Secret`]: mailseal_protocol::Secret
+fn decode_params<P: serde::de::DeserializeOwned>(mut params: Value) -> Result<P, RpcError> {
+    if params.is_null() {
+        params = Value::Object(Default::default());
+    }
+    let decoded = serde_path_to_error::deserialize(&params);
+    wipe(&mut params);
+    decoded.map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." {
             "params".to_owned()
@@ -196,6 +204,22 @@ fn decode_params<P: serde::de::DeserializeOwned>(params: Value) -> Result<P, Rpc
         let why = without_the_value(&e.into_inner().to_string());
         RpcError::new(ErrorKind::bad_input(&field), format!("{field}: {why}"))
     })
+}
+
+/// Overwrites every string in `value`, keys of objects included, before it is freed.
+fn wipe(value: &mut Value) {
+    match value {
+        Value::String(text) => text.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(fields) => {
+            // Keys cannot be changed in place: taken out, wiped and dropped one by one.
+            for (mut key, mut field) in std::mem::take(fields) {
+                key.zeroize();
+                wipe(&mut field);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 /// serde's message for a value that did not decode, less the value itself.
@@ -335,6 +359,28 @@ mod tests {
             assert!(!err.message.contains("Tr0ub4dor"), "{}", err.message);
             assert!(!err.message.contains("&3"), "{}", err.message);
         }
+    }
+
+    #[test]
+    fn every_string_of_the_parameters_is_wiped() {
+        let mut params = json!({"key_id": "k", "passphrase": "hunter2",
+            "nested": [{"pin": "1234"}, "x", 5, null]});
+        let Value::String(text) = &params["passphrase"] else {
+            unreachable!()
+        };
+        let capacity = text.capacity();
+        wipe(&mut params["passphrase"]);
+        let Value::String(text) = &params["passphrase"] else {
+            unreachable!()
+        };
+        // `String::zeroize` overwrites the whole buffer, then empties the string.
+        assert!(text.is_empty() && text.capacity() == capacity);
+        wipe(&mut params);
+        assert_eq!(params, json!({}));
+        // Decoding still works from the reference, and a secret is a copy of its own.
+        let decoded: UnlockParams =
+            decode_params(json!({"key_id": "k", "passphrase": "hunter2"})).unwrap();
+        assert_eq!(decoded.passphrase.expose(), "hunter2");
     }
 
     #[test]
