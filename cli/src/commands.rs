@@ -177,8 +177,9 @@ impl Command {
             Self::Status => {
                 let status = client.call::<daemon::Status>(&Empty {}).await?;
                 print(ctx.json, &status, |s| {
+                    let yes_no = |on: bool| if on { "yes" } else { "no" };
                     format!(
-                        "mailseald {} (protocol {}) running, pid {}, up {} s\nsocket:       {}\ndata:         {}\nidentities:   {} ({} unlocked, cache {} s)\ncertificates: {}\n",
+                        "mailseald {} (protocol {}) running, pid {}, up {} s\nsocket:       {}\ndata:         {}\nidentities:   {} ({} unlocked, cache {} s)\ncertificates: {}\nprotection:   core dumps off: {}, not dumpable: {}, keys in locked memory: {}\n",
                         s.daemon_version,
                         s.protocol_version,
                         s.pid,
@@ -188,7 +189,10 @@ impl Command {
                         s.identities,
                         s.unlocked_keys,
                         s.key_cache_seconds,
-                        s.certificates
+                        s.certificates,
+                        yes_no(s.process.core_dumps_off),
+                        yes_no(s.process.not_dumpable),
+                        yes_no(s.process.keys_in_locked_memory),
                     )
                 });
             }

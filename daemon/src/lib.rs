@@ -9,6 +9,7 @@ pub mod certs;
 pub mod compose_policy;
 pub mod config;
 pub mod display;
+pub mod hygiene;
 pub mod key_cache;
 pub mod methods;
 pub mod native_host;

@@ -154,6 +154,8 @@ fn main() -> ExitCode {
     config.socket = socket.or(config.socket);
     config.data_dir = data_dir.or(config.data_dir);
     init_logging(&config.log_level);
+    // Before any key is read: a core file or a debugger must never see one.
+    mailseal_daemon::hygiene::harden();
 
     let daemon = match Daemon::open(config) {
         Ok(daemon) => daemon,

@@ -156,6 +156,16 @@ impl From<KeyUnavailable> for RpcError {
 impl ToRpc for TokenError {
     fn to_rpc(self) -> RpcError {
         let error = self;
+        if let TokenError::NoSuchToken { .. } = error {
+            // The name matched no token, so it is only what the caller typed, perhaps a PIN
+            // in the wrong field: not quoted back (README, Security notes), `token` left empty.
+            return RpcError::new(
+                ErrorKind::TokenNotPresent {
+                    token: String::new(),
+                },
+                "no token has that serial number or label; token.list shows the tokens present",
+            );
+        }
         let message = error.to_string();
         let kind = match error {
             TokenError::NoSuchToken { token } | TokenError::TokenNotPresent { token } => {
@@ -231,5 +241,34 @@ impl From<PublishError> for RpcError {
             _ => ErrorKind::Internal,
         };
         RpcError::new(kind, format!("cannot publish: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_name_that_matched_nothing_is_not_quoted_back() {
+        let err = TokenError::NoSuchToken {
+            token: "1234-pin".into(),
+        }
+        .to_rpc();
+        assert_eq!(
+            err.kind,
+            ErrorKind::TokenNotPresent {
+                token: String::new()
+            }
+        );
+        assert!(!err.message.contains("1234"), "{}", err.message);
+        let present = TokenError::TokenNotPresent {
+            token: "Ann's card".into(),
+        }
+        .to_rpc();
+        assert!(
+            present.message.contains("Ann's card"),
+            "{}",
+            present.message
+        );
     }
 }

@@ -109,7 +109,7 @@ impl Daemon {
             revocation,
             issuers: Issuers::with_fetch(http, config.fetch_issuers),
             started: Instant::now(),
-            ca: mailseal_ca::authority::CaHandle::new(config.ca_dir(), config.ca.settings()),
+            ca: mailseal_ca::authority::CaHandle::open(config.ca_dir(), config.ca.settings())?,
             data_dir,
             config,
         })

@@ -48,13 +48,42 @@ impl<'de> Deserialize<'de> for Base64Bytes {
         STANDARD
             .decode(text.as_bytes())
             .map(Self)
-            .map_err(|e| de::Error::custom(format_args!("invalid base64: {e}")))
+            .map_err(|e| de::Error::custom(Base64Problem(e)))
+    }
+}
+
+/// Why a string is not base64, without the offending character: the string may be a
+/// secret sent in the wrong field, and error messages reach logs.
+struct Base64Problem(base64::DecodeError);
+
+impl fmt::Display for Base64Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use base64::DecodeError::*;
+        f.write_str("expected standard base64 with padding (RFC 4648 §4)")?;
+        match self.0 {
+            InvalidByte(offset, _) | InvalidLastSymbol(offset, _) => {
+                write!(f, "; a wrong character at offset {offset}")
+            }
+            InvalidLength(length) => write!(f, "; {length} symbols is not a possible length"),
+            InvalidPadding => f.write_str("; wrong padding"),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_character_is_placed_but_not_quoted() {
+        let err = serde_json::from_str::<Base64Bytes>("\"AAAA#pin\"").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("offset 4"), "{message}");
+        assert!(
+            !message.contains("35") && !message.contains('#'),
+            "{message}"
+        );
+    }
 
     #[test]
     fn round_trips_through_json() {
@@ -67,7 +96,10 @@ mod tests {
     #[test]
     fn rejects_invalid_base64_and_debug_hides_content() {
         let err = serde_json::from_str::<Base64Bytes>("\"not base64!\"").unwrap_err();
-        assert!(err.to_string().contains("invalid base64"), "{err}");
+        assert!(
+            err.to_string().contains("expected standard base64"),
+            "{err}"
+        );
         assert_eq!(
             format!("{:?}", Base64Bytes(b"secret".to_vec())),
             "Base64Bytes(6 bytes)"

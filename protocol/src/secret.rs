@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 /// A password, passphrase or PIN.
 ///
@@ -22,6 +22,9 @@ impl Secret {
         &self.0
     }
 }
+
+/// Its one field is a `Zeroizing<String>`, wiped when dropped.
+impl ZeroizeOnDrop for Secret {}
 
 impl From<String> for Secret {
     fn from(text: String) -> Self {
@@ -50,6 +53,13 @@ impl<'de> Deserialize<'de> for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_wiped_when_dropped() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+        wiped_on_drop::<Secret>();
+        wiped_on_drop::<Zeroizing<String>>();
+    }
 
     #[test]
     fn debug_never_shows_the_secret() {

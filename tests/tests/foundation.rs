@@ -350,6 +350,65 @@ async fn pkcs12_import_with_right_and_wrong_password() {
     assert!(!text.contains("BEGIN PRIVATE KEY") && !text.contains("correct horse"));
 }
 
+/// A key sealed under an empty passphrase opens for anyone who copies the file: every import
+/// refuses it on the field that would protect the key, and writes nothing (issue 16).
+#[tokio::test]
+async fn an_empty_passphrase_is_refused_on_import() {
+    let pki = Pki::new();
+    pki.user("ann", "ann@example.com", "ec");
+    let p12 = std::fs::read(pki.pkcs12("ann", "p12 pass", &[])).unwrap();
+    let unprotected = std::fs::read(pki.pkcs12("ann", "", &[])).unwrap();
+    let daemon = TestDaemon::start("");
+    let mut client = daemon.client().await;
+    let secret = |text: &str| Secret::new(text.into());
+
+    let import = |data: &[u8], password: &str, passphrase: Option<&str>| key::ImportPkcs12Params {
+        data: data.to_vec().into(),
+        password: secret(password),
+        passphrase: passphrase.map(secret),
+    };
+    for (params, field) in [
+        (import(&p12, "p12 pass", Some("")), "params.passphrase"),
+        (import(&unprotected, "", None), "params.password"),
+    ] {
+        let refused = daemon_error(client.call::<key::ImportPkcs12>(&params).await);
+        assert_eq!(
+            refused.kind,
+            ErrorKind::bad_input(field),
+            "{}",
+            refused.message
+        );
+        assert!(
+            refused.message.contains("non-empty passphrase"),
+            "{}",
+            refused.message
+        );
+    }
+    let refused = daemon_error(
+        client
+            .call::<key::ImportPkcs8>(&key::ImportPkcs8Params {
+                key: std::fs::read(pki.dir().join("ann.key")).unwrap().into(),
+                certificates: std::fs::read(pki.dir().join("ann.pem")).unwrap().into(),
+                passphrase: secret(""),
+            })
+            .await,
+    );
+    assert_eq!(refused.kind, ErrorKind::bad_input("params.passphrase"));
+    assert_eq!(
+        std::fs::read_dir(daemon.data_dir().join("identities"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing stored"
+    );
+
+    // A PKCS#12 file without a password is fine when a passphrase protects the stored key.
+    client
+        .call::<key::ImportPkcs12>(&import(&unprotected, "", Some("at rest")))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn identities_survive_a_restart_locked_and_unlock_with_the_passphrase() {
     let pki = Pki::new();
@@ -506,6 +565,40 @@ async fn certificates_are_imported_listed_and_removed_through_the_cli() {
     std::fs::write(&garbage, "not a certificate").unwrap();
     let out = daemon.cli(&["certs", "import", garbage.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));
+}
+
+/// A crash must not write the unlocked keys to a core file (issue 16): the real daemon runs
+/// with a core-file limit of 0, not dumpable, and says so in `daemon.status` and the CLI.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_daemon_writes_no_core_file_and_reports_its_protection() {
+    let daemon = TestDaemon::start("");
+    let mut client = daemon.client().await;
+    let status = client.call::<daemon::Status>(&Empty {}).await.unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", status.pid)).unwrap();
+    let core = limits
+        .lines()
+        .find(|line| line.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().skip(4).take(2).collect::<Vec<_>>(),
+        ["0", "0"],
+        "{core}"
+    );
+    assert_eq!(
+        status.process,
+        daemon::ProcessHygiene {
+            core_dumps_off: true,
+            not_dumpable: true,
+            keys_in_locked_memory: false,
+        }
+    );
+    let out = daemon.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("core dumps off: yes, not dumpable: yes, keys in locked memory: no"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

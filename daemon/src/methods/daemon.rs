@@ -62,5 +62,6 @@ pub async fn status(daemon: Arc<Daemon>, _params: Empty) -> Result<StatusResult,
         identities: identities.len(),
         certificates: daemon.certs.len(),
         key_cache_seconds: daemon.keys.ttl().as_secs(),
+        process: crate::hygiene::current(),
     })
 }

@@ -23,6 +23,11 @@ pub async fn import_pkcs12(
     daemon: Arc<Daemon>,
     params: ImportPkcs12Params,
 ) -> Result<ImportPkcs12Result, RpcError> {
+    // Without `passphrase` the PKCS#12 password seals the key, so that is the field to blame.
+    match &params.passphrase {
+        Some(passphrase) => refuse_empty("params.passphrase", passphrase)?,
+        None => refuse_empty("params.password", &params.password)?,
+    }
     let store = Arc::clone(&daemon);
     let (identity, key) = blocking(move || {
         let contents = pkcs12::parse(params.data.as_slice(), params.password.expose().as_bytes())
@@ -47,6 +52,7 @@ pub async fn import_pkcs8(
     daemon: Arc<Daemon>,
     params: ImportPkcs8Params,
 ) -> Result<ImportPkcs12Result, RpcError> {
+    refuse_empty("params.passphrase", &params.passphrase)?;
     let store = Arc::clone(&daemon);
     let (identity, key) = blocking(move || {
         let der = pkcs8_der(params.key.as_slice())?;
@@ -86,16 +92,30 @@ fn pkcs8_der(data: &[u8]) -> Result<PrivateKeyDer, RpcError> {
     if data.trim_ascii_start().starts_with(b"-----BEGIN") {
         let (label, der) = der::pem::decode_vec(data)
             .map_err(|e| bad_input("params.key", &format!("not a PEM private key: {e}")))?;
+        // The label found is not quoted: what was sent is never echoed (README, Security notes).
         if label != "PRIVATE KEY" {
             return Err(bad_input(
                 "params.key",
-                &format!("expected a PRIVATE KEY (PKCS#8), found {label}"),
+                "expected an unencrypted PKCS#8 key (PEM label PRIVATE KEY); convert other \
+                 forms with `openssl pkcs8 -topk8 -nocrypt`",
             ));
         }
         Ok(PrivateKeyDer::new(der))
     } else {
         Ok(PrivateKeyDer::new(data.to_vec()))
     }
+}
+
+/// Refuses an empty passphrase for sealing a key: the file at rest would open for anyone who
+/// copies it (scrypt of nothing is no protection).
+fn refuse_empty(field: &str, passphrase: &Secret) -> Result<(), RpcError> {
+    if passphrase.expose().is_empty() {
+        return Err(bad_input(
+            field,
+            "the key would be stored without protection; give a non-empty passphrase",
+        ));
+    }
+    Ok(())
 }
 
 fn bad_input(field: &str, why: &str) -> RpcError {

@@ -10,6 +10,7 @@ use mailseal_protocol::{ErrorKind, Request, Response, RpcError};
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
+use zeroize::Zeroize;
 
 /// Answers one request.
 #[tracing::instrument(name = "request", skip_all, fields(id = %request.id, method = %request.method))]
@@ -176,28 +177,68 @@ fn encode_result<R: serde::Serialize>(result: R) -> Result<Value, RpcError> {
 
 /// Decodes `params`, naming the offending field on failure.
 ///
-/// serde's messages quote the value it rejected ("invalid type: integer `1234`"); that value
-/// may be a PIN sent in the wrong type, so only what was expected is kept.
-fn decode_params<P: serde::de::DeserializeOwned>(params: Value) -> Result<P, RpcError> {
-    let params = if params.is_null() {
-        Value::Object(Default::default())
-    } else {
-        params
-    };
-    serde_path_to_error::deserialize(params).map_err(|e| {
+/// serde's messages quote the value it rejected ("invalid type: integer `1234`", "unknown
+/// variant `hunter2`"); that value may be a PIN or passphrase sent in the wrong field or the
+/// wrong type, and error messages reach logs, so only what was expected is kept (see
+/// [`without_the_value`]).
+///
+/// The parameters are decoded from a reference and every string of them is wiped afterwards,
+/// whether decoding succeeded or not: a passphrase then lives on only in its [`Secret`]
+/// (wiped when dropped), and none is left behind in a freed `Value` (the frame it was parsed
+/// from is wiped by the connection).
+///
+/// [`Secret`]: mailseal_protocol::Secret
+fn decode_params<P: serde::de::DeserializeOwned>(mut params: Value) -> Result<P, RpcError> {
+    if params.is_null() {
+        params = Value::Object(Default::default());
+    }
+    let decoded = serde_path_to_error::deserialize(&params);
+    wipe(&mut params);
+    decoded.map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." {
             "params".to_owned()
         } else {
             format!("params.{path}")
         };
-        let inner = e.into_inner().to_string();
-        let why = match inner.split_once(", expected ") {
-            Some((_, expected)) if inner.starts_with("invalid") => format!("expected {expected}"),
-            _ => inner,
-        };
+        let why = without_the_value(&e.into_inner().to_string());
         RpcError::new(ErrorKind::bad_input(&field), format!("{field}: {why}"))
     })
+}
+
+/// Overwrites every string in `value`, keys of objects included, before it is freed.
+fn wipe(value: &mut Value) {
+    match value {
+        Value::String(text) => text.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(fields) => {
+            // Keys cannot be changed in place: taken out, wiped and dropped one by one.
+            for (mut key, mut field) in std::mem::take(fields) {
+                key.zeroize();
+                wipe(&mut field);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// serde's message for a value that did not decode, less the value itself.
+///
+/// The messages that quote a value all end in what was expected: `invalid type: …, expected
+/// …`, `invalid value: …`, `invalid length …`, `unknown variant `…`, expected …`; only the
+/// part after the last `, expected ` is kept (the last, since the quoted value may itself
+/// contain those words). `unknown field`, `missing field` and `duplicate field` name a field,
+/// not a value, and stay whole; so do the messages of the protocol's own deserializers, which
+/// quote nothing.
+fn without_the_value(message: &str) -> String {
+    let quotes_a_value = ["invalid ", "unknown variant "]
+        .iter()
+        .any(|prefix| message.starts_with(prefix));
+    match message.rsplit_once(", expected ") {
+        Some((_, expected)) if quotes_a_value => format!("expected {expected}"),
+        _ if quotes_a_value => "not a value this parameter takes".to_owned(),
+        _ => message.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +306,97 @@ mod tests {
             err.message.contains("missing field `passphrase`"),
             "{}",
             err.message
+        );
+    }
+
+    /// Every parameter the hardening review found quoted back (issue 16), with a value that
+    /// must not appear in the reply.
+    #[test]
+    fn unknown_variants_and_bad_values_are_never_quoted_back() {
+        use mailseal_protocol::methods::{
+            ca::IssueParams, smime::EncryptParams, smime::SignParams,
+        };
+        const SECRET: &str = "Tr0ub4dor, expected &3";
+        let issue = |extra: Value| {
+            let mut params = json!({"kind": "mailbox", "email": "a@example.com",
+                "key": {"csr": {"request": "AAEC"}}});
+            params
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            decode_params::<IssueParams>(params).map(drop)
+        };
+        let sign = |params: Value| decode_params::<SignParams>(params).map(drop);
+        let cases = [
+            (
+                "params.mode",
+                sign(json!({"message": "AAAA", "mode": SECRET})),
+            ),
+            (
+                "params.content_encryption",
+                decode_params::<EncryptParams>(
+                    json!({"message": "AAAA", "content_encryption": SECRET}),
+                )
+                .map(drop),
+            ),
+            ("params.key", issue(json!({"key": {SECRET: {}}}))),
+            ("params.key", issue(json!({"key": SECRET}))),
+            ("params.if_active", issue(json!({"if_active": SECRET}))),
+            ("params.kind", issue(json!({"kind": SECRET}))),
+            (
+                "params.key.generate.algorithm",
+                issue(json!({"key": {"generate": {"algorithm": SECRET, "pkcs12_password": "p"}}})),
+            ),
+            (
+                "params.message",
+                sign(json!({"message": {"stream": [SECRET]}})),
+            ),
+            ("params.message", sign(json!({"message": {"path": SECRET}}))),
+        ];
+        for (field, outcome) in cases {
+            let err = outcome.unwrap_err();
+            assert_eq!(err.kind, ErrorKind::bad_input(field), "{}", err.message);
+            assert!(!err.message.contains("Tr0ub4dor"), "{}", err.message);
+            assert!(!err.message.contains("&3"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn every_string_of_the_parameters_is_wiped() {
+        let mut params = json!({"key_id": "k", "passphrase": "hunter2",
+            "nested": [{"pin": "1234"}, "x", 5, null]});
+        let Value::String(text) = &params["passphrase"] else {
+            unreachable!()
+        };
+        let capacity = text.capacity();
+        wipe(&mut params["passphrase"]);
+        let Value::String(text) = &params["passphrase"] else {
+            unreachable!()
+        };
+        // `String::zeroize` overwrites the whole buffer, then empties the string.
+        assert!(text.is_empty() && text.capacity() == capacity);
+        wipe(&mut params);
+        assert_eq!(params, json!({}));
+        // Decoding still works from the reference, and a secret is a copy of its own.
+        let decoded: UnlockParams =
+            decode_params(json!({"key_id": "k", "passphrase": "hunter2"})).unwrap();
+        assert_eq!(decoded.passphrase.expose(), "hunter2");
+    }
+
+    #[test]
+    fn messages_that_name_a_field_or_quote_nothing_stay_whole() {
+        assert_eq!(
+            without_the_value("unknown field `x`, expected `a` or `b`"),
+            "unknown field `x`, expected `a` or `b`"
+        );
+        assert_eq!(without_the_value("missing field `a`"), "missing field `a`");
+        assert_eq!(
+            without_the_value("the path must be absolute"),
+            "the path must be absolute"
+        );
+        assert_eq!(
+            without_the_value("invalid value: string \"pin\""),
+            "not a value this parameter takes"
         );
     }
 }

@@ -683,7 +683,7 @@ mod tests {
     /// A fresh CA with an EC issuing key, and its issuer.
     fn authority(dir: &Path) -> (std::sync::Arc<Authority>, Issuer<'static, CaSigner>) {
         use crate::authority::{CaHandle, InitKeys, InitRequest, Settings};
-        let handle = CaHandle::new(
+        let handle = CaHandle::open(
             dir.join("ca"),
             Settings {
                 aia_url: None,
@@ -692,7 +692,8 @@ mod tests {
                 crl_days: 7,
                 pkcs12_iterations: 2048,
             },
-        );
+        )
+        .unwrap();
         let authority = handle
             .init(&InitRequest {
                 name: "Test",

@@ -3,6 +3,7 @@
 //! Keys and certificates are written to a temporary file in the same directory, flushed to disk,
 //! renamed over the target, and the directory is flushed so the rename itself survives a crash.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -32,16 +33,8 @@ pub struct Staged {
 /// Writes `contents` to a temporary file beside `path`, readable by its owner only, and
 /// flushes it; nothing is visible at `path` until [`Staged::commit`].
 pub fn stage(path: &Path, contents: &[u8]) -> io::Result<Staged> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
-    // Unique per process and per write, so concurrent writers never share a temp file.
-    let serial = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
-    temp_name.push(format!(".{}.{serial}.tmp", std::process::id()));
     let staged = Staged {
-        temp: parent(path).join(temp_name),
+        temp: temp_path_beside(path)?,
         target: path.to_owned(),
         committed: false,
     };
@@ -68,8 +61,41 @@ impl Drop for Staged {
     }
 }
 
+/// A new temporary name beside `path`: `.<name>.<pid>.<serial>.tmp`, unique per process and
+/// per write so that concurrent writers never share one, and recognised by [`is_temp_name`]
+/// so that what a crash left can be removed at the next start.
+pub(crate) fn temp_path_beside(path: &Path) -> io::Result<PathBuf> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut temp_name = OsString::from(".");
+    temp_name.push(file_name);
+    let serial = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
+    temp_name.push(format!(".{}.{serial}.tmp", std::process::id()));
+    Ok(parent(path).join(temp_name))
+}
+
+/// Whether `name` is one that [`temp_path_beside`] makes.
+pub(crate) fn is_temp_name(name: &OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    let Some(stem) = name
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mut parts = stem.rsplitn(3, '.');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some(serial), Some(pid), Some(target)) if digits(serial) && digits(pid) && !target.is_empty()
+    )
+}
+
 /// The directory `path` is in (the current one for a bare file name).
-fn parent(path: &Path) -> &Path {
+pub(crate) fn parent(path: &Path) -> &Path {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
@@ -148,6 +174,26 @@ mod tests {
         staged.commit().unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"delivered");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temp_names_are_recognised_and_nothing_else_is() {
+        let temp = temp_path_beside(Path::new("/store/ab12.pem")).unwrap();
+        assert!(is_temp_name(temp.file_name().unwrap()), "{temp:?}");
+        for name in [".ab12.caps.4242.7.tmp", ".x.1.0.tmp"] {
+            assert!(is_temp_name(OsStr::new(name)), "{name}");
+        }
+        for name in [
+            "ab12.pem",
+            ".ab12.pem",
+            "ab12.pem.1.2.tmp",
+            "..1.2.tmp",
+            ".ab12.pem.x.2.tmp",
+            ".ab12.pem.1.tmp",
+            ".notes.tmp",
+        ] {
+            assert!(!is_temp_name(OsStr::new(name)), "{name}");
+        }
     }
 
     #[test]

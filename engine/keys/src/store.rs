@@ -6,7 +6,7 @@ use super::sealed::SealedKey;
 use der::EncodePem;
 use der::pem::LineEnding;
 use mailseal_files::StoreError;
-use mailseal_files::{create_private_dir, write_atomically};
+use mailseal_files::{create_private_dir, remove_stale_temps, write_atomically};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -69,9 +69,14 @@ pub struct IdentityStore {
 
 impl IdentityStore {
     /// Opens (creating if needed) the store in `dir` and loads every identity in it; a damaged
-    /// file is skipped with a warning so the others stay usable.
+    /// file is skipped with a warning so the others stay usable. Temporary files an
+    /// interrupted write left are removed first: some hold a whole sealed key.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         create_private_dir(dir).map_err(StoreError::io("create", dir))?;
+        let stale = remove_stale_temps(dir)?;
+        if stale > 0 {
+            tracing::info!(dir = %dir.display(), stale, "removed temporary files of interrupted writes");
+        }
         let mut index = BTreeMap::new();
         for entry in std::fs::read_dir(dir).map_err(StoreError::io("read", dir))? {
             let path = entry.map_err(StoreError::io("read", dir))?.path();
@@ -159,8 +164,12 @@ mod tests {
             })
             .unwrap();
         std::fs::write(dir.path().join("junk.pem"), "not an identity").unwrap();
+        // What a crash in the middle of a save leaves: a whole sealed key under a temp name.
+        let leftover = dir.path().join(format!(".{}.pem.4242.0.tmp", saved.key_id));
+        std::fs::write(&leftover, saved.to_pem().unwrap()).unwrap();
 
         let reopened = IdentityStore::open(dir.path()).unwrap();
+        assert!(!leftover.exists(), "stale temporary file removed at open");
         let all = reopened.all();
         assert_eq!(all.len(), 1);
         let loaded = reopened.get(&saved.key_id).unwrap();

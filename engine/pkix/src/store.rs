@@ -5,7 +5,7 @@ use const_oid::ObjectIdentifier;
 use der::EncodePem;
 use der::pem::LineEnding;
 use mailseal_files::StoreError;
-use mailseal_files::{create_private_dir, remove_durably, write_atomically};
+use mailseal_files::{create_private_dir, remove_durably, remove_stale_temps, write_atomically};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -61,9 +61,14 @@ impl CertStore {
     /// Opens (creating if needed) the store in `dir` and loads every certificate in it.
     ///
     /// A file that does not parse is skipped with a warning rather than stopping the daemon:
-    /// one damaged file must not lock a user out of everything else.
+    /// one damaged file must not lock a user out of everything else. Temporary files of
+    /// interrupted writes (certificates, `.caps`, `.source`) are removed first.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         create_private_dir(dir).map_err(StoreError::io("create", dir))?;
+        let stale = remove_stale_temps(dir)?;
+        if stale > 0 {
+            tracing::info!(dir = %dir.display(), stale, "removed temporary files of interrupted writes");
+        }
         let mut index = BTreeMap::new();
         let mut capabilities = HashMap::new();
         let mut origins = HashMap::new();
@@ -327,7 +332,22 @@ mod tests {
             .unwrap();
         assert!(caps_file.exists());
 
+        // What crashes in the middle of writes leave: temp files of a certificate and of its
+        // capabilities.
+        let leftovers = [
+            store_dir
+                .path()
+                .join(format!(".{}.pem.4242.0.tmp", Fingerprint::of(&bob))),
+            store_dir
+                .path()
+                .join(format!(".{}.caps.4242.1.tmp", Fingerprint::of(&bob))),
+        ];
+        for leftover in &leftovers {
+            std::fs::write(leftover, b"half").unwrap();
+        }
+
         let reopened = CertStore::open(store_dir.path()).unwrap();
+        assert!(leftovers.iter().all(|leftover| !leftover.exists()));
         assert_eq!(reopened.list(None), vec![bob.clone()]);
         assert_eq!(
             reopened.capabilities(&Fingerprint::of(&bob)),

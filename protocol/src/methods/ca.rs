@@ -36,14 +36,21 @@ impl CertificateKind {
 }
 
 /// Key types the CA generates or accepts.
+///
+/// The RSA names are spelled as everywhere else in the product (`rsa-3072`, as in
+/// `key_algorithm` and the docs); serde's kebab-case alone would make them `rsa3072`, which
+/// is still accepted so that clients written against it keep working.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyAlgorithm {
     /// RSA, 2048-bit modulus.
+    #[serde(rename = "rsa-2048", alias = "rsa2048")]
     Rsa2048,
     /// RSA, 3072-bit modulus.
+    #[serde(rename = "rsa-3072", alias = "rsa3072")]
     Rsa3072,
     /// RSA, 4096-bit modulus.
+    #[serde(rename = "rsa-4096", alias = "rsa4096")]
     Rsa4096,
     /// ECDSA/ECDH on P-256.
     EcP256,
@@ -603,6 +610,39 @@ mod tests {
             "users": {"path": "users.csv"}, "out_dir": "/home/it/out"
         }));
         assert!(relative.is_err());
+    }
+
+    #[test]
+    fn rsa_algorithms_take_the_documented_spelling_and_the_old_one() {
+        for (documented, old, algorithm) in [
+            ("rsa-2048", "rsa2048", KeyAlgorithm::Rsa2048),
+            ("rsa-3072", "rsa3072", KeyAlgorithm::Rsa3072),
+            ("rsa-4096", "rsa4096", KeyAlgorithm::Rsa4096),
+        ] {
+            for spelling in [documented, old] {
+                assert_eq!(
+                    serde_json::from_value::<KeyAlgorithm>(spelling.into()).unwrap(),
+                    algorithm
+                );
+            }
+            assert_eq!(serde_json::to_value(algorithm).unwrap(), documented);
+        }
+        assert_eq!(
+            serde_json::to_value(KeyAlgorithm::EcP256).unwrap(),
+            "ec-p256"
+        );
+        let init: InitParams = serde_json::from_value(serde_json::json!({
+            "name": "Example CA",
+            "keys": {"generate": {"algorithm": "rsa-3072", "ca_password": "p"}}
+        }))
+        .unwrap();
+        assert!(matches!(
+            init.keys,
+            CaKeys::Generate {
+                algorithm: Some(KeyAlgorithm::Rsa3072),
+                ..
+            }
+        ));
     }
 }
 

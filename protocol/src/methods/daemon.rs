@@ -77,7 +77,8 @@ impl Method for Ping {
 /// ← {"jsonrpc":"2.0","id":3,"result":{"daemon_version":"0.1.0","protocol_version":1,"pid":4242,
 ///     "uptime_seconds":12,"socket":"/run/user/1000/mailseal/mailseal.sock",
 ///     "data_dir":"/home/ann/.local/share/mailseal","identities":1,"unlocked_keys":0,
-///     "certificates":3,"key_cache_seconds":600}}
+///     "certificates":3,"key_cache_seconds":600,
+///     "process":{"core_dumps_off":true,"not_dumpable":true,"keys_in_locked_memory":false}}}
 /// ```
 #[derive(Debug)]
 pub struct Status;
@@ -105,6 +106,27 @@ pub struct StatusResult {
     pub certificates: usize,
     /// How long an unlocked key stays unlocked.
     pub key_cache_seconds: u64,
+    /// What protects the unlocked keys in the daemon's memory (absent from daemons before it
+    /// was reported: all `false`).
+    #[serde(default)]
+    pub process: ProcessHygiene,
+}
+
+/// What keeps unlocked keys from leaving the daemon's memory, each as the daemon checked it on
+/// itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessHygiene {
+    /// The core-file size limit is 0 (soft and hard): a crash writes no core file, which would
+    /// hold every unlocked key.
+    pub core_dumps_off: bool,
+    /// Linux: the process is not dumpable (`PR_SET_DUMPABLE` 0), so no core is made by any
+    /// handler either, and the user's other processes cannot attach a debugger or read its
+    /// memory through `/proc`. `false` where the system has no such setting.
+    pub not_dumpable: bool,
+    /// Unlocked keys are in memory locked against swapping. Not so yet: the keys live inside
+    /// aws-lc's own allocations, which no per-buffer lock reaches, and locking the whole
+    /// process would fail its large-message work under the usual locked-memory limit.
+    pub keys_in_locked_memory: bool,
 }
 
 impl Method for Status {

@@ -155,12 +155,17 @@ impl Method for Logout {
 pub struct GenerateKey;
 
 /// Key types a card can generate.
+///
+/// Spelled `rsa-2048` as in the docs and `key_algorithm`; the kebab-case-only `rsa2048` is
+/// still accepted (see [`super::ca::KeyAlgorithm`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CardKeyAlgorithm {
     /// RSA with a 2048-bit modulus.
+    #[serde(rename = "rsa-2048", alias = "rsa2048")]
     Rsa2048,
     /// RSA with a 3072-bit modulus.
+    #[serde(rename = "rsa-3072", alias = "rsa3072")]
     Rsa3072,
     /// ECDSA/ECDH on P-256.
     EcP256,
@@ -261,4 +266,29 @@ impl Method for ImportCert {
     const NAME: &'static str = "token.import_cert";
     type Params = ImportCertParams;
     type Result = ImportCertResult;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsa_card_keys_take_the_documented_spelling_and_the_old_one() {
+        for (documented, old, algorithm) in [
+            ("rsa-2048", "rsa2048", CardKeyAlgorithm::Rsa2048),
+            ("rsa-3072", "rsa3072", CardKeyAlgorithm::Rsa3072),
+        ] {
+            for spelling in [documented, old] {
+                assert_eq!(
+                    serde_json::from_value::<CardKeyAlgorithm>(spelling.into()).unwrap(),
+                    algorithm
+                );
+            }
+            assert_eq!(serde_json::to_value(algorithm).unwrap(), documented);
+        }
+        assert_eq!(
+            serde_json::from_value::<CardKeyAlgorithm>("ec-p384".into()).unwrap(),
+            CardKeyAlgorithm::EcP384
+        );
+    }
 }

@@ -5,7 +5,7 @@
 
 use super::crl;
 use aws_lc_rs::digest;
-use mailseal_files::{create_private_dir, write_atomically};
+use mailseal_files::{create_private_dir, remove_stale_temps, write_atomically};
 use std::path::PathBuf;
 use std::time::SystemTime;
 use x509_cert::crl::CertificateList;
@@ -17,8 +17,17 @@ pub struct CrlDir {
 }
 
 impl CrlDir {
-    /// CRLs kept in `dir` (made, private, on first store).
+    /// CRLs kept in `dir` (made, private, on first store), less the temporary files of
+    /// writes a crash interrupted; failing to remove those costs only a warning, since the
+    /// lists are public and fetched again when needed.
     pub fn new(dir: PathBuf) -> Self {
+        match remove_stale_temps(&dir) {
+            Ok(0) => {}
+            Ok(stale) => {
+                tracing::info!(dir = %dir.display(), stale, "removed temporary files of interrupted writes")
+            }
+            Err(error) => tracing::warn!(%error, "cannot remove temporary files of kept CRLs"),
+        }
         Self { dir }
     }
 

@@ -454,8 +454,12 @@ mod tests {
             first.judge(Ok(&chain), &[], now),
             Judgement::Good(_)
         ));
-        // A restarted daemon: nothing in memory, the server gone (it answered once).
+        // A restarted daemon: nothing in memory, the server gone (it answered once); what a
+        // write interrupted by a crash left is removed.
+        let leftover = kept.path().join("crls").join(".ab12.crl.4242.0.tmp");
+        std::fs::write(&leftover, b"half a CRL").unwrap();
         let second = checker(RevocationPolicy::HardFail).keeping_crls_in(kept.path().join("crls"));
+        assert!(!leftover.exists());
         let judged = second.judge(Ok(&chain), &[], now);
         assert!(
             matches!(&judged, Judgement::Good(how) if how.starts_with("not on the CRL")),
