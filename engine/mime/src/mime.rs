@@ -22,7 +22,10 @@ impl Header {
     /// Whether this is a content header (`Content-*`), which belongs to the MIME entity and is
     /// signed or encrypted with it; every other header stays on the outer message.
     pub fn is_content_header(&self) -> bool {
-        self.name.len() > 8 && self.name[..8].eq_ignore_ascii_case("content-")
+        // By bytes: a name from the wire may hold any UTF-8, and byte 8 need not start a
+        // character (slicing the `str` there panicked; found by the `open` fuzz target).
+        let name = self.name.as_bytes();
+        name.len() > 8 && name[..8].eq_ignore_ascii_case(b"content-")
     }
 }
 
@@ -375,6 +378,26 @@ pub fn new_boundary() -> String {
 mod tests {
     use super::*;
     use mailseal_test_support::hostile::{folded_subject, unfolded_subject};
+
+    #[test]
+    fn a_header_name_with_a_character_across_byte_8_is_no_content_header() {
+        // "Content" is 7 bytes; the é spans bytes 7 and 8. Found by the `open` fuzz target.
+        for name in [
+            "Content\u{e9}-Type",
+            "MIME-Ve\u{30c}ion",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
+        ] {
+            let header = Header {
+                name: name.into(),
+                value: String::new(),
+                raw: Vec::new(),
+            };
+            assert!(!header.is_content_header(), "{name}");
+        }
+        let message = "Contenté-Type: x\r\nContent-Type: text/plain\r\n\r\nbody\r\n";
+        let entity = crate::canonical::canonical_entity(message.as_bytes()).unwrap();
+        assert!(entity.starts_with(b"Content-Type: text/plain\r\n"));
+    }
 
     #[test]
     fn splits_headers_and_unfolds() {
