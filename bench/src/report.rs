@@ -405,7 +405,7 @@ fn under_load(load: &UnderLoad, seconds: f64, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "{} other connections open at once, each sending {} in turn, one request at a time ({}/s in all while measured); meanwhile one more client sends the request of the row, one at a time, for {seconds} s, on a thread of its own.\n",
+        "{} other connections open at once, each sending {} in turn, one request at a time, as fast as this process drives them ({}/s in all while measured); meanwhile one more client sends the request of the row, one at a time, for {seconds} s, on a thread of its own.\n",
         thousands(load.connections as u64),
         crate::load::MIX,
         number(load.background_rate)
