@@ -102,7 +102,7 @@ fn failed(op: Op) -> impl Fn(ClientError) -> String {
 }
 
 /// [`Job::timed_calls`] for one method: the same parameters again and again, pipelined.
-async fn timed<M: Method>(
+pub async fn timed<M: Method>(
     client: &mut Client,
     params: &M::Params,
     in_flight: usize,
@@ -248,7 +248,7 @@ impl Job {
 
     /// Calls until `deadline` (at least once), keeping up to `in_flight` requests sent ahead of
     /// the reply awaited; each call's latency, from its request written to its reply read.
-    async fn timed_calls(
+    pub async fn timed_calls(
         &self,
         client: &mut Client,
         in_flight: usize,

@@ -27,13 +27,21 @@ pub struct Running {
 
 impl Home {
     /// A home in `dir` for `binary`, trusting `ca` (so that signatures verify as valid), with
-    /// smart cards off and quiet logs.
-    pub fn new(binary: PathBuf, dir: PathBuf, ca: &Path) -> Result<Self, String> {
+    /// smart cards off, quiet logs, and `max_connections` where given (the default otherwise).
+    pub fn new(
+        binary: PathBuf,
+        dir: PathBuf,
+        ca: &Path,
+        max_connections: Option<usize>,
+    ) -> Result<Self, String> {
         std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
-        let config = format!(
+        let mut config = format!(
             "log_level = \"warn\"\ntrusted_ca_files = [{}]\npkcs11_modules = []\n",
             serde_json::to_string(&ca.to_string_lossy()).map_err(|e| e.to_string())?
         );
+        if let Some(max) = max_connections {
+            config.push_str(&format!("max_connections = {max}\n"));
+        }
         std::fs::write(dir.join("config.toml"), config).map_err(|e| e.to_string())?;
         Ok(Self { binary, dir })
     }

@@ -7,6 +7,7 @@
 mod awslc;
 mod cells;
 mod daemon;
+mod load;
 mod pki;
 mod procfs;
 mod report;
@@ -61,6 +62,11 @@ struct Args {
     /// Only the rows whose name ("RSA-2048 sign 1 KiB") contains this text, ignoring case.
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
+    /// Also the latency of a RSA-2048 1 KiB sign and of a ping while N other connections are
+    /// open and busy (each signing, verifying and pinging in turn): the rows "RSA-2048 sign
+    /// 1 KiB under load" and "daemon.ping under load", measured together.
+    #[arg(long, value_name = "N")]
+    load_connections: Option<usize>,
     /// The `mailseald` to measure [default: target/release/mailseald].
     #[arg(long, value_name = "PATH")]
     daemon: Option<PathBuf>,
@@ -358,6 +364,8 @@ pub struct Run {
     pub openssl_commands: Vec<(Op, String)>,
     /// Wall time of the whole run.
     pub total: Duration,
+    /// The latencies under load (`--load-connections`).
+    pub under_load: Option<load::UnderLoad>,
 }
 
 fn main() -> ExitCode {
@@ -572,6 +580,8 @@ fn run(args: Args) -> Result<(), String> {
         daemon_binary.clone(),
         work.path().join("d"),
         &pki.dir().join("ca.pem"),
+        // Room for every busy connection and the measured ones, none closed for another.
+        args.load_connections.map(|n| n + LOAD_SPARE),
     )?;
 
     // Set up once: identities, recipients, and the signed and encrypted inputs.
@@ -760,6 +770,18 @@ fn run(args: Args) -> Result<(), String> {
         )?;
     }
 
+    let under_load = match args.load_connections {
+        Some(n) if LOAD_ROWS.iter().any(|row| selected(&args.only, row)) => {
+            eprint!("[under load] {n} busy connections: ");
+            let (plain, signed) = (&inputs[0][0].plain, &inputs[0][0].signed);
+            let jobs = load::jobs(&key_ids[0], plain, signed);
+            let measured = load::measure(&home, &runtime, n, jobs, duration)?;
+            eprintln!("{}", report::load_progress(&measured));
+            Some(measured)
+        }
+        _ => None,
+    };
+
     let openssl_commands = OPS
         .iter()
         .map(|&op| {
@@ -791,6 +813,7 @@ fn run(args: Args) -> Result<(), String> {
         debug_build,
         openssl_commands,
         total: started.elapsed(),
+        under_load,
     };
     let text = report::markdown(&run);
     print!("{text}");
@@ -805,6 +828,13 @@ fn run(args: Args) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The names of the rows `--load-connections` adds, for `--only`; both are measured together.
+const LOAD_ROWS: [&str; 2] = ["RSA-2048 sign 1 KiB under load", "daemon.ping under load"];
+
+/// Connections the daemon allows beyond `--load-connections`: the measured clients and the
+/// one unlocking the key.
+const LOAD_SPARE: usize = 16;
 
 /// Whether `--only` lets the row `name` run.
 fn selected(only: &Option<String>, name: &str) -> bool {

@@ -1,5 +1,6 @@
 //! The markdown report (and the raw numbers as JSON).
 
+use crate::load::UnderLoad;
 use crate::{IDENTITIES, KeyKind, Op, Outcome, Row, Run, SIZES, Transfer};
 use serde_json::json;
 use std::fmt::Write;
@@ -354,6 +355,10 @@ pub fn markdown(run: &Run) -> String {
         );
     }
 
+    if let Some(load) = &run.under_load {
+        under_load(load, run.seconds, &mut out);
+    }
+
     let _ = writeln!(out, "## How it was measured\n");
     let _ = writeln!(
         out,
@@ -374,6 +379,64 @@ pub fn markdown(run: &Run) -> String {
          - **⚠** marks a row during one of whose cells other processes kept ≥ {DISTURBED} cores busy on average (the machine's busy time in /proc/stat less the daemon's, this process's and openssl's): its numbers are disturbed; run again on a quiet machine.\n"
     );
     out
+}
+
+/// The line printed to stderr when the rows under load are done.
+pub fn load_progress(load: &UnderLoad) -> String {
+    let p50 = |o: &Outcome| {
+        o.cell()
+            .and_then(|c| c.quantile(0.5))
+            .map_or_else(|| outcome(o, 0), millis)
+    };
+    format!(
+        "sign p50 {}, ping p50 {}, {}/s in the background",
+        p50(&load.sign),
+        p50(&load.ping),
+        number(load.background_rate)
+    )
+}
+
+/// The section on latency under load (`--load-connections`).
+fn under_load(load: &UnderLoad, seconds: f64, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "## Latency under load
+"
+    );
+    let _ = writeln!(
+        out,
+        "{} other connections open at once, each sending {} in turn, one request at a time, as fast as this process drives them ({}/s in all while measured); meanwhile one more client sends the request of the row, one at a time, for {seconds} s, on a thread of its own.\n",
+        thousands(load.connections as u64),
+        crate::load::MIX,
+        number(load.background_rate)
+    );
+    let _ = writeln!(
+        out,
+        "| request, under load | answered | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|"
+    );
+    for (name, o) in [
+        ("RSA-2048 sign 1 KiB", &load.sign),
+        ("`daemon.ping`", &load.ping),
+    ] {
+        match o.cell() {
+            Some(cell) => {
+                let q = |q: f64| cell.quantile(q).map_or_else(|| "—".into(), millis);
+                let _ = writeln!(
+                    out,
+                    "| {name} | {} | {} | {} | {} | {} |",
+                    thousands(cell.count),
+                    q(0.5),
+                    q(0.9),
+                    q(0.99),
+                    q(1.0)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "| {name} | {} | | | | |", outcome(o, 0));
+            }
+        }
+    }
+    let _ = writeln!(out);
 }
 
 /// The issue's targets, each with what this run measured.
@@ -605,6 +668,12 @@ pub fn json(run: &Run) -> serde_json::Value {
         "limits_openssl_speed": limits(&run.limits),
         "limits_aws_lc": limits(&run.awslc),
         "rows": rows,
+        "under_load": run.under_load.as_ref().map(|load| json!({
+            "connections": load.connections,
+            "background_per_second": load.background_rate,
+            "rsa2048_sign_1kib": cell(&load.sign),
+            "daemon_ping": cell(&load.ping),
+        })),
     })
 }
 

@@ -192,6 +192,31 @@ impl TestDaemon {
         }
     }
 
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
+    /// How many files the daemon has open (Linux: `/proc/<pid>/fd`).
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("/proc/<pid>/fd of the daemon")
+            .count()
+    }
+
+    /// A memory figure of the daemon in bytes, `VmRSS` (resident now) or `VmHWM` (peak
+    /// resident) from `/proc/<pid>/status` (Linux).
+    pub fn memory(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc/<pid>/status of the daemon");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/<pid>/status"));
+        kib * 1024
+    }
+
     /// A protocol client connected to the daemon.
     pub async fn client(&self) -> Client {
         Client::connect(&self.socket())
@@ -227,6 +252,32 @@ impl Drop for TestDaemon {
             let _ = child.wait();
         }
     }
+}
+
+/// Sets this test process's open-file limits (`soft:hard`, either may be empty) with util-linux
+/// `prlimit`; the daemons it starts afterwards inherit them.
+pub fn limit_open_files(limits: &str) {
+    let status = Command::new("prlimit")
+        .arg(format!("--pid={}", std::process::id()))
+        .arg(format!("--nofile={limits}"))
+        .status()
+        .expect("run prlimit (util-linux)");
+    assert!(status.success(), "prlimit --nofile={limits} failed");
+}
+
+/// The soft and hard open-file limits of process `pid` (`self` for this one), from
+/// `/proc/<pid>/limits` (Linux).
+pub fn open_file_limits(pid: &str) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("open-file limit listed");
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
 }
 
 /// The error the daemon answered `result` with, panicking on success or on any other failure:
@@ -306,8 +357,15 @@ impl Pki {
     ) -> (TestDaemon, Client) {
         let daemon = TestDaemon::start(config);
         let mut client = daemon.client().await;
+        self.provision(&mut client, users, correspondents).await;
+        (daemon, client)
+    }
+
+    /// Imports the keys of `users` (their PKCS#12) and the certificates of `correspondents`
+    /// into the daemon of `client`, as [`Self::daemon_with`] does for a daemon it starts.
+    pub async fn provision(&self, client: &mut Client, users: &[&str], correspondents: &[&str]) {
         for user in users {
-            self.import_pkcs12(&mut client, user).await.unwrap();
+            self.import_pkcs12(client, user).await.unwrap();
         }
         for name in correspondents {
             let pem = std::fs::read(self.dir().join(format!("{name}.pem"))).unwrap();
@@ -316,7 +374,6 @@ impl Pki {
                 .await
                 .unwrap();
         }
-        (daemon, client)
     }
 }
 

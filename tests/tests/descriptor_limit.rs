@@ -8,8 +8,7 @@
 
 use mailseal_protocol::methods::{Empty, daemon, stream};
 use mailseal_protocol::{Client, ErrorKind};
-use mailseal_tests::{TestDaemon, daemon_error};
-use std::process::Command;
+use mailseal_tests::{TestDaemon, daemon_error, limit_open_files, open_file_limits};
 use std::time::Duration;
 
 const CONNECTIONS: usize = 100;
@@ -18,40 +17,9 @@ const PER_CONNECTION: usize = 6;
 /// What it keeps for everything else.
 const BASE: usize = 256;
 
-/// Sets this test process's open-file limits (`soft:hard`, either may be empty) with
-/// util-linux `prlimit`.
-fn limit_open_files(limits: &str) {
-    let status = Command::new("prlimit")
-        .arg(format!("--pid={}", std::process::id()))
-        .arg(format!("--nofile={limits}"))
-        .status()
-        .expect("run prlimit (util-linux)");
-    assert!(status.success(), "prlimit --nofile={limits} failed");
-}
-
-fn pid(daemon: &TestDaemon) -> u32 {
-    daemon.child.as_ref().expect("daemon running").id()
-}
-
-/// How many files the daemon has open.
-fn open_files(daemon: &TestDaemon) -> usize {
-    std::fs::read_dir(format!("/proc/{}/fd", pid(daemon)))
-        .unwrap()
-        .count()
-}
-
-/// The daemon's soft and hard open-file limits, from /proc.
+/// The daemon's soft and hard open-file limits.
 fn daemon_limits(daemon: &TestDaemon) -> (u64, u64) {
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", pid(daemon))).unwrap();
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .expect("open-file limit listed");
-    let numbers: Vec<u64> = line
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    (numbers[0], numbers[1])
+    open_file_limits(&daemon.pid().to_string())
 }
 
 #[tokio::test]
@@ -64,7 +32,7 @@ async fn the_daemon_makes_room_for_its_connections_or_says_it_cannot() {
     assert!(soft >= budget as u64, "soft limit {soft}, wanted {budget}");
 
     // Every connection open at once, and every one served.
-    let idle = open_files(&daemon);
+    let idle = daemon.open_files();
     let mut clients = Vec::new();
     for _ in 0..CONNECTIONS {
         clients.push(Client::connect(&daemon.socket()).await.expect("connect"));
@@ -74,7 +42,7 @@ async fn the_daemon_makes_room_for_its_connections_or_says_it_cannot() {
         assert!(status.is_ok(), "a connection went unserved: {status:?}");
     }
     // The budget holds: no connection costs more files than counted.
-    let busy = open_files(&daemon);
+    let busy = daemon.open_files();
     assert!(
         busy - idle <= PER_CONNECTION * CONNECTIONS,
         "{CONNECTIONS} connections opened {} files",
