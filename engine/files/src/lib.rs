@@ -15,4 +15,4 @@ mod stale;
 pub use atomic::{Staged, create_private_dir, remove_durably, stage, sync_dir, write_atomically};
 pub use error::StoreError;
 pub use staged_dir::{StagedDir, stage_dir};
-pub use stale::remove_stale_temps;
+pub use stale::{open_store_dir, remove_stale_temps};

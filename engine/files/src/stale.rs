@@ -49,6 +49,20 @@ pub fn remove_stale_temps(dir: &Path) -> Result<usize, StoreError> {
     Ok(removed)
 }
 
+/// Opens a store's directory: creates it private (0700) if needed and removes what
+/// interrupted writes left in it, saying so in the log. Every store calls this first.
+///
+/// # Errors
+/// [`StoreError::Io`] when the directory cannot be created or cleaned.
+pub fn open_store_dir(dir: &Path) -> Result<(), StoreError> {
+    crate::create_private_dir(dir).map_err(StoreError::io("create", dir))?;
+    let stale = remove_stale_temps(dir)?;
+    if stale > 0 {
+        tracing::info!(dir = %dir.display(), stale, "removed temporary files of interrupted writes");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

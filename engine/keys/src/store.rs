@@ -6,7 +6,7 @@ use super::sealed::SealedKey;
 use der::EncodePem;
 use der::pem::LineEnding;
 use mailseal_files::StoreError;
-use mailseal_files::{create_private_dir, remove_stale_temps, write_atomically};
+use mailseal_files::{open_store_dir, write_atomically};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -72,11 +72,7 @@ impl IdentityStore {
     /// file is skipped with a warning so the others stay usable. Temporary files an
     /// interrupted write left are removed first: some hold a whole sealed key.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        create_private_dir(dir).map_err(StoreError::io("create", dir))?;
-        let stale = remove_stale_temps(dir)?;
-        if stale > 0 {
-            tracing::info!(dir = %dir.display(), stale, "removed temporary files of interrupted writes");
-        }
+        open_store_dir(dir)?;
         let mut index = BTreeMap::new();
         for entry in std::fs::read_dir(dir).map_err(StoreError::io("read", dir))? {
             let path = entry.map_err(StoreError::io("read", dir))?.path();

@@ -5,7 +5,7 @@ use const_oid::ObjectIdentifier;
 use der::EncodePem;
 use der::pem::LineEnding;
 use mailseal_files::StoreError;
-use mailseal_files::{create_private_dir, remove_durably, remove_stale_temps, write_atomically};
+use mailseal_files::{open_store_dir, remove_durably, write_atomically};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -64,11 +64,7 @@ impl CertStore {
     /// one damaged file must not lock a user out of everything else. Temporary files of
     /// interrupted writes (certificates, `.caps`, `.source`) are removed first.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        create_private_dir(dir).map_err(StoreError::io("create", dir))?;
-        let stale = remove_stale_temps(dir)?;
-        if stale > 0 {
-            tracing::info!(dir = %dir.display(), stale, "removed temporary files of interrupted writes");
-        }
+        open_store_dir(dir)?;
         let mut index = BTreeMap::new();
         let mut capabilities = HashMap::new();
         let mut origins = HashMap::new();
