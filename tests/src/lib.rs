@@ -197,6 +197,20 @@ impl TestDaemon {
         self.child.as_ref().expect("daemon running").id()
     }
 
+    /// Whether this process may count the daemon's open files: the daemon makes itself not
+    /// dumpable, which gives its `/proc/<pid>/fd` to root, so only root may (as in CI). Tests
+    /// that count them say "skipped" otherwise.
+    pub fn open_files_countable(&self) -> bool {
+        let countable = std::fs::read_dir(format!("/proc/{}/fd", self.pid())).is_ok();
+        if !countable {
+            eprintln!(
+                "skipped: the daemon's open files cannot be counted: it is not dumpable, so \
+                 /proc/<pid>/fd belongs to root; run the tests as root"
+            );
+        }
+        countable
+    }
+
     /// How many files the daemon has open (Linux: `/proc/<pid>/fd`).
     pub fn open_files(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))

@@ -27,6 +27,9 @@ async fn the_daemon_makes_room_for_its_connections_or_says_it_cannot() {
     // A soft limit far below what 100 connections need, the hard limit untouched.
     limit_open_files("200:");
     let daemon = TestDaemon::start(&format!("max_connections = {CONNECTIONS}\n"));
+    if !daemon.open_files_countable() {
+        return;
+    }
     let (soft, _) = daemon_limits(&daemon);
     let budget = PER_CONNECTION * CONNECTIONS + BASE;
     assert!(soft >= budget as u64, "soft limit {soft}, wanted {budget}");

@@ -229,6 +229,9 @@ mod linux {
             ),
             &[("RUST_LOG", "info")],
         ));
+        if !daemon.open_files_countable() {
+            return;
+        }
         let pid = daemon.pid();
         // The observer stays connected throughout, so the idle figures include it: it imports
         // ann's key and bob's certificate, warms up every method once, and checks at the end that
