@@ -109,11 +109,17 @@ pub fn remove_durably(path: &Path) -> io::Result<()> {
 
 /// Creates a directory (and its parents) that only the owner can enter.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    private_dir_builder(true).create(path)
+}
+
+/// Creates directories readable by their owner only (0700 on Unix); with `recursive`, missing
+/// parents too and an existing directory is fine.
+pub(crate) fn private_dir_builder(recursive: bool) -> fs::DirBuilder {
     let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
+    builder.recursive(recursive);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
+    builder
 }
 
 fn write_new(path: &Path, contents: &[u8]) -> io::Result<()> {

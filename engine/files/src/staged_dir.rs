@@ -2,7 +2,7 @@
 //! stores that must appear all at once or not at all (the CA: its keys, certificates and
 //! database are written while the CA does not exist yet).
 
-use crate::atomic::{parent, sync_dir, temp_path_beside};
+use crate::atomic::{parent, private_dir_builder, sync_dir, temp_path_beside};
 use crate::create_private_dir;
 use std::fs;
 use std::io;
@@ -24,10 +24,7 @@ pub struct StagedDir {
 pub fn stage_dir(target: &Path) -> io::Result<StagedDir> {
     create_private_dir(parent(target))?;
     let temp = temp_path_beside(target)?;
-    let mut builder = fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(&temp)?;
+    private_dir_builder(false).create(&temp)?;
     Ok(StagedDir {
         temp,
         target: target.to_owned(),
